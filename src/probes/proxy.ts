@@ -1,0 +1,50 @@
+/**
+ * Which proxy a probe goes through. An explicit proxy setting wins over HTTPS_PROXY; NO_PROXY
+ * exempts hosts from either, with the usual conventions (comma list; `*` for all; a leading dot
+ * or a bare domain matches the domain and its subdomains; an optional `:port`).
+ */
+export interface ProxyEnvironment {
+  /** WBMON_PROXY_URL. */
+  readonly explicit?: string | undefined;
+  /** HTTPS_PROXY / https_proxy. */
+  readonly httpsProxy?: string | undefined;
+  /** NO_PROXY / no_proxy. */
+  readonly noProxy?: string | undefined;
+}
+
+export function proxyFromEnvironment(env: NodeJS.ProcessEnv, explicit?: string): ProxyEnvironment {
+  return {
+    explicit: explicit || undefined,
+    httpsProxy: env.HTTPS_PROXY || env.https_proxy || undefined,
+    noProxy: env.NO_PROXY ?? env.no_proxy,
+  };
+}
+
+export function proxyFor(target: URL, env: ProxyEnvironment): URL | null {
+  const proxy = env.explicit ?? env.httpsProxy;
+  if (!proxy) return null;
+  if (env.noProxy && bypasses(target, env.noProxy)) return null;
+  return new URL(proxy);
+}
+
+function bypasses(target: URL, noProxy: string): boolean {
+  const host = target.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  const port = target.port || (target.protocol === 'https:' ? '443' : '80');
+  return noProxy
+    .split(/[\s,]+/)
+    .filter(Boolean)
+    .some((raw) => {
+      const entry = raw.toLowerCase();
+      if (entry === '*') return true;
+      const m = /^(.*?)(?::(\d+))?$/.exec(entry.replace(/^\[|\](?=:|$)/g, ''));
+      const [, name = '', entryPort] = m ?? [];
+      if (entryPort && entryPort !== port) return false;
+      const domain = name.replace(/^\*?\./, '');
+      return host === domain || host.endsWith(`.${domain}`);
+    });
+}
+
+/** A proxy URL safe to show: no user name or password. */
+export function displayProxy(proxy: URL): string {
+  return `${proxy.protocol}//${proxy.host}`;
+}

@@ -1,0 +1,171 @@
+import { TableClient, odata } from '@azure/data-tables';
+import {
+  StoreConflictError,
+  StoreUnavailableError,
+  type Entry,
+  type ListOptions,
+  type Store,
+  type Versioned,
+} from './store.js';
+
+export interface TableStoreOptions {
+  /** Table holding every collection; created by ready() when missing. Default `wbmon`. */
+  readonly tableName?: string;
+}
+
+interface Row {
+  readonly partitionKey: string;
+  readonly rowKey: string;
+  /** The value as a JSON string. Table Storage caps a string property at 64 KiB (32K UTF-16 chars). */
+  readonly data: string;
+}
+
+/**
+ * RowKey encoding. Table Storage forbids `/ \ # ?` and control characters (U+0000-U+001F,
+ * U+007F-U+009F) in keys, so those and the escape character `%` itself become `%XX` (two
+ * uppercase hex digits; every escaped character is below U+00A0). Everything else, including
+ * spaces and non-ASCII, is kept literally so keys stay readable in Storage Explorer.
+ *
+ * The encoding is character-by-character and prefix-free, so `key.startsWith(prefix)` holds
+ * exactly when `enc(key).startsWith(enc(prefix))`, and keys made only of unescaped characters
+ * keep their ordinal order. Order is only approximate where two keys first differ at an escaped
+ * character (it then sorts as if it were `%`). Unlike encodeURIComponent, this keeps order for
+ * ordinary keys with spaces, `:`, `@` or non-ASCII.
+ */
+export function encodeKey(key: string): string {
+  return key.replace(/[\u0000-\u001f\u007f-\u009f#%/?\\]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+}
+
+export function decodeKey(rowKey: string): string {
+  return rowKey.replace(/%([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+}
+
+/** Table Storage returns at most 1000 entities per page anyway. */
+const MAX_PAGE = 1000;
+
+/**
+ * Store on one Azure Table: PartitionKey = collection, RowKey = encodeKey(key), value in the
+ * string property `data`. Optimistic concurrency uses the service's own ETags.
+ */
+export class TableStore implements Store {
+  private readonly client: TableClient;
+
+  /**
+   * @param connect builds the TableClient for a table name, so the caller picks the credential
+   *   (shared key, SAS, managed identity). See fromConnectionString for the common case.
+   */
+  constructor(connect: (tableName: string) => TableClient, options: TableStoreOptions = {}) {
+    this.client = connect(options.tableName ?? 'wbmon');
+  }
+
+  static fromConnectionString(connectionString: string, options: TableStoreOptions = {}): TableStore {
+    return new TableStore((tableName) => {
+      const client = TableClient.fromConnectionString(connectionString, tableName);
+      // The SDK refuses plain http unless told; allow it only for a local emulator (Azurite).
+      if (!isLoopbackHttp(client.url)) return client;
+      return TableClient.fromConnectionString(connectionString, tableName, { allowInsecureConnection: true });
+    }, options);
+  }
+
+  async ready(): Promise<void> {
+    try {
+      await this.client.createTable(); // the SDK already swallows 409 TableAlreadyExists
+    } catch (err) {
+      if (statusOf(err) !== 409) throw this.unavailable('create table', err);
+    }
+  }
+
+  async get<T>(collection: string, key: string): Promise<Versioned<T> | undefined> {
+    try {
+      const row = await this.client.getEntity<Row>(collection, encodeKey(key));
+      return { value: JSON.parse(row.data) as T, etag: row.etag };
+    } catch (err) {
+      if (statusOf(err) === 404) return undefined;
+      throw this.unavailable(`read ${collection}/${key}`, err);
+    }
+  }
+
+  async insert<T>(collection: string, key: string, value: T): Promise<string> {
+    try {
+      const res = await this.client.createEntity<Row>(this.row(collection, key, value));
+      return requireEtag(res.etag);
+    } catch (err) {
+      if (statusOf(err) === 409) throw new StoreConflictError(collection, key, { cause: err });
+      throw this.unavailable(`insert ${collection}/${key}`, err);
+    }
+  }
+
+  async replace<T>(collection: string, key: string, value: T, etag: string): Promise<string> {
+    try {
+      const res = await this.client.updateEntity<Row>(this.row(collection, key, value), 'Replace', { etag });
+      return requireEtag(res.etag);
+    } catch (err) {
+      // 412: ETag is stale. 404: the entry vanished since it was read. Both mean "re-read".
+      const status = statusOf(err);
+      if (status === 412 || status === 409 || status === 404) throw new StoreConflictError(collection, key, { cause: err });
+      throw this.unavailable(`replace ${collection}/${key}`, err);
+    }
+  }
+
+  async list<T>(collection: string, options: ListOptions = {}): Promise<Entry<T>[]> {
+    const { prefix = '', limit = Infinity } = options;
+    const out: Entry<T>[] = [];
+    if (limit <= 0) return out;
+    let filter = odata`PartitionKey eq ${collection}`;
+    if (prefix) {
+      // Every key starting with the prefix sorts in [enc(prefix), enc(prefix) + U+FFFF).
+      const low = encodeKey(prefix);
+      filter += ' and ' + odata`RowKey ge ${low} and RowKey lt ${low + '\uffff'}`;
+    }
+    try {
+      const pages = this.client.listEntities<Row>({ queryOptions: { filter } }).byPage({ maxPageSize: Math.min(limit, MAX_PAGE) });
+      for await (const page of pages) {
+        for (const row of page) {
+          out.push({ key: decodeKey(row.rowKey), value: JSON.parse(row.data) as T, etag: requireEtag(row.etag) });
+          if (out.length >= limit) return out; // stop paging: no further requests
+        }
+      }
+      return out;
+    } catch (err) {
+      throw this.unavailable(`list ${collection}`, err);
+    }
+  }
+
+  /** TableClient holds no connection that needs closing. */
+  async close(): Promise<void> {}
+
+  private row(collection: string, key: string, value: unknown): Row {
+    return { partitionKey: collection, rowKey: encodeKey(key), data: JSON.stringify(value) };
+  }
+
+  /**
+   * Message names the endpoint without its query string (which could hold a SAS token) and
+   * never the connection string or key; the original error stays available as `cause`.
+   */
+  private unavailable(what: string, err: unknown): StoreUnavailableError {
+    const url = new URL(this.client.url);
+    const endpoint = `${url.origin}${url.pathname}`;
+    const e = err as { code?: unknown; statusCode?: unknown; message?: unknown } | undefined;
+    const reason = [e?.statusCode && `HTTP ${String(e.statusCode)}`, e?.code, firstLine(e?.message)].filter(Boolean).join(' ');
+    return new StoreUnavailableError(`Table Storage at ${endpoint} (table ${this.client.tableName}): ${what} failed: ${reason || 'unknown error'}`, { cause: err });
+  }
+}
+
+function statusOf(err: unknown): number | undefined {
+  const status = (err as { statusCode?: unknown } | null)?.statusCode;
+  return typeof status === 'number' ? status : undefined;
+}
+
+function requireEtag(etag: string | undefined): string {
+  if (!etag) throw new Error('Table Storage response carried no ETag');
+  return etag;
+}
+
+function firstLine(message: unknown): string | undefined {
+  return typeof message === 'string' ? message.split('\n')[0]!.slice(0, 300) : undefined;
+}
+
+function isLoopbackHttp(endpoint: string): boolean {
+  const { protocol, hostname } = new URL(endpoint);
+  return protocol === 'http:' && (hostname === 'localhost' || hostname === '[::1]' || /^127(\.\d{1,3}){3}$/.test(hostname));
+}

@@ -1,0 +1,142 @@
+import { createServer, type AddressInfo } from 'node:net';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startAzurite } from '../src/local/azurite.js';
+import { MemoryStore } from '../src/store/memory-store.js';
+import { StoreConflictError, StoreUnavailableError, type Store } from '../src/store/store.js';
+import { TableStore } from '../src/store/table-store.js';
+
+const AZURITE_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+const C = 'things';
+
+/** The one contract every Store implementation must pass; `makeStore` gives a fresh, empty store. */
+function storeContract(name: string, makeStore: () => Store): void {
+  describe(`${name} (store contract)`, () => {
+    let store: Store;
+    beforeEach(async () => {
+      store = makeStore();
+      await store.ready();
+    });
+    afterEach(() => store.close());
+
+    it('returns undefined when getting a key that does not exist', async () => {
+      expect(await store.get(C, 'missing')).toBeUndefined();
+    });
+
+    it('returns the inserted value and the same etag that insert returned', async () => {
+      const etag = await store.insert(C, 'k', { n: 1, tags: ['a'] });
+      expect(await store.get(C, 'k')).toEqual({ value: { n: 1, tags: ['a'] }, etag });
+    });
+
+    it('rejects inserting a key that already exists with StoreConflictError', async () => {
+      await store.insert(C, 'k', { n: 1 });
+      await expect(store.insert(C, 'k', { n: 2 })).rejects.toBeInstanceOf(StoreConflictError);
+      expect((await store.get(C, 'k'))?.value).toEqual({ n: 1 });
+    });
+
+    it('replaces with the current etag and returns a new, different etag', async () => {
+      const first = await store.insert(C, 'k', { n: 1 });
+      const second = await store.replace(C, 'k', { n: 2 }, first);
+      expect(second).not.toBe(first);
+      expect(await store.get(C, 'k')).toEqual({ value: { n: 2 }, etag: second });
+    });
+
+    it('rejects a replace with a stale etag and keeps the newer value', async () => {
+      const stale = await store.insert(C, 'k', { n: 1 });
+      const current = await store.replace(C, 'k', { n: 2 }, stale);
+      await expect(store.replace(C, 'k', { n: 3 }, stale)).rejects.toBeInstanceOf(StoreConflictError);
+      expect(await store.get(C, 'k')).toEqual({ value: { n: 2 }, etag: current });
+    });
+
+    it('lets exactly one of two writers holding the same etag win', async () => {
+      const etag = await store.insert(C, 'k', { writer: 'none' });
+      const results = await Promise.allSettled([
+        store.replace(C, 'k', { writer: 'a' }, etag),
+        store.replace(C, 'k', { writer: 'b' }, etag),
+      ]);
+      const won = results.flatMap((r, i) => (r.status === 'fulfilled' ? [{ i, etag: r.value }] : []));
+      const lost = results.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
+      expect(won).toHaveLength(1);
+      expect(lost).toHaveLength(1);
+      expect(lost[0]).toBeInstanceOf(StoreConflictError);
+      expect(await store.get(C, 'k')).toEqual({ value: { writer: won[0]!.i === 0 ? 'a' : 'b' }, etag: won[0]!.etag });
+    });
+
+    it('rejects replacing a key that does not exist with StoreConflictError', async () => {
+      const etag = await store.insert(C, 'elsewhere', {});
+      await expect(store.replace(C, 'missing', { n: 1 }, etag)).rejects.toBeInstanceOf(StoreConflictError);
+      expect(await store.get(C, 'missing')).toBeUndefined();
+    });
+
+    it('lists keys in ascending order, honours prefix and limit, and keeps collections apart', async () => {
+      for (const key of ['b', 'a/2', 'B', 'a/10', 'ab', 'a/1']) await store.insert(C, key, { key });
+      await store.insert('other', 'a/0', { key: 'a/0' });
+      await store.insert('thing', 'a/0', { key: 'a/0' }); // a collection name that is a prefix of C
+
+      const all = await store.list<{ key: string }>(C);
+      expect(all.map((e) => e.key)).toEqual(['B', 'a/1', 'a/10', 'a/2', 'ab', 'b']); // ordinal, not locale
+      expect(all.every((e) => e.value.key === e.key && e.etag.length > 0)).toBe(true);
+      expect((await store.list(C, { prefix: 'a/' })).map((e) => e.key)).toEqual(['a/1', 'a/10', 'a/2']);
+      expect((await store.list(C, { prefix: 'a/', limit: 2 })).map((e) => e.key)).toEqual(['a/1', 'a/10']);
+      expect((await store.list(C, { limit: 1 })).map((e) => e.key)).toEqual(['B']);
+      expect(await store.list(C, { prefix: 'zzz' })).toEqual([]);
+      expect(await store.list('empty')).toEqual([]);
+    });
+
+    it('round-trips keys containing /, #, ?, %, spaces and non-ASCII exactly', async () => {
+      const keys = ['a/b', 'a%2Fb', 'c#d', 'what?', '100%', 'with space', 'back\\slash', 'tab\there', "o'brien", 'zürich-東京', 'rocket 🚀'];
+      for (const key of keys) await store.insert(C, key, { key });
+      for (const key of keys) expect((await store.get(C, key))?.value).toEqual({ key });
+      const listed = await store.list<{ key: string }>(C);
+      expect(listed.map((e) => e.key).sort()).toEqual([...keys].sort());
+      expect(listed.every((e) => e.value.key === e.key)).toBe(true);
+      expect((await store.list(C, { prefix: 'a/' })).map((e) => e.key)).toEqual(['a/b']);
+    });
+
+    it('hands out copies, so mutating a written or returned object does not change the stored one', async () => {
+      const written = { nested: { n: 1 } };
+      await store.insert(C, 'k', written);
+      written.nested.n = 2;
+      const read = (await store.get<typeof written>(C, 'k'))!.value;
+      expect(read).toEqual({ nested: { n: 1 } });
+      read.nested.n = 3;
+      (await store.list<typeof written>(C))[0]!.value.nested.n = 4;
+      expect((await store.get(C, 'k'))?.value).toEqual({ nested: { n: 1 } });
+    });
+  });
+}
+
+storeContract('MemoryStore', () => new MemoryStore());
+
+describe('TableStore on in-process Azurite', () => {
+  let connectionString = '';
+  let close = async (): Promise<void> => {};
+  beforeAll(async () => {
+    ({ connectionString, close } = await startAzurite({ port: 0 }));
+  });
+  afterAll(() => close());
+
+  // A fresh table per test keeps tests independent (names: letters/digits, 3-63, letter first).
+  let tables = 0;
+  const run = Date.now().toString(36);
+  storeContract('TableStore', () => TableStore.fromConnectionString(connectionString, { tableName: `contract${run}t${++tables}` }));
+
+  it('rejects ready() with StoreUnavailableError that does not reveal the account key when nothing listens', async () => {
+    const port = await closedPort();
+    const store = TableStore.fromConnectionString(connectionString.replace(/:\d+\//, `:${port}/`));
+    const err: unknown = await store.ready().then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(StoreUnavailableError);
+    const message = (err as Error).message;
+    expect(message).not.toContain(AZURITE_KEY);
+    expect(message).not.toContain('AccountKey');
+    expect(message).toContain(String(port));
+  });
+});
+
+/** A port that was free a moment ago and now has no listener. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}

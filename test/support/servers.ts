@@ -1,0 +1,132 @@
+/** Real loopback servers for probe tests: HTTPS with chosen certificates and behaviours, raw TCP, proxies, DNS. */
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createTcpServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createSocket } from 'node:dgram';
+import type { KeyAndCert } from './certs.js';
+
+export interface Running {
+  port: number;
+  url: string;
+  close(): Promise<void>;
+}
+
+function trackSockets(server: Server): Set<Socket> {
+  const sockets = new Set<Socket>();
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  return sockets;
+}
+
+async function listen(server: Server, scheme: string, host = 'localhost'): Promise<Running> {
+  const sockets = trackSockets(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    port,
+    url: `${scheme}://${host}:${port}/`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+export type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** Answers `status` with `body`, after `delayMs` before the first byte. */
+export function respond(status: number, body = 'ok', delayMs = 0, headers: Record<string, string> = {}): Handler {
+  return (_req, res) => {
+    setTimeout(() => {
+      res.writeHead(status, { 'content-type': 'text/plain', ...headers });
+      res.end(body);
+    }, delayMs);
+  };
+}
+
+export function startHttps(cert: KeyAndCert, handler: Handler = respond(200), host = 'localhost'): Promise<Running> {
+  return listen(createHttpsServer({ key: cert.key, cert: cert.cert }, handler), 'https', host);
+}
+
+export function startHttp(handler: Handler = respond(200)): Promise<Running> {
+  return listen(createHttpServer(handler), 'http');
+}
+
+/** Accepts TCP and then says nothing: a TLS handshake against it never completes. */
+export function startSilentTcp(): Promise<Running> {
+  return listen(createTcpServer(() => undefined), 'https');
+}
+
+/** A port that was free a moment ago and now has nothing listening: connecting is refused. */
+export async function refusedPort(): Promise<number> {
+  const s = await listen(createTcpServer(), 'tcp');
+  await s.close();
+  return s.port;
+}
+
+export interface ProxyServer extends Running {
+  /** CONNECT authorities asked for, in order. */
+  requests: string[];
+}
+
+/** A CONNECT proxy: tunnels when `allow` says so, else answers `refuseStatus`. */
+export async function startConnectProxy(options: { refuseStatus?: number; allow?: (authority: string) => boolean } = {}): Promise<ProxyServer> {
+  const requests: string[] = [];
+  const server = createHttpServer((_req, res) => {
+    res.writeHead(405);
+    res.end();
+  });
+  server.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
+    const authority = req.url ?? '';
+    requests.push(authority);
+    const allowed = options.refuseStatus === undefined && (options.allow?.(authority) ?? true);
+    if (!allowed) {
+      client.end(`HTTP/1.1 ${options.refuseStatus ?? 403} Refused\r\nContent-Length: 0\r\n\r\n`);
+      return;
+    }
+    const [host, port] = splitAuthority(authority);
+    const upstream = connect(Number(port), host === 'localhost' ? '127.0.0.1' : host, () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      if (head.length) upstream.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+    upstream.on('error', () => client.destroy());
+    client.on('error', () => upstream.destroy());
+  });
+  const running = await listen(server, 'http');
+  return { ...running, url: `http://127.0.0.1:${running.port}`, requests };
+}
+
+function splitAuthority(authority: string): [string, string] {
+  const i = authority.lastIndexOf(':');
+  return [authority.slice(0, i).replace(/^\[|\]$/g, ''), authority.slice(i + 1)];
+}
+
+/**
+ * A minimal authoritative DNS server on loopback UDP: answers NXDOMAIN for every query, or
+ * stays silent (`silent: true`) so that resolvers time out.
+ */
+export async function startDns(options: { silent?: boolean } = {}): Promise<Running> {
+  const socket = createSocket('udp4');
+  socket.on('message', (msg, rinfo) => {
+    if (options.silent || msg.length < 12) return;
+    // Echo the header and the question only (drop any EDNS record the resolver added).
+    let end = 12;
+    while (end < msg.length && msg[end] !== 0) end += msg[end]! + 1;
+    const reply = Buffer.from(msg.subarray(0, end + 5));
+    reply.writeUInt16BE(1, 4); // one question
+    reply[2] = 0x80 | (msg[2]! & 0x01); // QR=1, keep RD
+    reply[3] = 0x80 | 0x03; // RA=1, RCODE=3 NXDOMAIN
+    reply.writeUInt16BE(0, 6); // no answers
+    reply.writeUInt16BE(0, 8);
+    reply.writeUInt16BE(0, 10);
+    socket.send(reply, rinfo.port, rinfo.address);
+  });
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  const { port } = socket.address();
+  return { port, url: `127.0.0.1:${port}`, close: () => new Promise<void>((resolve) => socket.close(() => resolve())) };
+}
