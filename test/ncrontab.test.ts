@@ -131,13 +131,12 @@ describe('parseSchedule', () => {
     ]);
   });
 
-  it('matches either the day or the weekday when both are restricted', () => {
-    // January 2025: Fridays are the 3rd, 10th, 17th; the 13th is a Monday.
-    expect(occurrences('0 0 0 13 * FRI', '2025-01-01T00:00:00Z', 4)).toEqual([
-      '2025-01-03T00:00:00.000Z',
-      '2025-01-10T00:00:00.000Z',
-      '2025-01-13T00:00:00.000Z',
-      '2025-01-17T00:00:00.000Z',
+  it('requires both the day and the weekday when both are restricted, as Azure does', () => {
+    // Friday the 13th: June 2025, then February and March 2026.
+    expect(occurrences('0 0 0 13 * FRI', '2025-01-01T00:00:00Z', 3)).toEqual([
+      '2025-06-13T00:00:00.000Z',
+      '2026-02-13T00:00:00.000Z',
+      '2026-03-13T00:00:00.000Z',
     ]);
   });
 
@@ -214,8 +213,12 @@ describe('parseSchedule rejections', () => {
     expect(error.message).toBe(message);
   });
 
-  it('accepts an impossible day when a restricted weekday can still match', () => {
-    // Feb 31 never exists, but "either matches" lets every Monday in February fire.
-    expect(nextAfter('0 0 0 31 2 MON', '2025-01-01T00:00:00Z')).toBe('2025-02-03T00:00:00.000Z');
+  it('rejects an impossible day even when a weekday is given', () => {
+    expect(rejectionOf('0 0 0 31 2 MON').message).toBe('never matches');
+  });
+
+  it('finds a leap day on a given weekday decades ahead', () => {
+    // The next Monday, 29 February after 2025 is in 2044.
+    expect(nextAfter('0 0 0 29 2 MON', '2025-01-01T00:00:00Z')).toBe('2044-02-29T00:00:00.000Z');
   });
 });

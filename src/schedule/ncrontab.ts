@@ -6,9 +6,9 @@
  * UTC unless the app setting WEBSITE_TIME_ZONE is set; we deliberately ignore
  * that setting, so schedules here always mean UTC.
  *
- * Day and day-of-week combine like Vixie cron: when both fields are restricted
- * (their text is anything other than a bare `*`) a date matches if either
- * field matches; when one of them is `*`, only the other one applies.
+ * Day and day-of-week must both match, as in the NCrontab library that the
+ * Functions host uses (not Vixie cron's "either"): `0 0 0 13 * FRI` fires on
+ * Friday the 13th only. This way `serve` fires exactly when Azure would.
  */
 
 export class ScheduleError extends Error {
@@ -50,7 +50,7 @@ const FIELDS: readonly FieldSpec[] = [
  * years", but a Feb 29 schedule can legitimately wait 8 years across a
  * non-leap century year (2096-02-29 -> 2104-02-29), so allow a little more.
  */
-const SEARCH_YEARS = 9;
+const SEARCH_YEARS = 30; // Feb 29 on a given weekday recurs every 28 years
 
 /** A parsed field: sorted distinct values plus a membership table. */
 class Field {
@@ -170,13 +170,11 @@ export function parseSchedule(expression: string): Schedule {
     if (!dowRestricted) return byDay;
     const byDow = weekdays.has(utc(year, month, day).getUTCDay());
     if (!dayRestricted) return byDow;
-    return byDay || byDow;
+    return byDay && byDow;
   };
 
   // Static check for schedules that can never fire, e.g. `0 0 0 31 2 *`.
-  // Only a restricted day with an unrestricted day-of-week can be impossible:
-  // every month contains every weekday.
-  if (dayRestricted && !dowRestricted) {
+  if (dayRestricted) {
     const possible = months.values.some((m) => days.values.some((d) => d <= (MAX_DAYS[m - 1] ?? 0)));
     if (!possible) fail('never matches');
   }

@@ -145,8 +145,8 @@ export class TableStore implements Store {
   private unavailable(what: string, err: unknown): StoreUnavailableError {
     const url = new URL(this.client.url);
     const endpoint = `${url.origin}${url.pathname}`;
-    const e = err as { code?: unknown; statusCode?: unknown; message?: unknown } | undefined;
-    const reason = [e?.statusCode && `HTTP ${String(e.statusCode)}`, e?.code, firstLine(e?.message)].filter(Boolean).join(' ');
+    const e = err as { code?: unknown; statusCode?: unknown } | undefined;
+    const reason = [e?.statusCode && `HTTP ${String(e.statusCode)}`, e?.code, serviceMessage(err)].filter(Boolean).join(' ');
     return new StoreUnavailableError(`Table Storage at ${endpoint} (table ${this.client.tableName}): ${what} failed: ${reason || 'unknown error'}`, { cause: err });
   }
 }
@@ -161,8 +161,11 @@ function requireEtag(etag: string | undefined): string {
   return etag;
 }
 
-function firstLine(message: unknown): string | undefined {
-  return typeof message === 'string' ? message.split('\n')[0]!.slice(0, 300) : undefined;
+/** The service's own one-line explanation (JSON or XML error body), else the error's message. */
+function serviceMessage(err: unknown): string | undefined {
+  const e = err as { message?: unknown; details?: { Message?: unknown; odataError?: { message?: { value?: unknown } } } } | undefined;
+  const text = e?.details?.odataError?.message?.value ?? e?.details?.Message ?? e?.message;
+  return typeof text === 'string' ? text.split('\n')[0]!.slice(0, 300) : undefined;
 }
 
 function isLoopbackHttp(endpoint: string): boolean {

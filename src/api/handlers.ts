@@ -1,0 +1,62 @@
+/**
+ * The HTTP API, independent of the host: Azure Functions (functions/*.ts) and `serve`
+ * (src/local/http-server.ts) both map requests to these and send back exactly what they return,
+ * so the two can never drift apart.
+ */
+import type { CheckRecord } from '../checks/state.js';
+import { cloudCheckId } from '../monitor/probe-cycle.js';
+import { listChecks } from '../monitor/checks-repository.js';
+import type { Store } from '../store/store.js';
+
+export interface ApiResponse {
+  readonly status: number;
+  readonly body: unknown;
+}
+
+export function health(): ApiResponse {
+  return { status: 200, body: { ok: true } };
+}
+
+export interface StatusEntry {
+  id: string;
+  kind: string;
+  target: string;
+  location: string | null;
+  state: string;
+  since: string | null;
+  lastResult: CheckRecord['lastResult'] | null;
+}
+
+/**
+ * Every check the store knows, plus configured targets not probed yet (state `new`), so a user
+ * sees at once that a target is configured even before its first cycle.
+ */
+export async function status(store: Store, targets: readonly string[], now: Date): Promise<ApiResponse> {
+  let checks: CheckRecord[];
+  try {
+    checks = await listChecks(store);
+  } catch (err) {
+    return unavailable(`AzureWebJobsStorage: state store not reachable (${(err as Error).message})`);
+  }
+  const known = new Set(checks.map((c) => c.id));
+  const entries: StatusEntry[] = checks.map((c) => ({
+    id: c.id,
+    kind: c.kind,
+    target: c.target,
+    location: c.location,
+    state: c.state,
+    since: c.since,
+    lastResult: c.lastResult ?? null,
+  }));
+  for (const target of targets) {
+    const id = cloudCheckId(target);
+    if (!known.has(id)) entries.push({ id, kind: 'probe', target, location: null, state: 'new', since: null, lastResult: null });
+  }
+  entries.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return { status: 200, body: { generatedAt: now.toISOString(), checks: entries, relays: [] } };
+}
+
+/** The monitor cannot answer because of its own set-up (settings, storage): say which. */
+export function unavailable(problem: string): ApiResponse {
+  return { status: 503, body: { error: problem } };
+}

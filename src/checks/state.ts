@@ -1,0 +1,85 @@
+/**
+ * The check state machine: a pure function of the stored check, one new result, the thresholds
+ * and the result's time. No clock, no I/O.
+ *
+ *   new  --(failureThreshold failures in a row)-->  down
+ *   new  --(first success)----------------------->  up     (nothing to recover from)
+ *   up   --(failureThreshold failures in a row)-->  down
+ *   down --(successThreshold successes in a row)->  up
+ *
+ * Counters reset on every change of outcome, so an up check needs an unbroken run of failures
+ * to go down (one blip is not an outage), and a down check an unbroken run of successes to
+ * come back (hysteresis against flapping).
+ */
+import type { ProbeResult } from '../probes/result.js';
+
+export type CheckState = 'new' | 'up' | 'down';
+
+export interface CheckIdentity {
+  /** Stable id, e.g. `cloud:https://passwordreset.microsoftonline.com/`. */
+  readonly id: string;
+  readonly kind: 'probe';
+  readonly target: string;
+  /** Where the result was measured: an Azure region, `local`, or a relay id. */
+  readonly location: string;
+}
+
+export interface CheckRecord extends CheckIdentity {
+  readonly state: CheckState;
+  /** When the current state began (ISO 8601). */
+  readonly since: string;
+  readonly consecutiveFailures: number;
+  readonly consecutiveSuccesses: number;
+  readonly lastResult?: ProbeResult;
+}
+
+export interface Transition {
+  readonly checkId: string;
+  readonly from: CheckState;
+  readonly to: CheckState;
+  readonly at: string;
+  /** Why: the failure (code, phase, message) or the answer that brought it back. */
+  readonly reason: string;
+}
+
+export interface Thresholds {
+  readonly failure: number;
+  readonly success: number;
+}
+
+export function newCheck(identity: CheckIdentity, now: Date): CheckRecord {
+  return { ...identity, state: 'new', since: now.toISOString(), consecutiveFailures: 0, consecutiveSuccesses: 0 };
+}
+
+export function describeOutcome(result: ProbeResult): string {
+  if (result.failure) return `${result.failure.code} in ${result.failure.phase}: ${result.failure.message}`;
+  return result.http ? `answered HTTP ${result.http.status}` : 'answered';
+}
+
+export function applyResult(
+  check: CheckRecord,
+  result: ProbeResult,
+  thresholds: Thresholds,
+): { check: CheckRecord; transition?: Transition } {
+  const at = result.startedAt;
+  const failures = result.ok ? 0 : check.consecutiveFailures + 1;
+  const successes = result.ok ? check.consecutiveSuccesses + 1 : 0;
+  const next = nextState(check.state, failures, successes, thresholds);
+  const updated: CheckRecord = {
+    ...check,
+    state: next,
+    since: next === check.state ? check.since : at,
+    consecutiveFailures: failures,
+    consecutiveSuccesses: successes,
+    lastResult: result,
+  };
+  if (next === check.state) return { check: updated };
+  return { check: updated, transition: { checkId: check.id, from: check.state, to: next, at, reason: describeOutcome(result) } };
+}
+
+function nextState(current: CheckState, failures: number, successes: number, t: Thresholds): CheckState {
+  if (failures >= t.failure && current !== 'down') return 'down';
+  if (successes > 0 && current === 'new') return 'up';
+  if (successes >= t.success && current === 'down') return 'up';
+  return current;
+}

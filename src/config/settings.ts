@@ -1,0 +1,171 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { parseSchedule, type Schedule } from '../schedule/ncrontab.js';
+import { ConfigError } from './errors.js';
+
+/** The writeback endpoints every deployment needs to reach (Microsoft's SSPR network requirements). */
+export const WRITEBACK_ENDPOINTS = [
+  'https://passwordreset.microsoftonline.com/',
+  'https://ssprdedicatedsbprodscu.servicebus.windows.net/',
+  'https://ssprdedicatedsbprodncu.servicebus.windows.net/',
+];
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+const schedule = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx): Schedule => {
+      try {
+        return parseSchedule(text);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: `"${text}" is not a valid NCRONTAB schedule: ${(err as Error).message}` });
+        return z.NEVER;
+      }
+    });
+
+const count = (fallback: number, min: number, max: number) =>
+  z
+    .string()
+    .default(String(fallback))
+    .transform((text, ctx) => {
+      const n = Number(text);
+      if (!/^\s*\d+\s*$/.test(text) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `"${text}" must be a whole number from ${min} to ${max}` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+/** A probe target: an absolute http(s) URL with a valid port and no credentials. */
+function targetProblem(text: string): string | undefined {
+  const port = /^[a-z][a-z0-9+.-]*:\/\/(?:\[[^\]]*\]|[^/:?#]*)(?::([^/?#]*))?/i.exec(text)?.[1];
+  if (port !== undefined && !(/^\d{1,5}$/.test(port) && Number(port) >= 1 && Number(port) <= 65535)) {
+    return `"${text}" has port "${port}"; a port is a number from 1 to 65535`;
+  }
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return `"${text}" is not a valid URL`;
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    return `"${text}" uses scheme ${url.protocol.replace(':', '')}; only https and http can be probed`;
+  }
+  if (url.username || url.password) return `"${url.host}" carries credentials; targets must not`;
+  return undefined;
+}
+
+const targetList = (fallback: string[]) =>
+  z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined || text.trim() === '') return fallback;
+      const items = text.split(',').map((t) => t.trim());
+      const problems = items.map((t) => (t === '' ? 'an empty entry (two commas?)' : targetProblem(t)));
+      for (const p of problems) if (p) ctx.addIssue({ code: 'custom', message: p });
+      return problems.some(Boolean) ? z.NEVER : [...new Set(items.map((t) => new URL(t).href))];
+    });
+
+const proxyUrl = z
+  .string()
+  .optional()
+  .transform((text, ctx) => {
+    if (!text) return undefined;
+    try {
+      const url = new URL(text);
+      if (url.protocol === 'http:') return url.href;
+      ctx.addIssue({ code: 'custom', message: `must be an http:// proxy URL (HTTPS is tunnelled through it with CONNECT), got scheme ${url.protocol.replace(':', '')}` });
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'is not a valid URL' });
+    }
+    return z.NEVER;
+  });
+
+const schema = z.object({
+  WBMON_TARGETS: targetList(WRITEBACK_ENDPOINTS),
+  WBMON_PROBE_SCHEDULE: schedule('0 */5 * * * *'),
+  WBMON_FAILURE_THRESHOLD: count(2, 1, 100),
+  WBMON_SUCCESS_THRESHOLD: count(2, 1, 100),
+  WBMON_PROBE_TIMEOUT_MS: count(10_000, 100, 120_000),
+  WBMON_PROXY_URL: proxyUrl,
+  AzureWebJobsStorage: z.string().optional(),
+});
+
+export interface Settings {
+  readonly targets: readonly string[];
+  readonly probeSchedule: Schedule;
+  readonly failureThreshold: number;
+  readonly successThreshold: number;
+  readonly probeTimeoutMs: number;
+  /** WBMON_PROXY_URL: wins over HTTPS_PROXY. */
+  readonly proxyUrl: string | undefined;
+  /** AzureWebJobsStorage: a connection string (it holds a key: never log it). */
+  readonly storageConnection: string | undefined;
+  /** The environment the settings came from, for HTTPS_PROXY / NO_PROXY. */
+  readonly env: Env;
+}
+
+/**
+ * Validates every setting and reports every problem at once (ConfigError). `labels` renames a
+ * setting in messages when its value came from somewhere else (a command-line flag).
+ */
+export function parseSettings(env: Env, labels: Readonly<Record<string, string>> = {}): Settings {
+  const parsed = schema.safeParse(blankToUndefined(env));
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const name = String(issue.path[0] ?? 'settings');
+        return `${labels[name] ?? name}: ${issue.message}`;
+      }),
+    );
+  }
+  const s = parsed.data;
+  return {
+    targets: s.WBMON_TARGETS,
+    probeSchedule: s.WBMON_PROBE_SCHEDULE,
+    failureThreshold: s.WBMON_FAILURE_THRESHOLD,
+    successThreshold: s.WBMON_SUCCESS_THRESHOLD,
+    probeTimeoutMs: s.WBMON_PROBE_TIMEOUT_MS,
+    proxyUrl: s.WBMON_PROXY_URL,
+    storageConnection: s.AzureWebJobsStorage,
+    env,
+  };
+}
+
+function blankToUndefined(env: Env): Record<string, string | undefined> {
+  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v === undefined || v.trim() === '' ? undefined : v]));
+}
+
+/**
+ * The process environment over local.settings.json `Values` (as `func start` does: a variable
+ * already set in the environment wins). A missing file is fine; a broken one is a problem.
+ */
+export function readEnvironment(env: Env = process.env, directory = process.cwd()): Env {
+  const path = resolve(directory, 'local.settings.json');
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return env;
+  }
+  let values: unknown;
+  try {
+    values = (JSON.parse(text) as { Values?: unknown }).Values;
+  } catch (err) {
+    throw new ConfigError([`local.settings.json: not valid JSON (${(err as Error).message})`]);
+  }
+  if (values === undefined) return env;
+  if (typeof values !== 'object' || values === null || Array.isArray(values)) {
+    throw new ConfigError(['local.settings.json: "Values" must be an object of setting names to strings']);
+  }
+  const fromFile = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, v === null || v === undefined ? undefined : String(v)]));
+  return { ...fromFile, ...env };
+}
+
+export function loadSettings(env: Env = process.env, directory = process.cwd()): Settings {
+  return parseSettings(readEnvironment(env, directory));
+}

@@ -1,0 +1,35 @@
+/**
+ * What a function invocation needs under the Azure Functions host: settings read once per
+ * worker, and one store connection reused across invocations (a new TableClient per call
+ * would pay connection set-up each time).
+ */
+import { loadSettings, type Settings } from '../config/settings.js';
+import { TableStore } from '../store/table-store.js';
+import type { Store } from '../store/store.js';
+
+export interface Runtime {
+  readonly settings: Settings;
+  readonly store: Store;
+  /** The Azure region the app runs in (the availability "location"). */
+  readonly location: string;
+}
+
+let current: Promise<Runtime> | undefined;
+
+export function runtime(): Promise<Runtime> {
+  current ??= create().catch((err: unknown) => {
+    current = undefined; // try again on the next invocation rather than failing forever
+    throw err;
+  });
+  return current;
+}
+
+async function create(): Promise<Runtime> {
+  const settings = loadSettings();
+  if (!settings.storageConnection) {
+    throw new Error('AzureWebJobsStorage: not set; the monitor keeps its state in Table Storage');
+  }
+  const store = TableStore.fromConnectionString(settings.storageConnection);
+  await store.ready();
+  return { settings, store, location: process.env.REGION_NAME ?? 'azure' };
+}

@@ -1,0 +1,103 @@
+/**
+ * `writeback-monitor serve`: the whole monitor on one machine. The state store is the one in
+ * AzureWebJobsStorage, or an Azurite embedded in this process; the timers run on their
+ * NCRONTAB schedules; the HTTP API answers on loopback.
+ *
+ * When the store cannot be reached, serve keeps answering /api/health, says which setting is
+ * at fault, and tries again on every timer run.
+ */
+import { health, status, unavailable } from '../api/handlers.js';
+import type { Settings } from '../config/settings.js';
+import { runProbeCycle, type ProbeEnvironment } from '../monitor/probe-cycle.js';
+import { summarizeCycle } from '../monitor/summary.js';
+import { TableStore } from '../store/table-store.js';
+import type { Store } from '../store/store.js';
+import { startAzurite, type RunningAzurite } from './azurite.js';
+import { startApi } from './http-server.js';
+import { startScheduler, systemClock, type Clock, type Job } from './scheduler.js';
+
+export interface ServeOptions {
+  readonly settings: Settings;
+  readonly port: number;
+  /** Persist the embedded Azurite here; omitted = in memory. */
+  readonly dataDir?: string;
+  readonly log: (line: string) => void;
+  readonly clock?: Clock;
+  readonly probe?: ProbeEnvironment;
+}
+
+export interface RunningMonitor {
+  readonly url: string;
+  /** Resolves when the first probe cycle at start-up has finished. */
+  readonly firstCycle: Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function serve(options: ServeOptions): Promise<RunningMonitor> {
+  const { settings, log } = options;
+  const clock = options.clock ?? systemClock;
+  let azurite: RunningAzurite | undefined;
+  let store: TableStore;
+  if (settings.storageConnection) {
+    store = TableStore.fromConnectionString(settings.storageConnection);
+  } else {
+    azurite = await startAzurite(options.dataDir ? { dataDir: options.dataDir } : {});
+    store = TableStore.fromConnectionString(azurite.connectionString);
+    log(`state store: embedded Azurite (${options.dataDir ? `data in ${options.dataDir}` : 'in memory'})`);
+  }
+
+  let ready: Store | undefined;
+  const readyStore = async (): Promise<Store> => {
+    if (ready) return ready;
+    try {
+      await store.ready();
+    } catch (err) {
+      throw new Error(`AzureWebJobsStorage: cannot reach the state store: ${(err as Error).message}`, { cause: err });
+    }
+    ready = store;
+    return store;
+  };
+
+  const location = 'local';
+  const jobs: Job[] = [
+    {
+      name: 'probeEndpoints',
+      schedule: settings.probeSchedule,
+      run: async () => {
+        const outcome = await runProbeCycle(settings, await readyStore(), location, {
+          ...options.probe,
+          now: () => clock.now(),
+        });
+        log(`probeEndpoints: ${summarizeCycle(outcome)}`);
+      },
+    },
+  ];
+
+  const api = await startApi(
+    {
+      '/api/health': { method: 'GET', handle: health },
+      '/api/status': {
+        method: 'GET',
+        handle: () => readyStore().then((s) => status(s, settings.targets, clock.now()), (err: Error) => unavailable(err.message)),
+      },
+    },
+    options.port,
+  );
+  log(`listening on ${api.url}/api (health, status)`);
+
+  const scheduler = startScheduler(jobs, (job, err) => log(`${job.name}: failed: ${(err as Error).message}`), clock);
+  for (const job of jobs) log(`${job.name}: schedule "${job.schedule.expression}", next at ${job.schedule.next(clock.now()).toISOString()}`);
+  // The first cycle runs at once, so status shows real results without waiting for the schedule.
+  const firstCycle = scheduler.runNow('probeEndpoints');
+
+  return {
+    url: api.url,
+    firstCycle,
+    async stop() {
+      await api.close();
+      await scheduler.stop();
+      await store.close();
+      await azurite?.close();
+    },
+  };
+}

@@ -1,0 +1,53 @@
+/**
+ * Check records and transitions in the store. Updating a check is read-modify-write under the
+ * record's ETag: when two evaluators race, the loser re-reads and re-applies its result to the
+ * winner's record, so no result and no transition is lost or recorded twice.
+ */
+import { applyResult, newCheck, type CheckIdentity, type CheckRecord, type Thresholds, type Transition } from '../checks/state.js';
+import type { ProbeResult } from '../probes/result.js';
+import { StoreConflictError, type Store } from '../store/store.js';
+
+export const CHECKS = 'checks';
+export const TRANSITIONS = 'transitions';
+const MAX_ATTEMPTS = 5;
+
+export async function recordResult(
+  store: Store,
+  identity: CheckIdentity,
+  result: ProbeResult,
+  thresholds: Thresholds,
+  now: Date,
+): Promise<{ check: CheckRecord; transition?: Transition }> {
+  for (let attempt = 1; ; attempt++) {
+    const current = await store.get<CheckRecord>(CHECKS, identity.id);
+    const base = current?.value ?? newCheck(identity, now);
+    const outcome = applyResult({ ...base, ...identity }, result, thresholds);
+    try {
+      if (current) await store.replace(CHECKS, identity.id, outcome.check, current.etag);
+      else await store.insert(CHECKS, identity.id, outcome.check);
+    } catch (err) {
+      if (err instanceof StoreConflictError && attempt < MAX_ATTEMPTS) continue;
+      throw err;
+    }
+    if (outcome.transition) await recordTransition(store, outcome.transition);
+    return outcome;
+  }
+}
+
+/** Transitions are keyed by check and time so a check's history lists in order. */
+async function recordTransition(store: Store, transition: Transition): Promise<void> {
+  try {
+    await store.insert(TRANSITIONS, `${transition.checkId}|${transition.at}`, transition);
+  } catch (err) {
+    // The same transition at the same instant is already recorded: nothing is lost.
+    if (!(err instanceof StoreConflictError)) throw err;
+  }
+}
+
+export async function listChecks(store: Store): Promise<CheckRecord[]> {
+  return (await store.list<CheckRecord>(CHECKS)).map((e) => e.value);
+}
+
+export async function listTransitions(store: Store, checkId: string): Promise<Transition[]> {
+  return (await store.list<Transition>(TRANSITIONS, { prefix: `${checkId}|` })).map((e) => e.value);
+}

@@ -1,0 +1,65 @@
+/**
+ * One cloud probe cycle: every target probed at once (a cycle lasts as long as its slowest
+ * target), then each result through the check state machine into the store.
+ */
+import type { Settings } from '../config/settings.js';
+import type { CheckRecord, Transition } from '../checks/state.js';
+import type { Lookup } from '../probes/dns.js';
+import { probeTarget } from '../probes/probe.js';
+import { proxyFor, proxyFromEnvironment } from '../probes/proxy.js';
+import type { ProbeResult } from '../probes/result.js';
+import type { Store } from '../store/store.js';
+import { recordResult } from './checks-repository.js';
+
+export interface ProbeEnvironment {
+  readonly lookup?: Lookup;
+  readonly extraCa?: readonly string[];
+  readonly now?: () => Date;
+}
+
+/** Probes targets concurrently; never rejects (each probe turns its own failures into results). */
+export function probeAll(targets: readonly string[], settings: Settings, io: ProbeEnvironment = {}): Promise<ProbeResult[]> {
+  const proxies = proxyFromEnvironment(settings.env, settings.proxyUrl);
+  return Promise.all(
+    targets.map((target) =>
+      probeTarget(target, {
+        timeoutMs: settings.probeTimeoutMs,
+        proxy: proxyFor(new URL(target), proxies),
+        ...(io.lookup && { lookup: io.lookup }),
+        ...(io.extraCa && { extraCa: io.extraCa }),
+        ...(io.now && { now: io.now }),
+      }),
+    ),
+  );
+}
+
+export function cloudCheckId(target: string): string {
+  return `cloud:${target}`;
+}
+
+export interface CycleOutcome {
+  readonly results: ProbeResult[];
+  readonly checks: CheckRecord[];
+  readonly transitions: Transition[];
+}
+
+export async function runProbeCycle(
+  settings: Settings,
+  store: Store,
+  location: string,
+  io: ProbeEnvironment = {},
+): Promise<CycleOutcome> {
+  const now = io.now ?? (() => new Date());
+  const results = await probeAll(settings.targets, settings, io);
+  const thresholds = { failure: settings.failureThreshold, success: settings.successThreshold };
+  const recorded = await Promise.all(
+    results.map((result) =>
+      recordResult(store, { id: cloudCheckId(result.target), kind: 'probe', target: result.target, location }, result, thresholds, now()),
+    ),
+  );
+  return {
+    results,
+    checks: recorded.map((r) => r.check),
+    transitions: recorded.flatMap((r) => (r.transition ? [r.transition] : [])),
+  };
+}
