@@ -40,21 +40,23 @@ const count = (fallback: number, min: number, max: number) =>
     });
 
 /** A probe target: an absolute http(s) URL with a valid port and no credentials. */
-function targetProblem(text: string): string | undefined {
-  const port = /^[a-z][a-z0-9+.-]*:\/\/(?:\[[^\]]*\]|[^/:?#]*)(?::([^/?#]*))?/i.exec(text)?.[1];
+function targetProblem(raw: string): string | undefined {
+  const text = raw.replace(/\/\/[^/?#@]*@/, '//***@'); // never echo credentials
+
+  const port = /^[a-z][a-z0-9+.-]*:\/\/(?:[^/?#@]*@)?(?:\[[^\]]*\]|[^/:?#]*)(?::([^/?#]*))?/i.exec(text)?.[1];
   if (port !== undefined && !(/^\d{1,5}$/.test(port) && Number(port) >= 1 && Number(port) <= 65535)) {
     return `"${text}" has port "${port}"; a port is a number from 1 to 65535`;
   }
   let url: URL;
   try {
-    url = new URL(text);
+    url = new URL(raw);
   } catch {
     return `"${text}" is not a valid URL`;
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     return `"${text}" uses scheme ${url.protocol.replace(':', '')}; only https and http can be probed`;
   }
-  if (url.username || url.password) return `"${url.host}" carries credentials; targets must not`;
+  if (url.username || url.password) return `"${text}" carries credentials; targets must not`;
   return undefined;
 }
 

@@ -1,0 +1,88 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../src/config/errors.js';
+import { loadSettings, parseSettings, WRITEBACK_ENDPOINTS } from '../src/config/settings.js';
+
+function problemsOf(run: () => unknown): readonly string[] {
+  try {
+    run();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('settings', () => {
+  it('defaults to the writeback endpoints and the design defaults', () => {
+    const s = parseSettings({});
+    expect(s.targets).toEqual(WRITEBACK_ENDPOINTS);
+    expect(s.probeSchedule.expression).toBe('0 */5 * * * *');
+    expect(s.failureThreshold).toBe(2);
+    expect(s.successThreshold).toBe(2);
+    expect(s.probeTimeoutMs).toBe(10_000);
+    expect(s.proxyUrl).toBeUndefined();
+    expect(s.storageConnection).toBeUndefined();
+  });
+
+  it('reads comma-separated targets, trims them, normalises and drops duplicates', () => {
+    const s = parseSettings({ WBMON_TARGETS: ' https://a.example , https://b.example:8443/x,https://a.example/ ' });
+    expect(s.targets).toEqual(['https://a.example/', 'https://b.example:8443/x']);
+  });
+
+  it('treats blank values as unset', () => {
+    expect(parseSettings({ WBMON_TARGETS: '  ', WBMON_FAILURE_THRESHOLD: '' }).failureThreshold).toBe(2);
+  });
+
+  it('reports every problem at once, one line each, naming the setting', () => {
+    const problems = problemsOf(() =>
+      parseSettings({
+        WBMON_TARGETS: 'https://ok.example/,ftp://files.example/,https://bad port/,https://x.example:70000/,,https://u:p@secret.example/,https://u:p@x.example:99999/',
+        WBMON_PROBE_SCHEDULE: '*/5 * * * *',
+        WBMON_FAILURE_THRESHOLD: 'two',
+        WBMON_SUCCESS_THRESHOLD: '0',
+        WBMON_PROXY_URL: 'socks5://proxy:1080',
+      }),
+    );
+    expect(problems).toEqual([
+      'WBMON_TARGETS: "ftp://files.example/" uses scheme ftp; only https and http can be probed',
+      'WBMON_TARGETS: "https://bad port/" is not a valid URL',
+      'WBMON_TARGETS: "https://x.example:70000/" has port "70000"; a port is a number from 1 to 65535',
+      'WBMON_TARGETS: an empty entry (two commas?)',
+      'WBMON_TARGETS: "https://***@secret.example/" carries credentials; targets must not',
+      'WBMON_TARGETS: "https://***@x.example:99999/" has port "99999"; a port is a number from 1 to 65535',
+      'WBMON_PROBE_SCHEDULE: "*/5 * * * *" is not a valid NCRONTAB schedule: expected 6 fields (second minute hour day month day-of-week), got 5',
+      'WBMON_FAILURE_THRESHOLD: "two" must be a whole number from 1 to 100',
+      'WBMON_SUCCESS_THRESHOLD: "0" must be a whole number from 1 to 100',
+      'WBMON_PROXY_URL: must be an http:// proxy URL (HTTPS is tunnelled through it with CONNECT), got scheme socks5',
+    ]);
+    expect(problems.join('\n')).not.toContain('u:p');
+  });
+
+  it('names a command-line flag instead of the setting when the value came from one', () => {
+    expect(problemsOf(() => parseSettings({ WBMON_TARGETS: 'gopher://x/' }, { WBMON_TARGETS: '--target' }))).toEqual([
+      '--target: "gopher://x/" uses scheme gopher; only https and http can be probed',
+    ]);
+  });
+
+  it('reads local.settings.json Values, with the environment winning', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wbmon-settings-'));
+    writeFileSync(
+      join(dir, 'local.settings.json'),
+      JSON.stringify({ IsEncrypted: false, Values: { WBMON_TARGETS: 'https://file.example/', WBMON_FAILURE_THRESHOLD: '3' } }),
+    );
+    const s = loadSettings({ WBMON_FAILURE_THRESHOLD: '4' }, dir);
+    expect(s.targets).toEqual(['https://file.example/']);
+    expect(s.failureThreshold).toBe(4);
+  });
+
+  it('reports a broken local.settings.json as one problem naming the file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wbmon-settings-'));
+    writeFileSync(join(dir, 'local.settings.json'), '{ "Values": ');
+    const problems = problemsOf(() => loadSettings({}, dir));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^local\.settings\.json: not valid JSON/);
+  });
+});
