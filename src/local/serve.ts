@@ -83,7 +83,6 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
     },
     options.port,
   );
-  log(`listening on ${api.url}/api (health, status)`);
 
   const scheduler = startScheduler(jobs, (job, err) => log(`${job.name}: failed: ${(err as Error).message}`), clock);
   for (const job of jobs) log(`${job.name}: schedule "${job.schedule.expression}", next at ${job.schedule.next(clock.now()).toISOString()}`);

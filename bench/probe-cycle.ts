@@ -1,0 +1,109 @@
+/**
+ * Probe-cycle concurrency: a cycle over many targets should last about as long as its slowest
+ * target, not the sum. Measured as the ratio `cycle wall time / slowest target's own total` in
+ * the same run, so machine speed cancels out.
+ */
+import { parseSettings } from '../src/config/settings.js';
+import { probeAll } from '../src/monitor/probe-cycle.js';
+import type { ProbeResult } from '../src/probes/result.js';
+import { isMain, makeCerts, median, respondAfter, round, startHttps, type BenchServer } from './support.js';
+
+export interface ProbeCycleOptions {
+  readonly targets?: number;
+  readonly rounds?: number;
+  /** Injected delay before each server's first byte. */
+  readonly delayMs?: number;
+}
+
+export interface ProbeCycleRound {
+  readonly wallMs: number;
+  readonly slowestTotalMs: number;
+  /** wallMs / slowestTotalMs */
+  readonly ratio: number;
+}
+
+export interface ProbeCycleResult {
+  readonly targets: number;
+  readonly delayMs: number;
+  readonly rounds: ProbeCycleRound[];
+  readonly medianRatio: number;
+  /** Target: medianRatio at most this. */
+  readonly maxRatio: number;
+  /** Reference: one concurrent cycle against a sequential loop over the same targets. */
+  readonly baseline: { readonly concurrentMs: number; readonly sequentialMs: number; readonly ratio: number; readonly ideal: number };
+}
+
+export const PROBE_CYCLE_MAX_RATIO = 1.25;
+
+function assertAllUp(results: readonly ProbeResult[], when: string): void {
+  const down = results.filter((r) => !r.ok);
+  if (down.length > 0) {
+    const first = down[0]!;
+    throw new Error(`${when}: ${down.length}/${results.length} probes failed, e.g. ${first.target}: ${first.failure?.code} ${first.failure?.message}`);
+  }
+}
+
+export async function benchProbeCycle(options: ProbeCycleOptions = {}): Promise<ProbeCycleResult> {
+  const count = options.targets ?? 50;
+  const rounds = options.rounds ?? 5;
+  const delayMs = options.delayMs ?? 50;
+  const certs = makeCerts();
+  const servers: BenchServer[] = [];
+  try {
+    for (let i = 0; i < count; i++) servers.push(await startHttps(certs, (_req, res) => respondAfter(res, delayMs)));
+    const targets = servers.map((s) => s.url);
+    const settings = parseSettings({ WBMON_TARGETS: targets.join(','), WBMON_PROBE_TIMEOUT_MS: '10000' });
+    const io = { extraCa: [certs.caPem] };
+
+    assertAllUp(await probeAll(settings.targets, settings, io), 'warm-up');
+
+    const measured: ProbeCycleRound[] = [];
+    for (let r = 0; r < rounds; r++) {
+      const t0 = performance.now();
+      const results = await probeAll(settings.targets, settings, io);
+      const wallMs = performance.now() - t0;
+      assertAllUp(results, `round ${r + 1}`);
+      const slowestTotalMs = Math.max(...results.map((x) => x.timings.total));
+      measured.push({ wallMs: round(wallMs), slowestTotalMs: round(slowestTotalMs), ratio: round(wallMs / slowestTotalMs, 3) });
+    }
+
+    // Reference: the same targets probed one after another.
+    const c0 = performance.now();
+    assertAllUp(await probeAll(settings.targets, settings, io), 'baseline (concurrent)');
+    const concurrentMs = performance.now() - c0;
+    const s0 = performance.now();
+    for (const target of settings.targets) assertAllUp(await probeAll([target], settings, io), 'baseline (sequential)');
+    const sequentialMs = performance.now() - s0;
+
+    return {
+      targets: count,
+      delayMs,
+      rounds: measured,
+      medianRatio: round(median(measured.map((m) => m.ratio)), 3),
+      maxRatio: PROBE_CYCLE_MAX_RATIO,
+      baseline: {
+        concurrentMs: round(concurrentMs),
+        sequentialMs: round(sequentialMs),
+        ratio: round(concurrentMs / sequentialMs, 4),
+        ideal: round(1 / count, 4),
+      },
+    };
+  } finally {
+    await Promise.all(servers.map((s) => s.close()));
+  }
+}
+
+export function formatProbeCycle(r: ProbeCycleResult): string {
+  const lines = [`probe cycle: ${r.targets} loopback HTTPS targets, ${r.delayMs} ms first-byte delay each`];
+  r.rounds.forEach((m, i) =>
+    lines.push(`  round ${i + 1}: cycle wall ${m.wallMs.toFixed(1)} ms / slowest target total ${m.slowestTotalMs.toFixed(1)} ms = ${m.ratio.toFixed(3)}`),
+  );
+  lines.push(`  median cycle/slowest ratio: ${r.medianRatio.toFixed(3)} (target <= ${r.maxRatio})`);
+  const b = r.baseline;
+  lines.push(
+    `  reference: concurrent ${b.concurrentMs.toFixed(1)} ms / sequential ${b.sequentialMs.toFixed(1)} ms = ${b.ratio.toFixed(4)} (ideal ~1/${r.targets} = ${b.ideal.toFixed(4)})`,
+  );
+  return lines.join('\n');
+}
+
+if (isMain(import.meta.url)) console.log(formatProbeCycle(await benchProbeCycle()));

@@ -1,0 +1,94 @@
+import { createServer, type AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseSettings } from '../src/config/settings.js';
+import { serve, type RunningMonitor } from '../src/local/serve.js';
+import { createTestCa, type TestCa } from './support/certs.js';
+import { respond, startHttps, type Running } from './support/servers.js';
+
+let ca: TestCa;
+const servers: Running[] = [];
+
+beforeAll(async () => {
+  ca = await createTestCa();
+});
+afterAll(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+});
+
+async function getJson(url: string, init?: RequestInit): Promise<{ status: number; body: any }> {
+  const res = await fetch(url, init);
+  return { status: res.status, body: await res.json() };
+}
+
+describe('serve', () => {
+  let monitor: RunningMonitor;
+  let up: Running;
+  let down: Running;
+  const lines: string[] = [];
+
+  beforeAll(async () => {
+    const cert = await ca.issue({ names: ['localhost'] });
+    up = await startHttps(cert);
+    down = await startHttps(cert, respond(503));
+    servers.push(up, down);
+    const settings = parseSettings({ WBMON_TARGETS: `${up.url},${down.url}`, WBMON_FAILURE_THRESHOLD: '1' });
+    monitor = await serve({ settings, port: 0, log: (l) => lines.push(l), probe: { extraCa: [ca.cert] } });
+    await monitor.firstCycle;
+  });
+  afterAll(() => monitor.stop());
+
+  it('answers /api/health with 200 {"ok": true}', async () => {
+    expect(await getJson(`${monitor.url}/api/health`)).toEqual({ status: 200, body: { ok: true } });
+  });
+
+  it('lists every target in /api/status with its state and last result phases after the first cycle', async () => {
+    const { status, body } = await getJson(`${monitor.url}/api/status`);
+    expect(status).toBe(200);
+    const byTarget = Object.fromEntries(body.checks.map((c: any) => [c.target, c]));
+    expect(Object.keys(byTarget).sort()).toEqual([up.url, down.url].sort());
+    expect(byTarget[up.url]).toMatchObject({ id: `cloud:${up.url}`, kind: 'probe', location: 'local', state: 'up' });
+    expect(byTarget[up.url].lastResult.http).toEqual({ status: 200 });
+    expect(Object.keys(byTarget[up.url].lastResult.timings).sort()).toEqual(['dns', 'tcp', 'tls', 'total', 'ttfb']);
+    expect(byTarget[down.url]).toMatchObject({ state: 'down' });
+    expect(byTarget[down.url].lastResult.failure).toEqual({ code: 'http_status', phase: 'http', message: 'HTTP 503; expected an HTTP status below 500' });
+    expect(body.relays).toEqual([]);
+  });
+
+  it('answers a wrong method with 405 and an unknown path with 404', async () => {
+    expect(await getJson(`${monitor.url}/api/status`, { method: 'POST' })).toEqual({ status: 405, body: { error: '/api/status accepts GET only' } });
+    expect(await getJson(`${monitor.url}/api/nope`)).toEqual({ status: 404, body: { error: 'no such endpoint: /api/nope' } });
+  });
+
+  it('logs a line for the timer run, with the state changes', () => {
+    expect(lines).toContain('state store: embedded Azurite (in memory)');
+    const run = lines.find((l) => l.startsWith('probeEndpoints: probe cycle: 1/2 up'));
+    expect(run).toContain(`cloud:${down.url} new->down`);
+  });
+});
+
+describe('serve with storage that cannot be reached', () => {
+  it('keeps answering /api/health and names AzureWebJobsStorage in /api/status, without the key', async () => {
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const { port } = closed.address() as AddressInfo;
+    await new Promise<void>((r) => closed.close(() => r()));
+    const key = 'c2VjcmV0LWtleS1zaG91bGQtbmV2ZXItbGVhaw==';
+    const settings = parseSettings({
+      WBMON_TARGETS: 'https://127.0.0.1:1/',
+      AzureWebJobsStorage: `DefaultEndpointsProtocol=http;AccountName=acct;AccountKey=${key};TableEndpoint=http://127.0.0.1:${port}/acct;`,
+    });
+    const lines: string[] = [];
+    const monitor = await serve({ settings, port: 0, log: (l) => lines.push(l) });
+    try {
+      expect(await getJson(`${monitor.url}/api/health`)).toEqual({ status: 200, body: { ok: true } });
+      const { status, body } = await getJson(`${monitor.url}/api/status`);
+      expect(status).toBe(503);
+      expect(body.error).toMatch(/^AzureWebJobsStorage: cannot reach the state store: /);
+      await monitor.firstCycle;
+      expect(lines.some((l) => l.startsWith('probeEndpoints: failed: AzureWebJobsStorage: cannot reach the state store'))).toBe(true);
+      expect(JSON.stringify(body) + lines.join('\n')).not.toContain(key);
+    } finally {
+      await monitor.stop();
+    }
+  }, 60_000);
+});
