@@ -1,6 +1,6 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { connect as netConnect, type Socket } from 'node:net';
-import { checkServerIdentity, connect as tlsConnect, rootCertificates, type PeerCertificate, type TLSSocket } from 'node:tls';
+import { connect as tlsConnect, createSecureContext, rootCertificates, type SecureContext, type TLSSocket } from 'node:tls';
 import { Deadline, TIMED_OUT } from './deadline.js';
 import { dnsFailureCode, isIpLiteral, systemLookup, type Lookup } from './dns.js';
 import { displayProxy } from './proxy.js';
@@ -71,7 +71,7 @@ export async function probeTarget(target: string, options: ProbeOptions): Promis
     if (url.protocol === 'https:') {
       const secure = await timed(timings, 'tls', () => handshake(socket, host, options.extraCa, deadline));
       sockets.push(secure);
-      result.tls = describeTls(secure, host);
+      result.tls = describeTls(secure, host, now());
       const tlsProblem = judgeTls(secure, result.tls);
       if (tlsProblem) throw tlsProblem;
       if (result.tls.daysToExpiry < EXPIRY_WARNING_DAYS) {
@@ -223,7 +223,10 @@ function handshake(socket: Socket, host: string, extraCa: readonly string[] | un
   const secure = tlsConnect({
     socket,
     servername: isIpLiteral(host) ? undefined : host,
-    ca: extraCa?.length ? [...rootCertificates, ...extraCa] : undefined,
+    secureContext: contextTrusting(extraCa),
+    // Node's own host name check fetches the detailed certificate chain (~0.3 ms of CPU per
+    // probe); describeTls checks the name once on the certificate it reads anyway.
+    checkServerIdentity: () => undefined,
     rejectUnauthorized: false,
     ALPNProtocols: ['http/1.1'],
   });
@@ -249,17 +252,39 @@ function handshake(socket: Socket, host: string, extraCa: readonly string[] | un
   );
 }
 
-function describeTls(secure: TLSSocket, host: string): TlsInfo {
-  const cert = secure.getPeerCertificate();
-  const validTo = new Date(cert.valid_to);
+/**
+ * Building a context from ~140 roots costs ~12 ms of blocked event loop; per probe that made
+ * a 50-target cycle CPU-bound. One context per set of extra CAs is built once and reused.
+ */
+const contexts = new Map<string, SecureContext>();
+function contextTrusting(extraCa: readonly string[] | undefined): SecureContext | undefined {
+  if (!extraCa?.length) return undefined; // Node's default context (with NODE_EXTRA_CA_CERTS)
+  const key = extraCa.join('\n');
+  let context = contexts.get(key);
+  if (!context) {
+    context = createSecureContext({ ca: [...rootCertificates, ...extraCa] });
+    contexts.set(key, context);
+  }
+  return context;
+}
+
+/**
+ * Reads the leaf certificate through getPeerX509Certificate: its fields are computed on
+ * demand, where getPeerCertificate() builds every field (fingerprints, raw, key) at ~0.3 ms
+ * of CPU per probe, which adds up when fifty probes share one event loop.
+ */
+function describeTls(secure: TLSSocket, host: string, now: Date): TlsInfo {
+  const cert = secure.getPeerX509Certificate();
+  if (!cert) throw new PhaseFailure('tls_handshake', 'tls', `${host}: the server sent no certificate`);
+  const validTo = new Date(cert.validTo);
   return {
     protocol: secure.getProtocol(),
     subject: formatName(cert.subject),
     issuer: formatName(cert.issuer),
     validTo: validTo.toISOString(),
-    daysToExpiry: Math.floor((validTo.getTime() - Date.now()) / DAY_MS),
+    daysToExpiry: Math.floor((validTo.getTime() - now.getTime()) / DAY_MS),
     authorized: secure.authorized,
-    hostnameValid: checkServerIdentity(host, cert as PeerCertificate) === undefined,
+    hostnameValid: (isIpLiteral(host) ? cert.checkIP(host) : cert.checkHost(host)) !== undefined,
   };
 }
 
@@ -270,19 +295,14 @@ function judgeTls(secure: TLSSocket, info: TlsInfo): PhaseFailure | undefined {
   if (reason && EXPIRY_ERRORS.has(reason)) {
     return new PhaseFailure('tls_expired', 'tls', `certificate ${reason === 'CERT_HAS_EXPIRED' ? 'expired' : 'not yet valid'} (valid to ${info.validTo}; subject ${info.subject})`);
   }
-  // Node runs the host name check itself when the chain verified, and reports it here too.
-  if (reason === 'ERR_TLS_CERT_ALTNAME_INVALID' || (!reason && !info.hostnameValid)) {
-    return new PhaseFailure('tls_hostname', 'tls', `certificate does not cover this host name (subject ${info.subject})`);
-  }
   if (reason) return new PhaseFailure('tls_untrusted', 'tls', `certificate not trusted: ${reason} (issuer ${info.issuer})`);
+  if (!info.hostnameValid) return new PhaseFailure('tls_hostname', 'tls', `certificate does not cover this host name (subject ${info.subject})`);
   return undefined;
 }
 
-function formatName(name: PeerCertificate['subject'] | undefined): string {
-  if (!name) return '';
-  return Object.entries(name)
-    .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : v}`)
-    .join(', ');
+/** X509Certificate names are one `key=value` per line; show them on one line. */
+function formatName(name: string): string {
+  return name.split('\n').filter(Boolean).join(', ');
 }
 
 /** Sends a GET on the established stream and reads the status and the start of the body. */

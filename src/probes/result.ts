@@ -48,6 +48,7 @@ export interface TlsInfo {
   issuer: string;
   validTo: string;
   daysToExpiry: number;
+  /** The chain leads to a trusted root (the host name is judged apart, in hostnameValid). */
   authorized: boolean;
   hostnameValid: boolean;
 }
