@@ -6,6 +6,7 @@
 import { parseSettings } from '../src/config/settings.js';
 import { probeAll } from '../src/monitor/probe-cycle.js';
 import type { ProbeResult } from '../src/probes/result.js';
+import { connect as tlsConnect, createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 import { startServerFarm } from './server-farm.js';
 import { isMain, makeCerts, median, round } from './support.js';
 
@@ -31,6 +32,11 @@ export interface ProbeCycleResult {
   readonly medianRatio: number;
   /** Target: medianRatio at most this. */
   readonly maxRatio: number;
+  /**
+   * Floor: the same 50 HTTPS requests made with bare tls.connect (same trust store, no
+   * phases, no result model), concurrently. What Node's TLS costs by itself on this machine.
+   */
+  readonly floor: { readonly wallMs: number; readonly cpuMs: number; readonly cycleCpuMs: number; readonly ratio: number };
   /** Reference: one concurrent cycle against a sequential loop over the same targets. */
   readonly baseline: { readonly concurrentMs: number; readonly sequentialMs: number; readonly ratio: number; readonly ideal: number };
 }
@@ -80,12 +86,35 @@ export async function benchProbeCycle(options: ProbeCycleOptions = {}): Promise<
     }
     const concurrentMs = median(measured.map((m) => m.wallMs));
 
+    const context = createSecureContext({ ca: [...rootCertificates, certs.caPem] });
+    const floorWall: number[] = [];
+    const floorCpu: number[] = [];
+    const cycleCpu: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      let cpu = process.cpuUsage();
+      let t0 = performance.now();
+      await Promise.all(targets.map((t) => bareHttpsGet(new URL(t), context)));
+      floorWall.push(performance.now() - t0);
+      floorCpu.push(cpuMs(process.cpuUsage(cpu)));
+      cpu = process.cpuUsage();
+      t0 = performance.now();
+      await probeAll(settings.targets, settings, io);
+      cycleCpu.push(cpuMs(process.cpuUsage(cpu)));
+    }
+    const floorWallMs = median(floorWall);
+
     return {
       targets: count,
       delayMs,
       rounds: measured,
       medianRatio: round(median(measured.map((m) => m.ratio)), 3),
       maxRatio: PROBE_CYCLE_MAX_RATIO,
+      floor: {
+        wallMs: round(floorWallMs),
+        cpuMs: round(median(floorCpu)),
+        cycleCpuMs: round(median(cycleCpu)),
+        ratio: round(concurrentMs / floorWallMs, 3),
+      },
       baseline: {
         concurrentMs: round(concurrentMs),
         sequentialMs: round(sequentialMs),
@@ -98,12 +127,36 @@ export async function benchProbeCycle(options: ProbeCycleOptions = {}): Promise<
   }
 }
 
+function cpuMs(usage: NodeJS.CpuUsage): number {
+  return (usage.user + usage.system) / 1000;
+}
+
+/** One GET over a fresh TLS connection, nothing else: the floor a probe cannot go below. */
+function bareHttpsGet(url: URL, secureContext: SecureContext): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port: Number(url.port), servername: url.hostname, secureContext }, () => {
+      socket.write(`GET / HTTP/1.1\r\nHost: ${url.host}\r\nConnection: close\r\n\r\n`);
+    });
+    socket.on('data', () => undefined);
+    socket.once('end', () => {
+      socket.destroy();
+      resolve();
+    });
+    socket.once('error', reject);
+  });
+}
+
 export function formatProbeCycle(r: ProbeCycleResult): string {
   const lines = [`probe cycle: ${r.targets} loopback HTTPS targets, ${r.delayMs} ms first-byte delay each`];
   r.rounds.forEach((m, i) =>
     lines.push(`  round ${i + 1}: cycle wall ${m.wallMs.toFixed(1)} ms / slowest target probed alone ${m.slowestTotalMs.toFixed(1)} ms = ${m.ratio.toFixed(3)}`),
   );
   lines.push(`  median cycle/slowest ratio: ${r.medianRatio.toFixed(3)} (target <= ${r.maxRatio})`);
+  const f = r.floor;
+  lines.push(
+    `  floor: the same requests over bare tls.connect take ${f.wallMs.toFixed(1)} ms (CPU ${f.cpuMs.toFixed(1)} ms; a probe cycle uses ${f.cycleCpuMs.toFixed(1)} ms CPU)`,
+    `  median cycle / bare-TLS floor: ${f.ratio.toFixed(3)}`,
+  );
   const b = r.baseline;
   lines.push(
     `  reference: median concurrent cycle ${b.concurrentMs.toFixed(1)} ms / sequential ${b.sequentialMs.toFixed(1)} ms = ${b.ratio.toFixed(4)} (ideal ~1/${r.targets} = ${b.ideal.toFixed(4)})`,
