@@ -60,7 +60,7 @@ describe('serve', () => {
   });
 
   it('logs a line for the timer run, with the state changes', () => {
-    expect(lines).toContain('state store: embedded Azurite (in memory)');
+    expect(lines.find((l) => l.startsWith('state store:'))).toMatch(/^state store: embedded Azurite on port \d+ \(in memory\)$/);
     const run = lines.find((l) => l.startsWith('probeEndpoints: probe cycle: 1/2 up'));
     expect(run).toContain(`cloud:${down.url} new->down`);
   });

@@ -16,6 +16,8 @@ import { startAzurite, type RunningAzurite } from './azurite.js';
 import { startApi } from './http-server.js';
 import { startScheduler, systemClock, type Clock, type Job } from './scheduler.js';
 
+const DEV_STORAGE_TABLE_PORT = 10002;
+
 export interface ServeOptions {
   readonly settings: Settings;
   readonly port: number;
@@ -38,12 +40,15 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
   const clock = options.clock ?? systemClock;
   let azurite: RunningAzurite | undefined;
   let store: TableStore;
-  if (settings.storageConnection) {
+  const devStorage = settings.storageConnection === 'UseDevelopmentStorage=true';
+  if (settings.storageConnection && !devStorage) {
     store = TableStore.fromConnectionString(settings.storageConnection);
   } else {
-    azurite = await startAzurite(options.dataDir ? { dataDir: options.dataDir } : {});
+    // UseDevelopmentStorage=true (as in local.settings.sample.json) means Azurite's fixed
+    // table port, so `func start` and Storage Explorer can share the embedded one.
+    azurite = await startAzurite({ ...(devStorage && { port: DEV_STORAGE_TABLE_PORT }), ...(options.dataDir && { dataDir: options.dataDir }) });
     store = TableStore.fromConnectionString(azurite.connectionString);
-    log(`state store: embedded Azurite (${options.dataDir ? `data in ${options.dataDir}` : 'in memory'})`);
+    log(`state store: embedded Azurite on port ${azurite.port} (${options.dataDir ? `data in ${options.dataDir}` : 'in memory'})`);
   }
 
   let ready: Store | undefined;
