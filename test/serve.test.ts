@@ -92,3 +92,26 @@ describe('serve with storage that cannot be reached', () => {
     }
   }, 60_000);
 });
+
+describe('serve --data', () => {
+  it('keeps check state across a restart, so thresholds count across it', async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dataDir = mkdtempSync(join(tmpdir(), 'wbmon-data-'));
+    const failing = await startHttps(await ca.issue({ names: ['localhost'] }), respond(500));
+    servers.push(failing);
+    const settings = parseSettings({ WBMON_TARGETS: failing.url, WBMON_FAILURE_THRESHOLD: '2' });
+    const states: string[] = [];
+    for (let run = 0; run < 2; run++) {
+      const monitor = await serve({ settings, port: 0, dataDir, log: () => undefined, probe: { extraCa: [ca.cert] } });
+      await monitor.firstCycle;
+      const { body } = await getJson(`${monitor.url}/api/status`);
+      states.push(body.checks[0].state);
+      await monitor.stop();
+    }
+    // One failure per run: new after the first, down after the second, only because the
+    // first run's count survived the restart.
+    expect(states).toEqual(['new', 'down']);
+  });
+});

@@ -36,12 +36,20 @@ function bypasses(target: URL, noProxy: string): boolean {
     .some((raw) => {
       const entry = raw.toLowerCase();
       if (entry === '*') return true;
-      const m = /^(.*?)(?::(\d+))?$/.exec(entry.replace(/^\[|\](?=:|$)/g, ''));
-      const [, name = '', entryPort] = m ?? [];
+      const { name, port: entryPort } = splitHostPort(entry);
       if (entryPort && entryPort !== port) return false;
       const domain = name.replace(/^\*?\./, '');
       return host === domain || host.endsWith(`.${domain}`);
     });
+}
+
+/** `[v6]:port`, `[v6]`, bare `v6` (two or more colons: no port), `name:port`, `name`. */
+function splitHostPort(entry: string): { name: string; port?: string } {
+  const bracketed = /^\[([^\]]*)\](?::(\d+))?$/.exec(entry);
+  if (bracketed) return { name: bracketed[1]!, ...(bracketed[2] && { port: bracketed[2] }) };
+  if ((entry.match(/:/g) ?? []).length > 1) return { name: entry };
+  const [name = '', port] = entry.split(':');
+  return { name, ...(port && { port }) };
 }
 
 /** A proxy URL safe to show: no user name or password. */
