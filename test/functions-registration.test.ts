@@ -170,39 +170,22 @@ describe('the built function entry files, as loaded by the Azure Functions host'
     });
   });
 
-  it('registers status as a GET-only http trigger on route "status" behind a function key, answering through $return', () => {
-    const { metadata } = registrationOf('status');
+  it.each([
+    { fn: 'status', authLevel: 'function' },
+    { fn: 'health', authLevel: 'anonymous' },
+  ])('registers $fn as a GET-only http trigger on route "$fn" with auth level $authLevel, answering through $return', ({ fn, authLevel }) => {
+    const { metadata } = registrationOf(fn);
     const [key] = triggerOf(metadata);
     expect(metadata).toEqual({
-      name: 'status',
+      name: fn,
       bindings: {
         [key]: {
           type: 'httpTrigger',
           direction: 'in',
           name: generatedName('httpTrigger'),
           methods: ['GET'],
-          authLevel: 'function',
-          route: 'status',
-          properties: { supportsDeferredBinding: 'false' },
-        },
-        $return: { type: 'http', direction: 'out', name: generatedName('httpOutput') },
-      },
-    });
-  });
-
-  it('registers health as an anonymous GET-only http trigger on route "health", answering through $return', () => {
-    const { metadata } = registrationOf('health');
-    const [key] = triggerOf(metadata);
-    expect(metadata).toEqual({
-      name: 'health',
-      bindings: {
-        [key]: {
-          type: 'httpTrigger',
-          direction: 'in',
-          name: generatedName('httpTrigger'),
-          methods: ['GET'],
-          authLevel: 'anonymous',
-          route: 'health',
+          authLevel,
+          route: fn,
           properties: { supportsDeferredBinding: 'false' },
         },
         $return: { type: 'http', direction: 'out', name: generatedName('httpOutput') },
