@@ -41,6 +41,7 @@ console.log('summary');
 for (const c of checks) console.log(`  ${c.pass ? 'PASS' : 'FAIL'}  ${c.name.padEnd(width)}  ${c.measured.padStart(9)}  (${c.target})`);
 const b = cycle.baseline;
 console.log(`  INFO  ${'reference: concurrent / sequential cycle'.padEnd(width)}  ${b.ratio.toFixed(4).padStart(9)}  (ideal ~${b.ideal.toFixed(4)}; no target)`);
+console.log(`  INFO  ${'probe cycle / slowest probe in that cycle'.padEnd(width)}  ${cycle.medianInCycleRatio.toFixed(3).padStart(9)}  (no serialisation after the probes)`);
 console.log(`  INFO  ${'probe cycle / bare-TLS floor (same run)'.padEnd(width)}  ${cycle.floor.ratio.toFixed(3).padStart(9)}  (our overhead over Node's own TLS)`);
 const missed = checks.filter((c) => !c.pass);
 console.log(

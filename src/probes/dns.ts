@@ -4,9 +4,14 @@ import { isIP } from 'node:net';
 /** Resolves a host name to addresses; passed in so tests and relays can choose the resolver. */
 export type Lookup = (hostname: string) => Promise<string[]>;
 
-/** The operating system's resolver (getaddrinfo): honours the hosts file, as other clients on the host do. */
+/**
+ * The operating system's resolver (getaddrinfo): honours the hosts file, as other clients on
+ * the host do. IPv4 first: the probe connects to the first address, and a host with an AAAA
+ * record but no IPv6 route would otherwise report an outage that Windows clients (which fall
+ * back to IPv4) never see.
+ */
 export const systemLookup: Lookup = async (hostname) => {
-  const found = await dns.lookup(hostname, { all: true, verbatim: true });
+  const found = await dns.lookup(hostname, { all: true, order: 'ipv4first' });
   return found.map((a) => a.address);
 };
 

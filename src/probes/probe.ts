@@ -257,12 +257,12 @@ function handshake(socket: Socket, host: string, extraCa: readonly string[] | un
  * a 50-target cycle CPU-bound. One context per set of extra CAs is built once and reused.
  */
 const contexts = new Map<string, SecureContext>();
-function contextTrusting(extraCa: readonly string[] | undefined): SecureContext | undefined {
-  if (!extraCa?.length) return undefined; // Node's default context (with NODE_EXTRA_CA_CERTS)
-  const key = extraCa.join('\n');
+function contextTrusting(extraCa: readonly string[] | undefined): SecureContext {
+  const key = extraCa?.join('\n') ?? '';
   let context = contexts.get(key);
   if (!context) {
-    context = createSecureContext({ ca: [...rootCertificates, ...extraCa] });
+    // No extra CA: Node's default trust (its roots plus NODE_EXTRA_CA_CERTS), built once too.
+    context = createSecureContext(extraCa?.length ? { ca: [...rootCertificates, ...extraCa] } : {});
     contexts.set(key, context);
   }
   return context;
