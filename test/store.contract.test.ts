@@ -102,6 +102,16 @@ function storeContract(name: string, makeStore: () => Store): void {
       (await store.list<typeof written>(C))[0]!.value.nested.n = 4;
       expect((await store.get(C, 'k'))?.value).toEqual({ nested: { n: 1 } });
     });
+
+    it('stores values larger than one Table Storage property (a 64 KiB heartbeat and more)', async () => {
+      const big = { text: 'é'.repeat(40_000) + 'x'.repeat(60_000), n: 1 };
+      const etag = await store.insert(C, 'big', big);
+      expect((await store.get(C, 'big'))?.value).toEqual(big);
+      const smaller = { text: 'short', n: 2 };
+      await store.replace(C, 'big', smaller, etag);
+      expect((await store.get(C, 'big'))?.value).toEqual(smaller);
+      expect((await store.list(C)).map((e) => e.value)).toEqual([smaller]);
+    });
   });
 }
 

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { parseSchedule, type Schedule } from '../schedule/ncrontab.js';
 import { ConfigError } from './errors.js';
+import { parseRelays, type RelayMap } from './relays.js';
 
 /** The writeback endpoints every deployment needs to reach (Microsoft's SSPR network requirements). */
 export const WRITEBACK_ENDPOINTS = [
@@ -94,6 +95,15 @@ const schema = z.object({
   WBMON_SUCCESS_THRESHOLD: count(2, 1, 100),
   WBMON_PROBE_TIMEOUT_MS: count(10_000, 100, 120_000),
   WBMON_PROXY_URL: proxyUrl,
+  WBMON_RELAYS: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      const { relays, problems } = parseRelays(text);
+      for (const message of problems) ctx.addIssue({ code: 'custom', message });
+      return relays;
+    }),
+  WBMON_EVALUATE_SCHEDULE: schedule('0 * * * * *'),
   AzureWebJobsStorage: z.string().optional(),
 });
 
@@ -107,6 +117,9 @@ export interface Settings {
   readonly proxyUrl: string | undefined;
   /** AzureWebJobsStorage: a connection string (it holds a key: never log it). */
   readonly storageConnection: string | undefined;
+  /** WBMON_RELAYS: the relays allowed to post heartbeats, with their secrets. */
+  readonly relays: RelayMap;
+  readonly evaluateSchedule: Schedule;
   /** The environment the settings came from, for HTTPS_PROXY / NO_PROXY. */
   readonly env: Env;
 }
@@ -134,6 +147,8 @@ export function parseSettings(env: Env, labels: Readonly<Record<string, string>>
     probeTimeoutMs: s.WBMON_PROBE_TIMEOUT_MS,
     proxyUrl: s.WBMON_PROXY_URL,
     storageConnection: s.AzureWebJobsStorage,
+    relays: s.WBMON_RELAYS,
+    evaluateSchedule: s.WBMON_EVALUATE_SCHEDULE,
     env,
   };
 }

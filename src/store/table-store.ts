@@ -16,8 +16,31 @@ export interface TableStoreOptions {
 interface Row {
   readonly partitionKey: string;
   readonly rowKey: string;
-  /** The value as a JSON string. Table Storage caps a string property at 64 KiB (32K UTF-16 chars). */
+  /** The value as a JSON string, first chunk; `data1`, `data2`, ... hold the rest. */
   readonly data: string;
+  readonly [chunk: `data${number}`]: string;
+}
+
+/**
+ * Table Storage caps a string property at 64 KiB, i.e. 32K UTF-16 characters, and an entity
+ * at 1 MiB. Values longer than one property (a 64 KiB heartbeat, say) are split over
+ * `data`, `data1`, `data2`, ...
+ */
+const CHUNK_CHARS = 30_000;
+const MAX_CHUNKS = 15;
+
+function toChunks(json: string): Record<string, string> {
+  const count = Math.max(1, Math.ceil(json.length / CHUNK_CHARS));
+  if (count > MAX_CHUNKS) throw new RangeError(`value of ${json.length} characters is too large for one Table Storage entity`);
+  const out: Record<string, string> = {};
+  for (let i = 0; i < count; i++) out[i === 0 ? 'data' : `data${i}`] = json.slice(i * CHUNK_CHARS, (i + 1) * CHUNK_CHARS);
+  return out;
+}
+
+function fromChunks(row: Row): string {
+  let json = row.data;
+  for (let i = 1; typeof row[`data${i}`] === 'string'; i++) json += row[`data${i}`];
+  return json;
 }
 
 /**
@@ -78,7 +101,7 @@ export class TableStore implements Store {
   async get<T>(collection: string, key: string): Promise<Versioned<T> | undefined> {
     try {
       const row = await this.client.getEntity<Row>(collection, encodeKey(key));
-      return { value: JSON.parse(row.data) as T, etag: row.etag };
+      return { value: JSON.parse(fromChunks(row)) as T, etag: row.etag };
     } catch (err) {
       if (statusOf(err) === 404) return undefined;
       throw this.unavailable(`read ${collection}/${key}`, err);
@@ -121,7 +144,7 @@ export class TableStore implements Store {
       const pages = this.client.listEntities<Row>({ queryOptions: { filter } }).byPage({ maxPageSize: Math.min(limit, MAX_PAGE) });
       for await (const page of pages) {
         for (const row of page) {
-          out.push({ key: decodeKey(row.rowKey), value: JSON.parse(row.data) as T, etag: requireEtag(row.etag) });
+          out.push({ key: decodeKey(row.rowKey), value: JSON.parse(fromChunks(row)) as T, etag: requireEtag(row.etag) });
           if (out.length >= limit) return out; // stop paging: no further requests
         }
       }
@@ -135,7 +158,7 @@ export class TableStore implements Store {
   async close(): Promise<void> {}
 
   private row(collection: string, key: string, value: unknown): Row {
-    return { partitionKey: collection, rowKey: encodeKey(key), data: JSON.stringify(value) };
+    return { partitionKey: collection, rowKey: encodeKey(key), ...toChunks(JSON.stringify(value)) } as Row;
   }
 
   /**

@@ -1,0 +1,64 @@
+/**
+ * The heartbeat document, version 1: what a relay posts to /api/heartbeat. The JSON Schema in
+ * schemas/heartbeat.v1.schema.json is generated from this (a test keeps the two identical) and
+ * docs/heartbeat.md explains each field.
+ *
+ * Bounds are deliberate: every string and array has a maximum, so a document that passes is
+ * safe to store and to show.
+ */
+import { z } from 'zod';
+import { FAILURE_CODES, WARNING_CODES } from '../probes/result.js';
+
+const ms = z.number().min(0).max(3_600_000);
+const text = (max: number) => z.string().max(max);
+
+export const probeResultSchema = z.object({
+  target: z.url({ protocol: /^https?$/ }).max(2048),
+  ok: z.boolean(),
+  startedAt: z.iso.datetime({ offset: true }),
+  failure: z
+    .object({
+      code: z.enum(FAILURE_CODES),
+      phase: z.enum(['dns', 'proxy', 'tcp', 'tls', 'http']),
+      message: text(1024),
+    })
+    .optional(),
+  warnings: z.array(z.object({ code: z.enum(WARNING_CODES), message: text(1024) })).max(10),
+  timings: z.object({
+    dns: ms.optional(),
+    proxy: ms.optional(),
+    tcp: ms.optional(),
+    tls: ms.optional(),
+    ttfb: ms.optional(),
+    total: ms,
+  }),
+  address: text(64).optional(),
+  proxy: text(512).nullable(),
+  tls: z
+    .object({
+      protocol: text(32).nullable(),
+      subject: text(1024),
+      issuer: text(1024),
+      validTo: z.iso.datetime({ offset: true }),
+      daysToExpiry: z.number().int(),
+      authorized: z.boolean(),
+      hostnameValid: z.boolean(),
+    })
+    .optional(),
+  http: z.object({ status: z.number().int().min(100).max(999) }).optional(),
+});
+
+export const heartbeatSchema = z.object({
+  version: z.literal(1),
+  relayId: text(64),
+  /** Strictly increasing per relay, kept across restarts; the monitor refuses replays. */
+  sequence: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  sentAt: z.iso.datetime({ offset: true }),
+  host: text(255),
+  agentVersion: text(64),
+  results: z.array(probeResultSchema).max(50),
+  /** The relay's on-disk buffer when this was sent. */
+  buffer: z.object({ pending: z.number().int().min(0), dropped: z.number().int().min(0) }).optional(),
+});
+
+export type Heartbeat = z.infer<typeof heartbeatSchema>;
