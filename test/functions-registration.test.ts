@@ -142,9 +142,9 @@ describe('the built function entry files, as loaded by the Azure Functions host'
     expect(programmingModels[0]).toMatchObject({ name: '@azure/functions', version: expect.any(String) });
   });
 
-  it('registers exactly the functions probeEndpoints, status and health, each once', () => {
+  it('registers exactly the functions health, heartbeat, probeEndpoints and status, each once', () => {
     const names = registrations.map((r) => r.metadata.name).sort();
-    expect(names).toEqual(['health', 'probeEndpoints', 'status']);
+    expect(names).toEqual(['health', 'heartbeat', 'probeEndpoints', 'status']);
   });
 
   it('registers a callable handler with every function', () => {
@@ -171,9 +171,10 @@ describe('the built function entry files, as loaded by the Azure Functions host'
   });
 
   it.each([
-    { fn: 'status', authLevel: 'function' },
-    { fn: 'health', authLevel: 'anonymous' },
-  ])('registers $fn as a GET-only http trigger on route "$fn" with auth level $authLevel, answering through $return', ({ fn, authLevel }) => {
+    { fn: 'status', method: 'GET', authLevel: 'function' },
+    { fn: 'health', method: 'GET', authLevel: 'anonymous' },
+    { fn: 'heartbeat', method: 'POST', authLevel: 'function' },
+  ])('registers $fn as a $method-only http trigger on route "$fn" with auth level $authLevel, answering through $return', ({ fn, method, authLevel }) => {
     const { metadata } = registrationOf(fn);
     const [key] = triggerOf(metadata);
     expect(metadata).toEqual({
@@ -183,7 +184,7 @@ describe('the built function entry files, as loaded by the Azure Functions host'
           type: 'httpTrigger',
           direction: 'in',
           name: generatedName('httpTrigger'),
-          methods: ['GET'],
+          methods: [method],
           authLevel,
           route: fn,
           properties: { supportsDeferredBinding: 'false' },

@@ -56,8 +56,8 @@ export function verifyHeartbeat(request: HeartbeatRequest, relays: RelayMap, now
 
   const timestamp = request.header('x-wbmon-timestamp') ?? '';
   if (!/^\d{1,12}$/.test(timestamp)) return unauthorized('timestamp header missing or not unix seconds');
-  const skew = Math.round(now.getTime() / 1000 - Number(timestamp));
-  if (Math.abs(skew) > MAX_CLOCK_SKEW_SECONDS) return unauthorized(`timestamp ${skew} s away from the server clock`);
+  const skew = now.getTime() / 1000 - Number(timestamp);
+  if (Math.abs(skew) > MAX_CLOCK_SKEW_SECONDS) return unauthorized(`timestamp ${Math.round(skew)} s away from the server clock`);
 
   const given = Buffer.from(request.header('x-wbmon-signature') ?? '');
   const expected = Buffer.from(sign(relay.secret, timestamp, request.body));

@@ -1,9 +1,14 @@
 /** The local HTTP API: the same handlers as the Azure Functions, on node:http. */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ApiResponse } from '../api/handlers.js';
 
-export type Route = () => Promise<ApiResponse> | ApiResponse;
+export interface ApiRequest {
+  header(name: string): string | undefined;
+  readonly body: Uint8Array;
+}
+
+export type Route = (request: ApiRequest) => Promise<ApiResponse> | ApiResponse;
 
 export interface Routes {
   readonly [path: string]: { readonly method: 'GET' | 'POST'; readonly handle: Route };
@@ -15,7 +20,12 @@ export interface RunningApi {
   close(): Promise<void>;
 }
 
-export async function startApi(routes: Routes, port: number, host = '127.0.0.1'): Promise<RunningApi> {
+export interface ApiOptions {
+  /** Bodies longer than this are not read: the route gets the first `maxBodyBytes + 1` bytes. */
+  readonly maxBodyBytes: number;
+}
+
+export async function startApi(routes: Routes, port: number, options: ApiOptions, host = '127.0.0.1'): Promise<RunningApi> {
   const server: Server = createServer((req, res) => {
     const send = (answer: ApiResponse): void => {
       const body = JSON.stringify(answer.body);
@@ -29,12 +39,10 @@ export async function startApi(routes: Routes, port: number, host = '127.0.0.1')
       res.setHeader('allow', route.method);
       return send({ status: 405, body: { error: `${path} accepts ${route.method} only` } });
     }
-    Promise.resolve()
-      .then(route.handle)
+    readBody(req, options.maxBodyBytes)
+      .then((body) => route.handle({ header: (name) => headerOf(req, name), body }))
       .then(send, (err: unknown) => send({ status: 500, body: { error: `internal error: ${(err as Error).message}` } }));
   });
-  // Keep-alive connections would hold close() open until they time out.
-  const closeIdle = (): void => server.closeAllConnections();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());
@@ -46,7 +54,35 @@ export async function startApi(routes: Routes, port: number, host = '127.0.0.1')
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
-        closeIdle();
+        // Keep-alive connections would hold close() open until they time out.
+        server.closeAllConnections();
       }),
   };
+}
+
+function headerOf(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name.toLowerCase()];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/**
+ * Reads at most `max + 1` bytes: enough for the handler to see that the body is too large,
+ * without holding a hostile client's gigabyte in memory. The rest is discarded unread.
+ */
+function readBody(req: IncomingMessage, max: number): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    if (Number(req.headers['content-length'] ?? 0) > max) {
+      req.resume();
+      return resolve(new Uint8Array(max + 1));
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      if (size > max) return;
+      chunks.push(chunk);
+      size += chunk.length;
+    });
+    req.once('end', () => resolve(new Uint8Array(Buffer.concat(chunks).subarray(0, max + 1))));
+    req.once('error', reject);
+  });
 }

@@ -7,6 +7,7 @@
  * at fault, and tries again on every timer run.
  */
 import { health, status, unavailable } from '../api/handlers.js';
+import { MAX_BODY_BYTES, receiveHeartbeat } from '../api/heartbeat.js';
 import type { Settings } from '../config/settings.js';
 import { runProbeCycle, type ProbeEnvironment } from '../monitor/probe-cycle.js';
 import { summarizeCycle } from '../monitor/summary.js';
@@ -85,8 +86,13 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
         method: 'GET',
         handle: () => readyStore().then((s) => status(s, settings.targets, clock.now()), (err: Error) => unavailable(err.message)),
       },
+      '/api/heartbeat': {
+        method: 'POST',
+        handle: (request) => receiveHeartbeat(request, settings.relays, readyStore, clock.now(), log),
+      },
     },
     options.port,
+    { maxBodyBytes: MAX_BODY_BYTES },
   );
 
   const scheduler = startScheduler(jobs, (job, err) => log(`${job.name}: failed: ${(err as Error).message}`), clock);

@@ -1,0 +1,148 @@
+/** POST /api/heartbeat through the real serve HTTP server, with the store on a real Azurite. */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { parseSettings } from '../src/config/settings.js';
+import { startAzurite, type RunningAzurite } from '../src/local/azurite.js';
+import { systemClock } from '../src/local/scheduler.js';
+import { serve, type RunningMonitor } from '../src/local/serve.js';
+import { TableStore } from '../src/store/table-store.js';
+import { heartbeat, RELAYS_JSON, SECRET_B, signed, type SignedRequest } from './support/heartbeats.js';
+
+const NOW = Date.parse('2026-03-01T10:00:00Z');
+const NOW_S = NOW / 1000;
+let azurite: RunningAzurite;
+let monitor: RunningMonitor;
+let store: TableStore;
+const log: string[] = [];
+
+beforeAll(async () => {
+  azurite = await startAzurite({});
+  const settings = parseSettings({
+    WBMON_TARGETS: 'https://127.0.0.1:1/',
+    WBMON_RELAYS: RELAYS_JSON,
+    AzureWebJobsStorage: azurite.connectionString,
+  });
+  // A fixed clock: the timestamp window is then exact to the second.
+  monitor = await serve({ settings, port: 0, log: (l) => log.push(l), clock: { ...systemClock, now: () => new Date(NOW) } });
+  await monitor.firstCycle;
+  store = TableStore.fromConnectionString(azurite.connectionString);
+});
+afterAll(async () => {
+  await monitor.stop();
+  await azurite.close();
+});
+
+let sequence = 1000;
+beforeEach(() => {
+  sequence += 10;
+});
+
+async function post(request: SignedRequest): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${monitor.url}/api/heartbeat`, { method: 'POST', headers: request.headers, body: request.body });
+  return { status: res.status, body: await res.json() };
+}
+
+/** Everything the heartbeat endpoint can write. */
+async function snapshot(): Promise<string> {
+  const [relays, heartbeats] = await Promise.all([store.list('relays'), store.list('heartbeats')]);
+  return JSON.stringify({ relays, heartbeats });
+}
+
+async function expectRefused(request: SignedRequest, status: number, body?: unknown): Promise<void> {
+  const before = await snapshot();
+  const answer = await post(request);
+  expect(answer.status).toBe(status);
+  if (body !== undefined) expect(answer.body).toEqual(body);
+  expect(await snapshot()).toBe(before);
+}
+
+const UNAUTHORIZED = { error: 'unauthorized: unknown relay, bad signature, or timestamp outside 300 s of the server clock' };
+const at = (offset: number) => ({ timestamp: NOW_S + offset });
+
+describe('POST /api/heartbeat', () => {
+  it('accepts a signed heartbeat with 202 and stores it and the relay record', async () => {
+    const answer = await post(signed(JSON.stringify(heartbeat(sequence)), at(0)));
+    expect(answer).toEqual({ status: 202, body: { accepted: true, relayId: 'relay-a', sequence } });
+    const relay = await store.get<any>('relays', 'relay-a');
+    expect(relay?.value).toMatchObject({ relayId: 'relay-a', lastSequence: sequence, lastHeartbeatAt: new Date(NOW).toISOString(), host: 'connect01.corp.example' });
+    const stored = await store.list<any>('heartbeats', { prefix: 'relay-a|' });
+    expect(stored.at(-1)?.value).toMatchObject({ sequence, heartbeat: heartbeat(sequence) });
+  });
+
+  it('refuses a forged signature with 401', async () => {
+    const request = signed(JSON.stringify(heartbeat(sequence)), at(0));
+    request.headers['x-wbmon-signature'] = `sha256=${'0'.repeat(64)}`;
+    await expectRefused(request, 401, UNAUTHORIZED);
+    expect(log.at(-1)).toBe('heartbeat refused (401) for relay "relay-a": signature does not match');
+  });
+
+  it("refuses a heartbeat signed with another relay's secret with 401", async () => {
+    await expectRefused(signed(JSON.stringify(heartbeat(sequence)), { ...at(0), secret: SECRET_B }), 401, UNAUTHORIZED);
+  });
+
+  it('refuses an unknown relay with 401', async () => {
+    await expectRefused(signed(JSON.stringify(heartbeat(sequence, { relayId: 'relay-x' })), { ...at(0), relayId: 'relay-x' }), 401, UNAUTHORIZED);
+  });
+
+  it('refuses timestamps 301 s early and 301 s late with 401, and accepts 300 s either way', async () => {
+    await expectRefused(signed(JSON.stringify(heartbeat(sequence)), at(-301)), 401, UNAUTHORIZED);
+    await expectRefused(signed(JSON.stringify(heartbeat(sequence)), at(301)), 401, UNAUTHORIZED);
+    expect((await post(signed(JSON.stringify(heartbeat(sequence)), at(-300)))).status).toBe(202);
+    expect((await post(signed(JSON.stringify(heartbeat(sequence + 1)), at(300)))).status).toBe(202);
+  });
+
+  it('refuses a replayed or lower sequence number with 409', async () => {
+    expect((await post(signed(JSON.stringify(heartbeat(sequence)), at(0)))).status).toBe(202);
+    await expectRefused(signed(JSON.stringify(heartbeat(sequence)), at(0)), 409, {
+      error: `replay: sequence ${sequence} is not greater than the last stored ${sequence}`,
+    });
+    await expectRefused(signed(JSON.stringify(heartbeat(sequence - 1)), at(0)), 409);
+  });
+
+  it('accepts exactly one of two concurrent requests carrying the same sequence number', async () => {
+    const body = JSON.stringify(heartbeat(sequence));
+    const answers = await Promise.all([post(signed(body, at(0))), post(signed(body, at(0))), post(signed(body, at(0)))]);
+    expect(answers.map((a) => a.status).sort()).toEqual([202, 409, 409]);
+    const stored = await store.list('heartbeats', { prefix: `relay-a|${String(sequence).padStart(16, '0')}` });
+    expect(stored).toHaveLength(1);
+  });
+
+  it('accepts a body of exactly 64 KiB and refuses 64 KiB + 1 with 413', async () => {
+    const json = JSON.stringify(heartbeat(sequence));
+    const exact = json + ' '.repeat(64 * 1024 - Buffer.byteLength(json));
+    expect((await post(signed(exact, at(0)))).status).toBe(202);
+    await expectRefused(signed(exact + ' ', at(0)), 413, { error: 'body larger than 65536 bytes' });
+  });
+
+  it('refuses a body that is not JSON by content type with 415', async () => {
+    await expectRefused(signed(JSON.stringify(heartbeat(sequence)), { ...at(0), contentType: 'text/plain' }), 415, {
+      error: 'content type must be application/json',
+    });
+  });
+
+  it('refuses malformed JSON with 400 even when correctly signed', async () => {
+    await expectRefused(signed('{"version": 1,', at(0)), 400, { error: 'body is not valid JSON (UTF-8)' });
+  });
+
+  it('refuses schema violations with 400 and the path of each problem', async () => {
+    const bad = { ...heartbeat(sequence), sequence: -1, results: 'none', extra: true };
+    await expectRefused(signed(JSON.stringify(bad), at(0)), 400, {
+      error: 'heartbeat does not match schema version 1',
+      details: [
+        { path: 'sequence', message: 'Too small: expected number to be >=0' },
+        { path: 'results', message: 'Invalid input: expected array, received string' },
+      ],
+    });
+  });
+
+  it('refuses a body whose relayId differs from the signed header with 400', async () => {
+    await expectRefused(signed(JSON.stringify(heartbeat(sequence, { relayId: 'relay-b' })), at(0)), 400, {
+      error: 'heartbeat does not match schema version 1',
+      details: [{ path: 'relayId', message: 'must equal the X-Wbmon-Relay header' }],
+    });
+  });
+
+  it('answers GET with 405', async () => {
+    const res = await fetch(`${monitor.url}/api/heartbeat`);
+    expect(res.status).toBe(405);
+  });
+});
