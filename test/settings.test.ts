@@ -85,4 +85,36 @@ describe('settings', () => {
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(/^local\.settings\.json: not valid JSON/);
   });
+
+  it('reads WBMON_RELAYS with the default period and grace', () => {
+    const s = parseSettings({ WBMON_RELAYS: JSON.stringify({ connect01: { secret: 'x'.repeat(32), periodSeconds: 60 } }) });
+    expect([...s.relays]).toEqual([['connect01', { secret: 'x'.repeat(32), periodSeconds: 60, graceSeconds: 120 }]]);
+  });
+
+  it('reports every WBMON_RELAYS problem by relay and field, never echoing a secret', () => {
+    const problems = problemsOf(() =>
+      parseSettings({
+        WBMON_RELAYS: JSON.stringify({
+          'bad id!': { secret: 'y'.repeat(40) },
+          short: { secret: 'tooshort-secret-value', periodSeconds: 5, graceSeconds: -1, colour: 'red' },
+          nothing: 'secret-as-a-string-value-that-is-long',
+        }),
+      }),
+    );
+    expect(problems).toEqual([
+      'WBMON_RELAYS: relay "bad id!": ids are 1-64 letters, digits, \'.\', \'_\' or \'-\', starting with a letter or digit',
+      'WBMON_RELAYS: relay "short": "secret" must be a string of at least 32 characters (e.g. openssl rand -hex 32)',
+      'WBMON_RELAYS: relay "short": "periodSeconds" must be a whole number of seconds from 30 to 86400',
+      'WBMON_RELAYS: relay "short": "graceSeconds" must be a whole number of seconds from 0 to 86400',
+      'WBMON_RELAYS: relay "short": unknown field "colour"',
+      'WBMON_RELAYS: relay "nothing": must be an object with "secret"',
+    ]);
+    expect(problems.join('\n')).not.toMatch(/tooshort-secret-value|secret-as-a-string|yyyy/);
+  });
+
+  it('reports WBMON_RELAYS that is not JSON by position only, since the text holds secrets', () => {
+    expect(problemsOf(() => parseSettings({ WBMON_RELAYS: '{"r1": {"secret": "s3cr3t-value" ' }))).toEqual([
+      'WBMON_RELAYS: not valid JSON (at character 34)',
+    ]);
+  });
 });

@@ -26,7 +26,7 @@ export function parseRelays(text: string | undefined): { relays: RelayMap; probl
     raw = JSON.parse(text);
   } catch (err) {
     const at = /position (\d+)/.exec((err as Error).message)?.[1];
-    return { relays, problems: [`not valid JSON${at ? ` (at character ${at})` : ''}`] };
+    return { relays, problems: [`not valid JSON${at ? ` (at character ${Number(at) + 1})` : ''}`] };
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     return { relays, problems: ['must be a JSON object of relay ids to {"secret": ..., "periodSeconds": ..., "graceSeconds": ...}'] };
