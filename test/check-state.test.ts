@@ -77,4 +77,13 @@ describe('check state machine', () => {
     expect(check.lastResult?.startedAt).toBe(at(10));
     expect(check.consecutiveSuccesses).toBe(3);
   });
+
+  it('ignores the same measurement applied twice, so reprocessing cannot skew the counts', () => {
+    const first = run([up(0), down(5)]);
+    const again = applyResult(first.check, down(5), { failure: 2, success: 2 });
+    expect(again.check).toBe(first.check);
+    expect(again.transition).toBeUndefined();
+    // An older, different measurement still counts (results from two instances may cross).
+    expect(applyResult(first.check, down(4), { failure: 2, success: 2 }).check.consecutiveFailures).toBe(2);
+  });
 });

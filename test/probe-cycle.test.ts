@@ -72,9 +72,11 @@ for (const [name, makeStore] of Object.entries(stores)) {
       const settings = parseSettings({ WBMON_TARGETS: bad.url, WBMON_FAILURE_THRESHOLD: '2' });
       const store = makeStore();
       await store.ready();
+      // Distinct clocks: two results stamped the same instant would count as one (a repeat).
+      const t0 = Date.now();
       await Promise.all([
-        runProbeCycle(settings, store, 'local', { extraCa: [ca.cert] }),
-        runProbeCycle(settings, store, 'local', { extraCa: [ca.cert] }),
+        runProbeCycle(settings, store, 'local', { extraCa: [ca.cert], now: () => new Date(t0) }),
+        runProbeCycle(settings, store, 'local', { extraCa: [ca.cert], now: () => new Date(t0 + 1) }),
       ]);
       const [check] = await listChecks(store);
       expect(check?.consecutiveFailures).toBe(2);

@@ -103,6 +103,18 @@ function storeContract(name: string, makeStore: () => Store): void {
       expect((await store.get(C, 'k'))?.value).toEqual({ nested: { n: 1 } });
     });
 
+    it('deletes an entry, and deleting a missing one is not an error', async () => {
+      await store.insert(C, 'gone', { n: 1 });
+      await store.insert(C, 'kept', { n: 2 });
+      await store.delete(C, 'gone');
+      await store.delete(C, 'gone');
+      await store.delete(C, 'never');
+      expect(await store.get(C, 'gone')).toBeUndefined();
+      expect((await store.list(C)).map((e) => e.key)).toEqual(['kept']);
+      await store.insert(C, 'gone', { n: 3 });
+      expect((await store.get(C, 'gone'))?.value).toEqual({ n: 3 });
+    });
+
     it('stores values larger than one Table Storage property (a 64 KiB heartbeat and more)', async () => {
       const big = { text: 'é'.repeat(40_000) + 'x'.repeat(60_000), n: 1 };
       const etag = await store.insert(C, 'big', big);

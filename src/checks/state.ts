@@ -15,10 +15,28 @@ import type { ProbeResult } from '../probes/result.js';
 
 export type CheckState = 'new' | 'up' | 'down';
 
+/**
+ * What the state machine needs of a result. A probe result is one; a missed heartbeat is
+ * another (code `heartbeat_missing`, phase `heartbeat`), so both alert the same way.
+ */
+export interface CheckResult {
+  readonly ok: boolean;
+  /** When the result was measured (ISO 8601). */
+  readonly startedAt: string;
+  readonly failure?: { readonly code: string; readonly phase: string; readonly message: string };
+  readonly http?: { readonly status: number };
+}
+
+/**
+ * probe: the cloud probing a target; relay-probe: a relay probing a target from its side of
+ * the firewall; heartbeat: the dead-man's switch of one relay.
+ */
+export type CheckKind = 'probe' | 'relay-probe' | 'heartbeat';
+
 export interface CheckIdentity {
   /** Stable id, e.g. `cloud:https://passwordreset.microsoftonline.com/`. */
   readonly id: string;
-  readonly kind: 'probe';
+  readonly kind: CheckKind;
   readonly target: string;
   /** Where the result was measured: an Azure region, `local`, or a relay id. */
   readonly location: string;
@@ -30,7 +48,7 @@ export interface CheckRecord extends CheckIdentity {
   readonly since: string;
   readonly consecutiveFailures: number;
   readonly consecutiveSuccesses: number;
-  readonly lastResult?: ProbeResult;
+  readonly lastResult?: ProbeResult | CheckResult;
 }
 
 export interface Transition {
@@ -51,16 +69,19 @@ export function newCheck(identity: CheckIdentity, now: Date): CheckRecord {
   return { ...identity, state: 'new', since: now.toISOString(), consecutiveFailures: 0, consecutiveSuccesses: 0 };
 }
 
-export function describeOutcome(result: ProbeResult): string {
+export function describeOutcome(result: CheckResult): string {
   if (result.failure) return `${result.failure.code} in ${result.failure.phase}: ${result.failure.message}`;
   return result.http ? `answered HTTP ${result.http.status}` : 'answered';
 }
 
 export function applyResult(
   check: CheckRecord,
-  result: ProbeResult,
+  result: CheckResult,
   thresholds: Thresholds,
 ): { check: CheckRecord; transition?: Transition } {
+  // The same measurement again (a heartbeat evaluated twice after a crash) must not count
+  // twice. A merely older result still counts: two cloud instances may finish out of order.
+  if (check.lastResult?.startedAt === result.startedAt) return { check };
   const at = result.startedAt;
   const failures = result.ok ? 0 : check.consecutiveFailures + 1;
   const successes = result.ok ? check.consecutiveSuccesses + 1 : 0;

@@ -3,8 +3,7 @@
  * record's ETag: when two evaluators race, the loser re-reads and re-applies its result to the
  * winner's record, so no result and no transition is lost or recorded twice.
  */
-import { applyResult, newCheck, type CheckIdentity, type CheckRecord, type Thresholds, type Transition } from '../checks/state.js';
-import type { ProbeResult } from '../probes/result.js';
+import { applyResult, newCheck, type CheckIdentity, type CheckRecord, type CheckResult, type Thresholds, type Transition } from '../checks/state.js';
 import { StoreConflictError, type Store } from '../store/store.js';
 
 export const CHECKS = 'checks';
@@ -14,14 +13,16 @@ const MAX_ATTEMPTS = 5;
 export async function recordResult(
   store: Store,
   identity: CheckIdentity,
-  result: ProbeResult,
+  result: CheckResult,
   thresholds: Thresholds,
   now: Date,
 ): Promise<{ check: CheckRecord; transition?: Transition }> {
   for (let attempt = 1; ; attempt++) {
     const current = await store.get<CheckRecord>(CHECKS, identity.id);
     const base = current?.value ?? newCheck(identity, now);
-    const outcome = applyResult({ ...base, ...identity }, result, thresholds);
+    const input = { ...base, ...identity };
+    const outcome = applyResult(input, result, thresholds);
+    if (current && outcome.check === input) return outcome; // a repeat: nothing to write
     try {
       if (current) await store.replace(CHECKS, identity.id, outcome.check, current.etag);
       else await store.insert(CHECKS, identity.id, outcome.check);

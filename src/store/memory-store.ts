@@ -44,6 +44,10 @@ export class MemoryStore implements Store {
     });
   }
 
+  async delete(collection: string, key: string): Promise<void> {
+    this.collections.get(collection)?.delete(key);
+  }
+
   async close(): Promise<void> {}
 
   private entries(collection: string): Map<string, Slot> {

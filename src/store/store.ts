@@ -33,6 +33,8 @@ export interface Store {
    * entry changed (or vanished) since it was read.
    */
   replace<T>(collection: string, key: string, value: T, etag: string): Promise<string>;
+  /** Removes an entry; removing one that is not there is not an error (retries are safe). */
+  delete(collection: string, key: string): Promise<void>;
   /** Entries of a collection, keys ascending (ordinal string order). */
   list<T>(collection: string, options?: ListOptions): Promise<Entry<T>[]>;
   close(): Promise<void>;

@@ -154,6 +154,14 @@ export class TableStore implements Store {
     }
   }
 
+  async delete(collection: string, key: string): Promise<void> {
+    try {
+      await this.client.deleteEntity(collection, encodeKey(key));
+    } catch (err) {
+      if (statusOf(err) !== 404) throw this.unavailable(`delete ${collection}/${key}`, err);
+    }
+  }
+
   /** TableClient holds no connection that needs closing. */
   async close(): Promise<void> {}
 
