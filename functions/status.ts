@@ -6,7 +6,7 @@ export async function status(_request: HttpRequest, context: InvocationContext):
   let answer;
   try {
     const { settings, store } = await runtime();
-    answer = await statusOf(store, settings.targets, new Date());
+    answer = await statusOf(store, settings.targets, settings.relays, new Date());
   } catch (err) {
     context.error(`status: ${(err as Error).message}`);
     answer = unavailable((err as Error).message);

@@ -6,6 +6,9 @@
 import type { CheckRecord } from '../checks/state.js';
 import { cloudCheckId } from '../monitor/probe-cycle.js';
 import { listChecks } from '../monitor/checks-repository.js';
+import type { RelayMap } from '../config/relays.js';
+import { relayState, type RelayState } from '../heartbeat/freshness.js';
+import { RELAYS, type RelayRecord } from '../heartbeat/ingest.js';
 import type { Store } from '../store/store.js';
 
 export interface ApiResponse {
@@ -31,10 +34,27 @@ export interface StatusEntry {
  * Every check the store knows, plus configured targets not probed yet (state `new`), so a user
  * sees at once that a target is configured even before its first cycle.
  */
-export async function status(store: Store, targets: readonly string[], now: Date): Promise<ApiResponse> {
+export interface RelayStatus {
+  relayId: string;
+  /** Derived from the last heartbeat, the period and grace, and the clock; never stored. */
+  state: RelayState;
+  lastHeartbeatAt: string | null;
+  lastSequence: number | null;
+  host: string | null;
+  agentVersion: string | null;
+  /** The relay's on-disk backlog as it last reported it. */
+  buffer: { pending: number; dropped: number } | null;
+  periodSeconds: number;
+  graceSeconds: number;
+}
+
+export async function status(store: Store, targets: readonly string[], relays: RelayMap, now: Date): Promise<ApiResponse> {
   let checks: CheckRecord[];
+  let records: Map<string, RelayRecord>;
   try {
-    checks = await listChecks(store);
+    const [stored, relayEntries] = await Promise.all([listChecks(store), store.list<RelayRecord>(RELAYS)]);
+    checks = stored;
+    records = new Map(relayEntries.map((e) => [e.key, e.value]));
   } catch (err) {
     return unavailable(`AzureWebJobsStorage: state store not reachable (${(err as Error).message})`);
   }
@@ -53,7 +73,22 @@ export async function status(store: Store, targets: readonly string[], now: Date
     if (!known.has(id)) entries.push({ id, kind: 'probe', target, location: null, state: 'new', since: null, lastResult: null });
   }
   entries.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  return { status: 200, body: { generatedAt: now.toISOString(), checks: entries, relays: [] } };
+  // Configured relays only: a relay removed from WBMON_RELAYS no longer counts.
+  const relayList: RelayStatus[] = [...relays].map(([relayId, config]) => {
+    const r = records.get(relayId);
+    return {
+      relayId,
+      state: relayState(r?.lastHeartbeatAt, config, now),
+      lastHeartbeatAt: r?.lastHeartbeatAt ?? null,
+      lastSequence: r?.lastSequence ?? null,
+      host: r?.host ?? null,
+      agentVersion: r?.agentVersion ?? null,
+      buffer: r?.buffer ?? null,
+      periodSeconds: config.periodSeconds,
+      graceSeconds: config.graceSeconds,
+    };
+  });
+  return { status: 200, body: { generatedAt: now.toISOString(), checks: entries, relays: relayList } };
 }
 
 /** The monitor cannot answer because of its own set-up (settings, storage): say which. */

@@ -10,7 +10,8 @@ import { health, status, unavailable } from '../api/handlers.js';
 import { MAX_BODY_BYTES, receiveHeartbeat } from '../api/heartbeat.js';
 import type { Settings } from '../config/settings.js';
 import { runProbeCycle, type ProbeEnvironment } from '../monitor/probe-cycle.js';
-import { summarizeCycle } from '../monitor/summary.js';
+import { summarizeCycle, summarizeEvaluation } from '../monitor/summary.js';
+import { evaluateHeartbeats } from '../monitor/evaluate-heartbeats.js';
 import { TableStore } from '../store/table-store.js';
 import type { Store } from '../store/store.js';
 import { startAzurite, type RunningAzurite } from './azurite.js';
@@ -77,6 +78,11 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
         log(`probeEndpoints: ${summarizeCycle(outcome)}`);
       },
     },
+    {
+      name: 'evaluateHeartbeats',
+      schedule: settings.evaluateSchedule,
+      run: async () => log(`evaluateHeartbeats: ${summarizeEvaluation(await evaluateHeartbeats(settings, await readyStore(), clock.now()))}`),
+    },
   ];
 
   const api = await startApi(
@@ -84,7 +90,7 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
       '/api/health': { method: 'GET', handle: health },
       '/api/status': {
         method: 'GET',
-        handle: () => readyStore().then((s) => status(s, settings.targets, clock.now()), (err: Error) => unavailable(err.message)),
+        handle: () => readyStore().then((s) => status(s, settings.targets, settings.relays, clock.now()), (err: Error) => unavailable(err.message)),
       },
       '/api/heartbeat': {
         method: 'POST',

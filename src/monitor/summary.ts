@@ -1,9 +1,23 @@
+import type { RelayEvaluation } from './evaluate-heartbeats.js';
+import type { Transition } from '../checks/state.js';
 import type { CycleOutcome } from './probe-cycle.js';
 
 /** One line per cycle for logs: counts and any state changes, never settings or secrets. */
 export function summarizeCycle(outcome: CycleOutcome): string {
   const up = outcome.results.filter((r) => r.ok).length;
   const slowest = Math.max(0, ...outcome.results.map((r) => r.timings.total));
-  const changes = outcome.transitions.map((t) => `${t.checkId} ${t.from}->${t.to} (${t.reason})`);
+  const changes = outcome.transitions.map(describeTransition);
   return [`probe cycle: ${up}/${outcome.results.length} up, slowest ${Math.round(slowest)} ms`, ...changes].join('; ');
+}
+
+/** One line per heartbeat evaluation. */
+export function summarizeEvaluation(relays: readonly RelayEvaluation[]): string {
+  if (relays.length === 0) return 'heartbeat evaluation: no relays configured (WBMON_RELAYS)';
+  const states = relays.map((r) => `${r.relayId} ${r.state}${r.heartbeatsProcessed ? ` (+${r.heartbeatsProcessed})` : ''}`);
+  const changes = relays.flatMap((r) => r.transitions).map(describeTransition);
+  return [`heartbeat evaluation: ${states.join(', ')}`, ...changes].join('; ');
+}
+
+function describeTransition(t: Transition): string {
+  return `${t.checkId} ${t.from}->${t.to} (${t.reason})`;
 }

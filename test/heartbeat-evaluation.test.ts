@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import { parseSettings } from '../src/config/settings.js';
+import { relayState } from '../src/heartbeat/freshness.js';
+import { ingestHeartbeat } from '../src/heartbeat/ingest.js';
+import { listChecks, listTransitions } from '../src/monitor/checks-repository.js';
+import { evaluateHeartbeats } from '../src/monitor/evaluate-heartbeats.js';
+import { status } from '../src/api/handlers.js';
+import { MemoryStore } from '../src/store/memory-store.js';
+import { heartbeat, RELAYS_JSON, SECRET_A, SECRET_B } from './support/heartbeats.js';
+
+const T0 = Date.parse('2026-03-01T10:00:00Z');
+const at = (seconds: number): Date => new Date(T0 + seconds * 1000);
+const config = { secret: 'x'.repeat(32), periodSeconds: 300, graceSeconds: 120 };
+
+describe("a relay's dead-man's switch", () => {
+  it('is new until the first heartbeat', () => {
+    expect(relayState(undefined, config, at(0))).toBe('new');
+  });
+
+  it.each([
+    [0, 'up'],
+    [300, 'up'],
+    [300.001, 'late'],
+    [420, 'late'],
+    [420.001, 'down'],
+  ])('%s s after the last heartbeat is %s', (age, state) => {
+    expect(relayState(at(0).toISOString(), config, new Date(T0 + age * 1000))).toBe(state);
+  });
+});
+
+describe('heartbeat evaluation', () => {
+  const settings = parseSettings({ WBMON_RELAYS: RELAYS_JSON, WBMON_FAILURE_THRESHOLD: '2', WBMON_SUCCESS_THRESHOLD: '1' });
+
+  it('turns every reported result into a relay-probe check at the relay, in sequence order, and consumes the heartbeats', async () => {
+    const store = new MemoryStore();
+    const target = 'https://passwordreset.microsoftonline.com/';
+    const result = (ok: boolean, second: number) => ({
+      ...heartbeat(0).results[0]!,
+      ok,
+      startedAt: at(second).toISOString(),
+      ...(ok ? {} : { failure: { code: 'tcp_timeout' as const, phase: 'tcp' as const, message: 'no answer' }, http: undefined }),
+    });
+    await ingestHeartbeat(store, 'relay-a', heartbeat(1, { results: [result(true, 0)] }), at(1));
+    await ingestHeartbeat(store, 'relay-a', heartbeat(2, { results: [result(false, 300)] }), at(301));
+    await ingestHeartbeat(store, 'relay-a', heartbeat(3, { results: [result(false, 600)] }), at(601));
+
+    const [a, b] = await evaluateHeartbeats(settings, store, at(602));
+    expect(a).toMatchObject({ relayId: 'relay-a', state: 'up', heartbeatsProcessed: 3 });
+    expect(b).toMatchObject({ relayId: 'relay-b', state: 'new', heartbeatsProcessed: 0 });
+    expect(a!.transitions.map((t) => `${t.checkId} ${t.from}->${t.to}`)).toEqual([
+      `relay:relay-a:${target} new->up`,
+      'heartbeat:relay-a new->up',
+      `relay:relay-a:${target} up->down`,
+    ]);
+    const probe = (await listChecks(store)).find((c) => c.id === `relay:relay-a:${target}`);
+    expect(probe).toMatchObject({ kind: 'relay-probe', location: 'relay-a', state: 'down', since: at(600).toISOString() });
+    expect(await store.list('heartbeats')).toEqual([]);
+
+    // A second run with nothing new changes nothing.
+    const [again] = await evaluateHeartbeats(settings, store, at(603));
+    expect(again).toMatchObject({ heartbeatsProcessed: 0, transitions: [] });
+  });
+
+  it('feeds a missed heartbeat into the same pipeline as a failure, and recovers when heartbeats return', async () => {
+    const store = new MemoryStore();
+    await ingestHeartbeat(store, 'relay-a', heartbeat(1, { results: [] }), at(0));
+    await evaluateHeartbeats(settings, store, at(10));
+    expect((await evaluateHeartbeats(settings, store, at(400)))[0]).toMatchObject({ state: 'late', transitions: [] });
+
+    const first = (await evaluateHeartbeats(settings, store, at(421)))[0]!;
+    expect(first.state).toBe('down');
+    expect(first.transitions).toEqual([]); // one failure: below the threshold of 2
+    const second = (await evaluateHeartbeats(settings, store, at(481)))[0]!;
+    expect(second.transitions).toEqual([
+      {
+        checkId: 'heartbeat:relay-a',
+        from: 'up',
+        to: 'down',
+        at: at(481).toISOString(),
+        reason: 'heartbeat_missing in heartbeat: no heartbeat from relay relay-a for 481 s (period 300 s + grace 120 s)',
+      },
+    ]);
+
+    await ingestHeartbeat(store, 'relay-a', heartbeat(2, { results: [] }), at(500));
+    const back = (await evaluateHeartbeats(settings, store, at(510)))[0]!;
+    expect(back.state).toBe('up');
+    expect(back.transitions.map((t) => `${t.from}->${t.to}`)).toEqual(['down->up']);
+    expect((await listTransitions(store, 'heartbeat:relay-a')).map((t) => t.to)).toEqual(['up', 'down', 'up']);
+  });
+
+  it('shows each configured relay in /api/status with its derived state, last heartbeat and backlog', async () => {
+    const store = new MemoryStore();
+    await ingestHeartbeat(store, 'relay-a', heartbeat(7, { results: [], buffer: { pending: 3, dropped: 1 } }), at(0));
+    const answer = await status(store, [], settings.relays, at(350));
+    expect(answer.status).toBe(200);
+    expect((answer.body as { relays: unknown }).relays).toEqual([
+      {
+        relayId: 'relay-a',
+        state: 'late',
+        lastHeartbeatAt: at(0).toISOString(),
+        lastSequence: 7,
+        host: 'connect01.corp.example',
+        agentVersion: '0.1.0',
+        buffer: { pending: 3, dropped: 1 },
+        periodSeconds: 300,
+        graceSeconds: 120,
+      },
+      { relayId: 'relay-b', state: 'new', lastHeartbeatAt: null, lastSequence: null, host: null, agentVersion: null, buffer: null, periodSeconds: 300, graceSeconds: 120 },
+    ]);
+    expect(JSON.stringify(answer.body)).not.toContain(SECRET_A);
+    expect(JSON.stringify(answer.body)).not.toContain(SECRET_B);
+  });
+});
