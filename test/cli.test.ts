@@ -126,3 +126,43 @@ describe('writeback-monitor serve', () => {
     ]);
   });
 });
+
+describe('writeback-monitor relay --once', () => {
+  it('exits 0 when the monitor accepts the heartbeat, 1 when it refuses it, 2 on bad settings', async () => {
+    const { RELAYS_JSON, SECRET_A, SECRET_B } = await import('./support/heartbeats.js');
+    const monitorEnv = { WBMON_TARGETS: servers[0]!.url, WBMON_RELAYS: RELAYS_JSON, NODE_EXTRA_CA_CERTS: caFile };
+    const child = spawn(process.execPath, [CLI, 'serve', '--port', '0'], { cwd: workDir, env: { PATH: process.env.PATH ?? '', ...monitorEnv } });
+    try {
+      const base = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout!.on('data', (d: Buffer) => {
+          out += d;
+          const m = /serving at (http:\/\/127\.0\.0\.1:\d+)\/api/.exec(out);
+          if (m) resolve(m[1]!);
+        });
+        child.once('exit', () => reject(new Error(`serve exited early: ${out}`)));
+      });
+      const relayEnv = {
+        WBMON_MONITOR_URL: base,
+        WBMON_RELAY_ID: 'relay-a',
+        WBMON_RELAY_TARGETS: servers[0]!.url,
+        WBMON_RELAY_STATE_DIR: join(workDir, 'relay-state'),
+      };
+      const ok = await cli(['relay', '--once'], { ...relayEnv, WBMON_RELAY_SECRET: SECRET_A });
+      expect(ok.stderr).toBe('');
+      expect(ok.code).toBe(0);
+      expect(ok.stdout).toMatch(/relay relay-a: heartbeat \d+ accepted \(HTTP 202\); 1\/1 targets up; delivered 1, buffered 0, dropped 0\n$/);
+
+      const refused = await cli(['relay', '--once'], { ...relayEnv, WBMON_RELAY_SECRET: SECRET_B, WBMON_RELAY_STATE_DIR: join(workDir, 'relay-b-state') });
+      expect(refused.code).toBe(1);
+      expect(refused.stdout).toContain('not accepted (unauthorized, HTTP 401): unauthorized: unknown relay, bad signature, or timestamp outside 300 s of the server clock');
+      expect(refused.stdout).not.toContain(SECRET_B);
+
+      const bad = await cli(['relay', '--once'], { WBMON_MONITOR_URL: 'ftp://x' });
+      expect(bad.code).toBe(2);
+      expect(bad.stderr.split('\n')[0]).toBe('WBMON_MONITOR_URL: must be https (plain http only to a loopback host)');
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+});

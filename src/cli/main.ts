@@ -8,6 +8,8 @@ import { readEnvironment, parseSettings, type Settings } from '../config/setting
 import { probeAll } from '../monitor/probe-cycle.js';
 import { probeTable } from './probe-table.js';
 import { serve } from '../local/serve.js';
+import { parseRelaySettings } from '../relay/settings.js';
+import { runRelay } from './relay-command.js';
 
 const USAGE = `usage: writeback-monitor <command>
   serve [--port N] [--data DIR]     the whole monitor on this machine (default port 7071)
@@ -65,7 +67,7 @@ async function serveCommand(args: string[]): Promise<number> {
   }
   if (problems.length > 0 || !settings) throw new UsageError(problems);
 
-  const log = (line: string): void => void process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+  const log = timestampedLog;
   const monitor = await serve({ settings, port, log, ...(values.data !== undefined && { dataDir: values.data as string }) });
   process.stdout.write(`writeback-monitor serving at ${monitor.url}/api\n`);
   await new Promise<void>((resolve) => {
@@ -79,6 +81,16 @@ async function serveCommand(args: string[]): Promise<number> {
   await monitor.stop();
   log('stopped');
   return 0;
+}
+
+async function relayCommand(args: string[]): Promise<number> {
+  const values = parse(args, { once: { type: 'boolean' } });
+  const settings = parseRelaySettings(readEnvironment());
+  return runRelay(settings, values.once === true, timestampedLog);
+}
+
+function timestampedLog(line: string): void {
+  process.stdout.write(`${new Date().toISOString()} ${line}\n`);
 }
 
 function notYet(command: string): Promise<number> {
@@ -95,6 +107,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'probe':
         return await probeCommand(args);
       case 'relay':
+        return await relayCommand(args);
       case 'keepalive':
         return await notYet(command);
       case '--help':

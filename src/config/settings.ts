@@ -27,7 +27,7 @@ const schedule = (fallback: string) =>
       }
     });
 
-const count = (fallback: number, min: number, max: number) =>
+export const count = (fallback: number, min: number, max: number) =>
   z
     .string()
     .default(String(fallback))
@@ -61,7 +61,7 @@ function targetProblem(raw: string): string | undefined {
   return undefined;
 }
 
-const targetList = (fallback: string[]) =>
+export const targetList = (fallback: string[]) =>
   z
     .string()
     .optional()
@@ -73,7 +73,7 @@ const targetList = (fallback: string[]) =>
       return problems.some(Boolean) ? z.NEVER : [...new Set(items.map((t) => new URL(t).href))];
     });
 
-const proxyUrl = z
+export const proxyUrl = z
   .string()
   .optional()
   .transform((text, ctx) => {

@@ -34,6 +34,8 @@ export interface RunningMonitor {
   readonly url: string;
   /** Resolves when the first probe cycle at start-up has finished. */
   readonly firstCycle: Promise<void>;
+  /** Runs a timer job now, as the host's admin endpoint does for a timer function. */
+  run(job: 'probeEndpoints' | 'evaluateHeartbeats'): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -109,6 +111,7 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
   return {
     url: api.url,
     firstCycle,
+    run: (job) => scheduler.runNow(job),
     async stop() {
       await api.close();
       await scheduler.stop();

@@ -17,8 +17,11 @@ export interface ProbeEnvironment {
   readonly now?: () => Date;
 }
 
+/** What probing needs of the settings; the monitor's and the relay's both have it. */
+export type ProbeSettings = Pick<Settings, 'probeTimeoutMs' | 'proxyUrl' | 'env'>;
+
 /** Probes targets concurrently; never rejects (each probe turns its own failures into results). */
-export function probeAll(targets: readonly string[], settings: Settings, io: ProbeEnvironment = {}): Promise<ProbeResult[]> {
+export function probeAll(targets: readonly string[], settings: ProbeSettings, io: ProbeEnvironment = {}): Promise<ProbeResult[]> {
   const proxies = proxyFromEnvironment(settings.env, settings.proxyUrl);
   return Promise.all(
     targets.map((target) =>

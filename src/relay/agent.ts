@@ -1,0 +1,99 @@
+/**
+ * The relay agent's cycle: probe the targets from this side of the firewall, write the
+ * heartbeat to the buffer, then send everything buffered, oldest first. Sending stops at the
+ * first heartbeat that cannot be delivered now, so heartbeats always arrive in order.
+ */
+import { hostname } from 'node:os';
+import type { Heartbeat } from '../heartbeat/schema.js';
+import { probeAll, type ProbeEnvironment } from '../monitor/probe-cycle.js';
+import { VERSION } from '../version.js';
+import { Outbox } from './outbox.js';
+import { createSender, type SendOutcome, type Sender } from './sender.js';
+import { SequenceFile } from './sequence.js';
+import type { RelaySettings } from './settings.js';
+
+export interface RelayIo extends ProbeEnvironment {
+  readonly now?: () => Date;
+  readonly log?: (line: string) => void;
+}
+
+export interface CycleReport {
+  readonly sequence: number;
+  /** What became of this cycle's own heartbeat. */
+  readonly outcome: SendOutcome | { kind: 'buffered'; message: string };
+  /** Heartbeats delivered this cycle, this one included. */
+  readonly delivered: number;
+  readonly pending: number;
+  readonly dropped: number;
+  readonly heartbeat: Heartbeat;
+}
+
+/** The outcomes that stop a flush: the heartbeat stays and everything after it waits. */
+type Blocked = Extract<SendOutcome, { kind: 'retry' | 'unauthorized' }>;
+
+export class RelayAgent {
+  private readonly sequence: SequenceFile;
+  private readonly outbox: Outbox;
+  private readonly sender: Sender;
+  private readonly now: () => Date;
+  private readonly log: (line: string) => void;
+
+  constructor(
+    private readonly settings: RelaySettings,
+    private readonly io: RelayIo = {},
+  ) {
+    this.sequence = new SequenceFile(settings.stateDir);
+    this.outbox = new Outbox(settings.stateDir, settings.bufferMax);
+    this.sender = createSender(settings);
+    this.now = io.now ?? (() => new Date());
+    this.log = io.log ?? (() => undefined);
+  }
+
+  async cycle(): Promise<CycleReport> {
+    const results = await probeAll(this.settings.targets, this.settings, this.io);
+    const sequence = await this.sequence.next(this.now());
+    const buffer = await this.outbox.stats();
+    const heartbeat: Heartbeat = {
+      version: 1,
+      relayId: this.settings.relayId,
+      sequence,
+      sentAt: this.now().toISOString(),
+      host: hostname().slice(0, 255),
+      agentVersion: VERSION,
+      results,
+      buffer,
+    };
+    await this.outbox.add(sequence, JSON.stringify(heartbeat));
+    const { delivered, own, blocked } = await this.flush(sequence);
+    const after = await this.outbox.stats();
+    return {
+      sequence,
+      outcome: own ?? { kind: 'buffered', message: `kept in the buffer behind older heartbeats (${blocked?.kind}: ${blocked?.message})` },
+      delivered,
+      ...after,
+      heartbeat,
+    };
+  }
+
+  /** Sends the buffer in order; returns how many went and what became of heartbeat `own`. */
+  private async flush(ownSequence: number): Promise<{ delivered: number; own?: SendOutcome; blocked?: Blocked }> {
+    let delivered = 0;
+    let own: SendOutcome | undefined;
+    for (const item of await this.outbox.pending()) {
+      const outcome = await this.sender.send(item.body, this.now());
+      if (item.sequence === ownSequence) own = outcome;
+      if (outcome.kind === 'retry' || outcome.kind === 'unauthorized') {
+        this.log(`heartbeat ${item.sequence}: not delivered (${outcome.kind}): ${outcome.message}`);
+        return { delivered, ...(own && { own }), blocked: outcome };
+      }
+      if (outcome.kind === 'rejected') this.log(`heartbeat ${item.sequence}: refused for good (HTTP ${outcome.status}: ${outcome.message}); dropped`);
+      if (outcome.kind !== 'rejected') delivered++;
+      await this.outbox.remove(item.sequence);
+    }
+    return { delivered, ...(own && { own }) };
+  }
+
+  async close(): Promise<void> {
+    await this.sender.close();
+  }
+}

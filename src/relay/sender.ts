@@ -1,0 +1,82 @@
+/**
+ * Posting one buffered heartbeat to the monitor, signed at the moment of sending (the monitor
+ * accepts timestamps within 300 s, and a buffered heartbeat may be hours old), through the
+ * customer's proxy when one applies, and classifying the answer for the outbox.
+ */
+import { ProxyAgent, request, type Dispatcher } from 'undici';
+import { sign } from '../heartbeat/verify.js';
+import { proxyFor, proxyFromEnvironment } from '../probes/proxy.js';
+import { VERSION } from '../version.js';
+import type { RelaySettings } from './settings.js';
+
+export type SendOutcome =
+  /** 202: stored. */
+  | { kind: 'accepted'; status: number }
+  /** 409: the monitor already has it (an earlier send whose answer was lost). */
+  | { kind: 'duplicate'; status: number; message: string }
+  /** 400, 413, 415: this body will never be accepted; drop it. */
+  | { kind: 'rejected'; status: number; message: string }
+  /** 401 and 403: this relay's id, secret, key or clock is wrong; keep it and fix the settings. */
+  | { kind: 'unauthorized'; status: number; message: string }
+  /** The monitor or the network is down (5xx, timeout, refused): keep it, try later. */
+  | { kind: 'retry'; status?: number; message: string };
+
+export interface Sender {
+  send(body: string, now: Date): Promise<SendOutcome>;
+  close(): Promise<void>;
+}
+
+export function createSender(settings: RelaySettings, timeoutMs = 30_000): Sender {
+  const url = new URL('api/heartbeat', settings.monitorUrl.href.endsWith('/') ? settings.monitorUrl : `${settings.monitorUrl.href}/`);
+  const proxy = proxyFor(url, proxyFromEnvironment(settings.env, settings.proxyUrl));
+  const dispatcher: Dispatcher | undefined = proxy ? new ProxyAgent(proxy.href) : undefined;
+
+  return {
+    async send(body, now) {
+      const timestamp = String(Math.floor(now.getTime() / 1000));
+      const headers: Record<string, string> = {
+        'content-type': 'application/json',
+        'user-agent': `writeback-monitor-relay/${VERSION}`,
+        'x-wbmon-relay': settings.relayId,
+        'x-wbmon-timestamp': timestamp,
+        'x-wbmon-signature': sign(settings.secret, timestamp, Buffer.from(body)),
+      };
+      if (settings.monitorKey) headers['x-functions-key'] = settings.monitorKey;
+      try {
+        const res = await request(url, {
+          method: 'POST',
+          headers,
+          body,
+          ...(dispatcher && { dispatcher }),
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs,
+        });
+        const text = (await res.body.text()).slice(0, 500);
+        return classify(res.statusCode, messageOf(text));
+      } catch (err) {
+        return { kind: 'retry', message: `${url.origin}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
+      }
+    },
+    async close() {
+      await dispatcher?.close();
+    },
+  };
+}
+
+function messageOf(text: string): string {
+  try {
+    const error = (JSON.parse(text) as { error?: unknown }).error;
+    if (typeof error === 'string') return error;
+  } catch {
+    // not JSON: an HTML error page from a proxy or the platform
+  }
+  return text.replace(/\s+/g, ' ').trim().slice(0, 200);
+}
+
+function classify(status: number, message: string): SendOutcome {
+  if (status === 202 || status === 200) return { kind: 'accepted', status };
+  if (status === 409) return { kind: 'duplicate', status, message };
+  if (status === 401 || status === 403) return { kind: 'unauthorized', status, message };
+  if (status === 400 || status === 413 || status === 415) return { kind: 'rejected', status, message };
+  return { kind: 'retry', status, message: `HTTP ${status}${message ? `: ${message}` : ''}` };
+}

@@ -1,0 +1,179 @@
+/** The relay agent against a real `serve` (embedded HTTP API, Azurite in-process). */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseSettings } from '../src/config/settings.js';
+import { startAzurite, type RunningAzurite } from '../src/local/azurite.js';
+import { serve, type RunningMonitor } from '../src/local/serve.js';
+import { RelayAgent } from '../src/relay/agent.js';
+import { SequenceFile } from '../src/relay/sequence.js';
+import { parseRelaySettings } from '../src/relay/settings.js';
+import { TableStore } from '../src/store/table-store.js';
+import { createTestCa, type TestCa } from './support/certs.js';
+import { RELAYS_JSON, SECRET_A, SECRET_B } from './support/heartbeats.js';
+import { startHttps, type Running } from './support/servers.js';
+
+let ca: TestCa;
+let target: Running;
+let azurite: RunningAzurite;
+let store: TableStore;
+const dirs: string[] = [];
+
+function stateDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'wbmon-relay-'));
+  dirs.push(dir);
+  return dir;
+}
+
+async function startMonitor(port = 0): Promise<RunningMonitor> {
+  const settings = parseSettings({ WBMON_TARGETS: target.url, WBMON_RELAYS: RELAYS_JSON, AzureWebJobsStorage: azurite.connectionString });
+  const monitor = await serve({ settings, port, log: () => undefined, probe: { extraCa: [ca.cert] } });
+  await monitor.firstCycle;
+  return monitor;
+}
+
+function relaySettings(monitorUrl: string, extra: Record<string, string> = {}) {
+  return parseRelaySettings({
+    WBMON_MONITOR_URL: monitorUrl,
+    WBMON_RELAY_ID: 'relay-a',
+    WBMON_RELAY_SECRET: SECRET_A,
+    WBMON_RELAY_TARGETS: target.url,
+    WBMON_RELAY_STATE_DIR: stateDir(),
+    ...extra,
+  });
+}
+
+beforeAll(async () => {
+  ca = await createTestCa();
+  target = await startHttps(await ca.issue({ names: ['localhost'] }));
+  azurite = await startAzurite({});
+  store = TableStore.fromConnectionString(azurite.connectionString);
+});
+afterAll(async () => {
+  await target.close();
+  await azurite.close();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+async function statusOf(monitor: RunningMonitor): Promise<any> {
+  return (await fetch(`${monitor.url}/api/status`)).json();
+}
+
+describe('relay agent and monitor, end to end in one process', () => {
+  it('one cycle makes the relay up in /api/status, and evaluation turns its results into relay checks', async () => {
+    const monitor = await startMonitor();
+    const agent = new RelayAgent(relaySettings(monitor.url), { extraCa: [ca.cert] });
+    try {
+      const report = await agent.cycle();
+      expect(report.outcome).toEqual({ kind: 'accepted', status: 202 });
+      expect(report).toMatchObject({ delivered: 1, pending: 0, dropped: 0 });
+      expect(report.heartbeat.results.map((r) => [r.target, r.ok])).toEqual([[target.url, true]]);
+
+      let body = await statusOf(monitor);
+      expect(body.relays.find((r: any) => r.relayId === 'relay-a')).toMatchObject({ state: 'up', lastSequence: report.sequence, buffer: { pending: 0, dropped: 0 } });
+
+      await monitor.run('evaluateHeartbeats');
+      body = await statusOf(monitor);
+      const checks = Object.fromEntries(body.checks.map((c: any) => [c.id, c]));
+      expect(checks[`relay:relay-a:${target.url}`]).toMatchObject({ kind: 'relay-probe', location: 'relay-a', state: 'up' });
+      expect(checks['heartbeat:relay-a']).toMatchObject({ kind: 'heartbeat', state: 'up' });
+    } finally {
+      await agent.close();
+      await monitor.stop();
+    }
+  });
+
+  it("keeps the heartbeat and says so when the monitor refuses this relay's secret", async () => {
+    const monitor = await startMonitor();
+    const settings = relaySettings(monitor.url, { WBMON_RELAY_SECRET: SECRET_B });
+    const agent = new RelayAgent(settings, { extraCa: [ca.cert] });
+    try {
+      const report = await agent.cycle();
+      expect(report.outcome.kind).toBe('unauthorized');
+      expect(report.outcome).toMatchObject({ status: 401 });
+      expect(report.pending).toBe(1);
+    } finally {
+      await agent.close();
+      await monitor.stop();
+    }
+  });
+
+  it('buffers while the monitor is down and delivers every heartbeat once, in order, when it returns', async () => {
+    const first = await startMonitor();
+    const port = Number(new URL(first.url).port);
+    await first.stop();
+    const before = (await store.list('heartbeats', { prefix: 'relay-a|' })).length;
+
+    const agent = new RelayAgent(relaySettings(first.url), { extraCa: [ca.cert] });
+    const buffered: number[] = [];
+    try {
+      for (let i = 0; i < 3; i++) {
+        const report = await agent.cycle();
+        // The first fails to send; later ones wait behind it, so order is kept.
+        expect(report.outcome.kind).toBe(i === 0 ? 'retry' : 'buffered');
+        if (i > 0) expect(report.outcome).toMatchObject({ message: expect.stringContaining('retry: ') });
+        buffered.push(report.sequence);
+        expect(report.pending).toBe(i + 1);
+      }
+      const back = await startMonitor(port);
+      try {
+        const report = await agent.cycle();
+        expect(report.outcome).toEqual({ kind: 'accepted', status: 202 });
+        expect(report).toMatchObject({ delivered: 4, pending: 0, dropped: 0 });
+        const stored = (await store.list<any>('heartbeats', { prefix: 'relay-a|' })).slice(before).map((e) => e.value.sequence);
+        expect(stored).toEqual([...buffered, report.sequence]);
+        // The backlog travelled with the heartbeats: the last one saw three waiting.
+        expect(report.heartbeat.buffer).toEqual({ pending: 3, dropped: 0 });
+      } finally {
+        await back.stop();
+      }
+    } finally {
+      await agent.close();
+    }
+  });
+
+  it('drops the oldest heartbeats past the buffer limit and counts them', async () => {
+    const gone = await startMonitor();
+    await gone.stop();
+    const agent = new RelayAgent(relaySettings(gone.url, { WBMON_RELAY_BUFFER_MAX: '2' }), { extraCa: [ca.cert] });
+    try {
+      const reports = [];
+      for (let i = 0; i < 4; i++) reports.push(await agent.cycle());
+      expect(reports.map((r) => [r.pending, r.dropped])).toEqual([
+        [1, 0],
+        [2, 0],
+        [2, 1],
+        [2, 2],
+      ]);
+    } finally {
+      await agent.close();
+    }
+  });
+});
+
+describe('relay sequence numbers', () => {
+  it('grow across restarts and even when the state directory is wiped', async () => {
+    const dir = stateDir();
+    const now = new Date('2026-03-01T10:00:00Z');
+    const a = await new SequenceFile(dir).next(now);
+    const b = await new SequenceFile(dir).next(now);
+    expect(a).toBe(now.getTime());
+    expect(b).toBe(a + 1);
+    rmSync(dir, { recursive: true, force: true });
+    expect(await new SequenceFile(dir).next(new Date(now.getTime() + 1000))).toBeGreaterThan(b);
+  });
+});
+
+describe('relay settings', () => {
+  it('reports every missing or bad setting at once, naming each', () => {
+    expect(() => parseRelaySettings({ WBMON_MONITOR_URL: 'http://monitor.example', WBMON_RELAY_SECRET: 'short', WBMON_KEEPALIVE_IDLE: '180,0,x' })).toThrow(
+      [
+        'WBMON_MONITOR_URL: must be https (plain http only to a loopback host)',
+        "WBMON_RELAY_ID: required: this relay's id, a key of WBMON_RELAYS on the monitor",
+        'WBMON_RELAY_SECRET: must be at least 32 characters',
+        'WBMON_KEEPALIVE_IDLE: "0", "x": idle lengths are whole seconds from 1 to 3600',
+      ].join('\n'),
+    );
+  });
+});
