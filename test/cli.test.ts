@@ -166,3 +166,27 @@ describe('writeback-monitor relay --once', () => {
     }
   });
 });
+
+describe('writeback-monitor keepalive', () => {
+  it('prints one row per idle length and exits 0 when all survive, 1 when one dies', async () => {
+    const ok = await cli(['keepalive', '--target', servers[0]!.url, '--idle', '1']);
+    expect(ok.stderr).toBe('');
+    expect(ok.stdout).toBe('idle 1 s: survived (server announced keep-alive 5 s)\n');
+    expect(ok.code).toBe(0);
+    // Node's server closes idle connections after its announced 5 s: the server is blamed.
+    const died = await cli(['keepalive', '--target', servers[0]!.url, '--idle', '6,1']);
+    expect(died.code).toBe(1);
+    const [first, second] = died.stdout.trimEnd().split('\n');
+    expect(first).toBe('idle 1 s: survived (server announced keep-alive 5 s)');
+    expect(second).toMatch(/^idle 6 s: DIED fin after [0-9.]+ s of idle: the server closed it on its own announced limit \(server announced keep-alive 5 s\)$/);
+  }, 30_000);
+
+  it('exits 2 naming each bad flag', async () => {
+    const { code, stderr } = await cli(['keepalive', '--idle', '0,abc']);
+    expect(code).toBe(2);
+    expect(stderr.trimEnd().split('\n')).toEqual([
+      '--target: required, the URL to hold an idle connection to',
+      '--idle: "0,abc" must be idle lengths in whole seconds from 1 to 3600, comma-separated',
+    ]);
+  });
+});

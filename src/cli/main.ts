@@ -10,6 +10,7 @@ import { probeTable } from './probe-table.js';
 import { serve } from '../local/serve.js';
 import { parseRelaySettings } from '../relay/settings.js';
 import { runRelay } from './relay-command.js';
+import { runKeepalive } from './keepalive-command.js';
 
 const USAGE = `usage: writeback-monitor <command>
   serve [--port N] [--data DIR]     the whole monitor on this machine (default port 7071)
@@ -93,9 +94,27 @@ function timestampedLog(line: string): void {
   process.stdout.write(`${new Date().toISOString()} ${line}\n`);
 }
 
-function notYet(command: string): Promise<number> {
-  process.stderr.write(`${command}: not available in this version of writeback-monitor yet\n`);
-  return Promise.resolve(2);
+async function keepaliveCommand(args: string[]): Promise<number> {
+  const values = parse(args, { target: { type: 'string' }, idle: { type: 'string' }, timeout: { type: 'string' } });
+  const problems: string[] = [];
+  if (typeof values.target !== 'string') problems.push('--target: required, the URL to hold an idle connection to');
+  const idleText = typeof values.idle === 'string' ? values.idle : '';
+  const idle = idleText.split(',').map((t) => t.trim());
+  if (!idleText || idle.some((t) => !/^\d+$/.test(t) || Number(t) < 1 || Number(t) > 3600)) {
+    problems.push(`--idle: "${idleText}" must be idle lengths in whole seconds from 1 to 3600, comma-separated`);
+  }
+  let settings: Settings | undefined;
+  try {
+    settings = settingsWith(
+      { WBMON_TARGETS: values.target as string | undefined, WBMON_PROBE_TIMEOUT_MS: values.timeout as string | undefined },
+      { WBMON_TARGETS: '--target', WBMON_PROBE_TIMEOUT_MS: '--timeout' },
+    );
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    problems.push(...err.problems);
+  }
+  if (problems.length > 0 || !settings) throw new UsageError(problems);
+  return runKeepalive(settings.targets[0]!, [...new Set(idle.map(Number))].sort((a, b) => a - b), settings, process.stdout);
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -109,7 +128,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'relay':
         return await relayCommand(args);
       case 'keepalive':
-        return await notYet(command);
+        return await keepaliveCommand(args);
       case '--help':
       case '-h':
       case 'help':
