@@ -174,11 +174,11 @@ describe('writeback-monitor keepalive', () => {
     expect(ok.stdout).toBe('idle 1 s: survived (server announced keep-alive 5 s)\n');
     expect(ok.code).toBe(0);
     // Node's server closes idle connections after its announced 5 s: the server is blamed.
-    const died = await cli(['keepalive', '--target', servers[0]!.url, '--idle', '6,1']);
+    const died = await cli(['keepalive', '--target', servers[0]!.url, '--idle', '8,1']);
     expect(died.code).toBe(1);
     const [first, second] = died.stdout.trimEnd().split('\n');
     expect(first).toBe('idle 1 s: survived (server announced keep-alive 5 s)');
-    expect(second).toMatch(/^idle 6 s: DIED fin after [0-9.]+ s of idle: the server closed it on its own announced limit \(server announced keep-alive 5 s\)$/);
+    expect(second).toMatch(/^idle 8 s: DIED fin after [0-9.]+ s of idle: the server closed it on its own announced limit \(server announced keep-alive 5 s\)$/);
   }, 30_000);
 
   it('exits 2 naming each bad flag', async () => {

@@ -102,10 +102,11 @@ describe('heartbeat evaluation', () => {
         host: 'connect01.corp.example',
         agentVersion: '0.1.0',
         buffer: { pending: 3, dropped: 1 },
+        lastKeepalive: null,
         periodSeconds: 300,
         graceSeconds: 120,
       },
-      { relayId: 'relay-b', state: 'new', lastHeartbeatAt: null, lastSequence: null, host: null, agentVersion: null, buffer: null, periodSeconds: 300, graceSeconds: 120 },
+      { relayId: 'relay-b', state: 'new', lastHeartbeatAt: null, lastSequence: null, host: null, agentVersion: null, buffer: null, lastKeepalive: null, periodSeconds: 300, graceSeconds: 120 },
     ]);
     expect(JSON.stringify(answer.body)).not.toContain(SECRET_A);
     expect(JSON.stringify(answer.body)).not.toContain(SECRET_B);

@@ -84,6 +84,33 @@ describe('relay agent and monitor, end to end in one process', () => {
     }
   });
 
+  it('runs the idle-keepalive test in the background and reports it with the next heartbeat, as a keepalive check', async () => {
+    const monitor = await startMonitor();
+    // The target is a plain Node server: it announces and enforces a 5 s keep-alive, so 1 s survives.
+    const agent = new RelayAgent(relaySettings(monitor.url, { WBMON_KEEPALIVE_IDLE: '1', WBMON_KEEPALIVE_MIN: '1' }), { extraCa: [ca.cert] });
+    try {
+      const first = await agent.cycle({ keepalive: true });
+      expect(first.heartbeat.keepalive).toBeUndefined();
+      await agent.keepaliveSettled();
+      const second = await agent.cycle({ keepalive: false });
+      expect(second.heartbeat.keepalive).toMatchObject({ target: target.url, requiredSeconds: 1, passed: true });
+      expect(second.heartbeat.keepalive?.results).toEqual([
+        expect.objectContaining({ idleSeconds: 1, survived: true, serverKeepAliveSeconds: 5 }),
+      ]);
+      const third = await agent.cycle();
+      expect(third.heartbeat.keepalive).toBeUndefined(); // reported once
+
+      let body = await statusOf(monitor);
+      expect(body.relays.find((r: any) => r.relayId === 'relay-a').lastKeepalive).toMatchObject({ passed: true, requiredSeconds: 1 });
+      await monitor.run('evaluateHeartbeats');
+      body = await statusOf(monitor);
+      expect(body.checks.find((c: any) => c.id === 'keepalive:relay-a')).toMatchObject({ kind: 'keepalive', state: 'up', target: target.url });
+    } finally {
+      await agent.close();
+      await monitor.stop();
+    }
+  });
+
   it("keeps the heartbeat and says so when the monitor refuses this relay's secret", async () => {
     const monitor = await startMonitor();
     const settings = relaySettings(monitor.url, { WBMON_RELAY_SECRET: SECRET_B });

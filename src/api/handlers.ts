@@ -44,6 +44,8 @@ export interface RelayStatus {
   agentVersion: string | null;
   /** The relay's on-disk backlog as it last reported it. */
   buffer: { pending: number; dropped: number } | null;
+  /** The last idle-keepalive test: passed or not, and each idle length's outcome. */
+  lastKeepalive: RelayRecord['lastKeepalive'] | null;
   periodSeconds: number;
   graceSeconds: number;
 }
@@ -84,6 +86,7 @@ export async function status(store: Store, targets: readonly string[], relays: R
       host: r?.host ?? null,
       agentVersion: r?.agentVersion ?? null,
       buffer: r?.buffer ?? null,
+      lastKeepalive: r?.lastKeepalive ?? null,
       periodSeconds: config.periodSeconds,
       graceSeconds: config.graceSeconds,
     };

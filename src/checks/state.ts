@@ -29,9 +29,10 @@ export interface CheckResult {
 
 /**
  * probe: the cloud probing a target; relay-probe: a relay probing a target from its side of
- * the firewall; heartbeat: the dead-man's switch of one relay.
+ * the firewall; heartbeat: the dead-man's switch of one relay; keepalive: a relay's
+ * idle-keepalive test.
  */
-export type CheckKind = 'probe' | 'relay-probe' | 'heartbeat';
+export type CheckKind = 'probe' | 'relay-probe' | 'heartbeat' | 'keepalive';
 
 export interface CheckIdentity {
   /** Stable id, e.g. `cloud:https://passwordreset.microsoftonline.com/`. */

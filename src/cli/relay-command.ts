@@ -36,7 +36,7 @@ export async function runRelay(settings: RelaySettings, once: boolean, log: (lin
     while (!stopping) {
       const started = Date.now();
       try {
-        log(describeCycle(settings.relayId, await agent.cycle()));
+        log(describeCycle(settings.relayId, await agent.cycle({ keepalive: true })));
       } catch (err) {
         log(`relay ${settings.relayId}: cycle failed: ${(err as Error).message}`);
       }

@@ -6,7 +6,7 @@
  * write). A sequence number at or below the relay's last stored one is refused before that.
  * The relay record (last sequence, last heartbeat time) then moves forward under its ETag.
  */
-import type { Heartbeat } from './schema.js';
+import type { Heartbeat, KeepaliveReport } from './schema.js';
 import { StoreConflictError, type Store } from '../store/store.js';
 
 export const RELAYS = 'relays';
@@ -23,6 +23,8 @@ export interface RelayRecord {
   readonly host: string;
   readonly agentVersion: string;
   readonly buffer?: Heartbeat['buffer'];
+  /** The last idle-keepalive report, kept until a newer one arrives. */
+  readonly lastKeepalive?: KeepaliveReport;
 }
 
 export interface StoredHeartbeat {
@@ -72,9 +74,11 @@ async function advanceRelay(store: Store, relayId: string, heartbeat: Heartbeat,
   for (let attempt = 1; ; attempt++) {
     const current = await store.get<RelayRecord>(RELAYS, relayId);
     if (current && current.value.lastSequence >= heartbeat.sequence) return;
+    const lastKeepalive = heartbeat.keepalive ?? current?.value.lastKeepalive;
+    const record = lastKeepalive ? { ...next, lastKeepalive } : next;
     try {
-      if (current) await store.replace(RELAYS, relayId, next, current.etag);
-      else await store.insert(RELAYS, relayId, next);
+      if (current) await store.replace(RELAYS, relayId, record, current.etag);
+      else await store.insert(RELAYS, relayId, record);
       return;
     } catch (err) {
       if (!(err instanceof StoreConflictError) || attempt >= MAX_ATTEMPTS) throw err;

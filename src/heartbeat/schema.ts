@@ -48,6 +48,36 @@ export const probeResultSchema = z.object({
   http: z.object({ status: z.number().int().min(100).max(999) }).optional(),
 });
 
+export const keepaliveResultSchema = z.object({
+  target: z.url({ protocol: /^https?$/ }).max(2048),
+  idleSeconds: z.number().int().min(1).max(3600),
+  startedAt: z.iso.datetime({ offset: true }),
+  survived: z.boolean(),
+  died: z
+    .object({
+      how: z.enum(['fin', 'rst', 'timeout']),
+      afterSeconds: z.number().min(0).max(3600),
+      during: z.enum(['idle', 'second-request']),
+    })
+    .optional(),
+  serverKeepAliveSeconds: z.number().int().min(0).nullable(),
+  blame: z.enum(['server', 'network']).optional(),
+  failure: probeResultSchema.shape.failure,
+  proxy: text(512).nullable(),
+});
+
+/** One completed idle-keepalive test; it takes minutes, so it travels with the next heartbeat. */
+export const keepaliveReportSchema = z.object({
+  target: z.url({ protocol: /^https?$/ }).max(2048),
+  /** The idle length the connection must survive for the check to pass (WBMON_KEEPALIVE_MIN). */
+  requiredSeconds: z.number().int().min(1).max(3600),
+  passed: z.boolean(),
+  finishedAt: z.iso.datetime({ offset: true }),
+  results: z.array(keepaliveResultSchema).min(1).max(10),
+});
+
+export type KeepaliveReport = z.infer<typeof keepaliveReportSchema>;
+
 export const heartbeatSchema = z.object({
   version: z.literal(1),
   relayId: text(64),
@@ -57,6 +87,7 @@ export const heartbeatSchema = z.object({
   host: text(255),
   agentVersion: text(64),
   results: z.array(probeResultSchema).max(50),
+  keepalive: keepaliveReportSchema.optional(),
   /** The relay's on-disk buffer when this was sent. */
   buffer: z.object({ pending: z.number().int().min(0), dropped: z.number().int().min(0) }).optional(),
 });

@@ -9,7 +9,8 @@
  */
 import type { Settings } from '../config/settings.js';
 import type { RelayConfig } from '../config/relays.js';
-import type { CheckIdentity, Transition } from '../checks/state.js';
+import type { CheckIdentity, CheckResult, Transition } from '../checks/state.js';
+import type { KeepaliveReport } from '../heartbeat/schema.js';
 import { missedHeartbeat, relayState, type RelayState } from '../heartbeat/freshness.js';
 import { HEARTBEATS, RELAYS, type RelayRecord, type StoredHeartbeat } from '../heartbeat/ingest.js';
 import type { Store } from '../store/store.js';
@@ -21,6 +22,21 @@ export function heartbeatCheck(relayId: string): CheckIdentity {
 
 export function relayProbeCheck(relayId: string, target: string): CheckIdentity {
   return { id: `relay:${relayId}:${target}`, kind: 'relay-probe', target, location: relayId };
+}
+
+export function keepaliveCheck(relayId: string, target: string): CheckIdentity {
+  return { id: `keepalive:${relayId}`, kind: 'keepalive', target, location: relayId };
+}
+
+/** A keepalive report as a check result: it passes when the required idle length survived. */
+export function keepaliveResult(report: KeepaliveReport): CheckResult {
+  if (report.passed) return { ok: true, startedAt: report.finishedAt };
+  const required = report.results.find((r) => r.idleSeconds === report.requiredSeconds) ?? report.results[0]!;
+  const message = required.failure
+    ? `could not open the test connection: ${required.failure.code}: ${required.failure.message}`
+    : `an idle connection to ${report.target} did not survive ${report.requiredSeconds} s: ${required.died?.how} after ${required.died?.afterSeconds} s` +
+      (required.blame === 'server' ? ` (the server's own announced limit is ${required.serverKeepAliveSeconds} s)` : '');
+  return { ok: false, startedAt: report.finishedAt, failure: { code: `keepalive_${required.died?.how ?? 'failed'}`, phase: 'keepalive', message } };
 }
 
 export interface RelayEvaluation {
@@ -43,6 +59,8 @@ async function evaluateRelay(settings: Settings, store: Store, relayId: string, 
   const pending = await store.list<StoredHeartbeat>(HEARTBEATS, { prefix: `${relayId}|` });
   for (const { key, value } of pending) {
     for (const result of value.heartbeat.results) await record(relayProbeCheck(relayId, result.target), result);
+    const keepalive = value.heartbeat.keepalive;
+    if (keepalive) await record(keepaliveCheck(relayId, keepalive.target), keepaliveResult(keepalive));
     await record(heartbeatCheck(relayId), { ok: true, startedAt: value.receivedAt });
     await store.delete(HEARTBEATS, key);
   }

@@ -43,6 +43,8 @@ export interface KeepaliveOptions extends ConnectOptions {
   readonly now?: () => Date;
   /** Called about once a second while idling, with the seconds left (for a countdown). */
   readonly onTick?: (idleSeconds: number, secondsLeft: number) => void;
+  /** Aborting closes the connections at once (an agent shutting down mid-test). */
+  readonly signal?: AbortSignal;
 }
 
 export function keepaliveTest(target: string, idleSeconds: readonly number[], options: KeepaliveOptions): Promise<KeepaliveResult[]> {
@@ -67,6 +69,8 @@ async function oneIdleLength(target: string, idleSeconds: number, options: Keepa
     return { ...base, survived: false, serverKeepAliveSeconds: null, failure };
   }
   const stream = connection.stream;
+  const abort = (): void => connection.close();
+  options.signal?.addEventListener('abort', abort, { once: true });
   try {
     writeGet(stream, url, 'writeback-monitor keepalive');
     let first;
@@ -97,6 +101,7 @@ async function oneIdleLength(target: string, idleSeconds: number, options: Keepa
     }
     return { ...base, survived: true, serverKeepAliveSeconds };
   } finally {
+    options.signal?.removeEventListener('abort', abort);
     connection.close();
   }
 }

@@ -4,8 +4,10 @@
  * first heartbeat that cannot be delivered now, so heartbeats always arrive in order.
  */
 import { hostname } from 'node:os';
-import type { Heartbeat } from '../heartbeat/schema.js';
+import type { Heartbeat, KeepaliveReport } from '../heartbeat/schema.js';
 import { probeAll, type ProbeEnvironment } from '../monitor/probe-cycle.js';
+import { keepaliveTest } from '../probes/keepalive.js';
+import { proxyFor, proxyFromEnvironment } from '../probes/proxy.js';
 import { VERSION } from '../version.js';
 import { Outbox } from './outbox.js';
 import { createSender, type SendOutcome, type Sender } from './sender.js';
@@ -37,6 +39,9 @@ export class RelayAgent {
   private readonly sender: Sender;
   private readonly now: () => Date;
   private readonly log: (line: string) => void;
+  private keepaliveRun: Promise<void> | undefined;
+  private keepaliveReport: KeepaliveReport | undefined;
+  private readonly stopping = new AbortController();
 
   constructor(
     private readonly settings: RelaySettings,
@@ -49,8 +54,15 @@ export class RelayAgent {
     this.log = io.log ?? (() => undefined);
   }
 
-  async cycle(): Promise<CycleReport> {
+  /**
+   * One heartbeat. With `keepalive`, an idle-keepalive test is started when none is running;
+   * it lasts minutes, so its report rides on the first heartbeat after it finishes.
+   */
+  async cycle(options: { keepalive?: boolean } = {}): Promise<CycleReport> {
+    if (options.keepalive) this.startKeepalive();
     const results = await probeAll(this.settings.targets, this.settings, this.io);
+    const keepalive = this.keepaliveReport;
+    this.keepaliveReport = undefined;
     const sequence = await this.sequence.next(this.now());
     const buffer = await this.outbox.stats();
     const heartbeat: Heartbeat = {
@@ -61,6 +73,7 @@ export class RelayAgent {
       host: hostname().slice(0, 255),
       agentVersion: VERSION,
       results,
+      ...(keepalive && { keepalive }),
       buffer,
     };
     await this.outbox.add(sequence, JSON.stringify(heartbeat));
@@ -93,7 +106,38 @@ export class RelayAgent {
     return { delivered, ...(own && { own }) };
   }
 
+  private startKeepalive(): void {
+    if (this.keepaliveRun) return;
+    const { keepaliveTarget: target, keepaliveIdle: idle, keepaliveMin: required } = this.settings;
+    const proxy = proxyFor(new URL(target), proxyFromEnvironment(this.settings.env, this.settings.proxyUrl));
+    this.keepaliveRun = keepaliveTest(target, idle, {
+      timeoutMs: this.settings.probeTimeoutMs,
+      proxy,
+      signal: this.stopping.signal,
+      ...(this.io.extraCa && { extraCa: this.io.extraCa }),
+      ...(this.io.lookup && { lookup: this.io.lookup }),
+      now: this.now,
+    })
+      .then((results) => {
+        if (this.stopping.signal.aborted) return;
+        // Passing means surviving the required idle; longer lengths only tell how far it goes.
+        const passed = results.filter((r) => r.idleSeconds <= required).every((r) => r.survived);
+        this.keepaliveReport = { target, requiredSeconds: required, passed, finishedAt: this.now().toISOString(), results };
+      })
+      .catch((err: unknown) => this.log(`keepalive test failed to run: ${(err as Error).message}`))
+      .finally(() => {
+        this.keepaliveRun = undefined;
+      });
+  }
+
+  /** Resolves when the keepalive test in flight (if any) has finished. */
+  async keepaliveSettled(): Promise<void> {
+    await this.keepaliveRun;
+  }
+
   async close(): Promise<void> {
+    this.stopping.abort();
+    await this.keepaliveRun;
     await this.sender.close();
   }
 }

@@ -18,8 +18,12 @@ export interface RelaySettings {
   /** HMAC secret shared with WBMON_RELAYS on the monitor. A secret. */
   readonly secret: string;
   readonly targets: readonly string[];
-  /** Idle lengths for the keepalive test, seconds. */
+  /** Idle lengths for the keepalive test, seconds (always including keepaliveMin). */
   readonly keepaliveIdle: readonly number[];
+  /** The idle length the connection must survive for the keepalive check to pass. */
+  readonly keepaliveMin: number;
+  /** Where the keepalive test holds its idle connection: the Service Bus relay by default. */
+  readonly keepaliveTarget: string;
   readonly dcHost: string | undefined;
   readonly periodSeconds: number;
   readonly probeTimeoutMs: number;
@@ -75,6 +79,8 @@ const schema = z.object({
       }
       return [...new Set(items.map(Number))].sort((a, b) => a - b);
     }),
+  WBMON_KEEPALIVE_MIN: count(180, 1, 3600),
+  WBMON_KEEPALIVE_TARGET: targetList([]),
   WBMON_DC_HOST: z.string().optional(),
   WBMON_RELAY_PERIOD_SECONDS: count(300, 10, 86_400),
   WBMON_PROBE_TIMEOUT_MS: count(10_000, 100, 120_000),
@@ -96,7 +102,9 @@ export function parseRelaySettings(env: Env, labels: Readonly<Record<string, str
     relayId: s.WBMON_RELAY_ID,
     secret: s.WBMON_RELAY_SECRET,
     targets: s.WBMON_RELAY_TARGETS,
-    keepaliveIdle: s.WBMON_KEEPALIVE_IDLE,
+    keepaliveIdle: [...new Set([...s.WBMON_KEEPALIVE_IDLE, s.WBMON_KEEPALIVE_MIN])].sort((a, b) => a - b),
+    keepaliveMin: s.WBMON_KEEPALIVE_MIN,
+    keepaliveTarget: s.WBMON_KEEPALIVE_TARGET[0] ?? s.WBMON_RELAY_TARGETS.find((t) => /\.servicebus\.windows\.net$/i.test(new URL(t).hostname)) ?? s.WBMON_RELAY_TARGETS[0]!,
     dcHost: s.WBMON_DC_HOST,
     periodSeconds: s.WBMON_RELAY_PERIOD_SECONDS,
     probeTimeoutMs: s.WBMON_PROBE_TIMEOUT_MS,
