@@ -2,7 +2,9 @@
  * What counts as "the real service answered" for a host. The default is any status below 500:
  * a 4xx from the real endpoint still proves the path through firewalls and proxies works.
  *
- * Azure Service Bus namespaces (*.servicebus.windows.net, the relay that writeback listens on):
+ * Azure Service Bus namespaces (*.servicebus.windows.net, and the US Government and China
+ * clouds' servicebus.usgovcloudapi.net and servicebus.chinacloudapi.cn; the relay that
+ * writeback listens on):
  * an unauthenticated GET of the namespace root answers 200 with an Atom feed titled
  * "Publicly Listed Services" (generator "Service Bus 1.1"); Microsoft's Service Bus
  * troubleshooting guide uses exactly this to check connectivity, and names a
@@ -31,6 +33,6 @@ const serviceBusNamespace: AnswerRule = {
 
 export function answerRuleFor(hostname: string): AnswerRule {
   const host = hostname.toLowerCase().replace(/\.$/, '');
-  if (host.endsWith('.servicebus.windows.net')) return serviceBusNamespace;
+  if (/\.servicebus\.(windows\.net|usgovcloudapi\.net|chinacloudapi\.cn)$/.test(host)) return serviceBusNamespace;
   return anyBelow500;
 }
