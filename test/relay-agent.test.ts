@@ -111,6 +111,46 @@ describe('relay agent and monitor, end to end in one process', () => {
     }
   });
 
+  it("reports Connect's event log and the domain controller, and the cloud adds the tenant's relay namespace to its targets", async () => {
+    const { readFileSync } = await import('node:fs');
+    const { cloudTargets } = await import('../src/monitor/probe-cycle.js');
+    const monitor = await startMonitor();
+    const broken = readFileSync(join(import.meta.dirname, 'fixtures', 'wevtutil', 'broken.xml'), 'utf8');
+    const agent = new RelayAgent(relaySettings(monitor.url, { WBMON_DC_HOST: '127.0.0.1' }), {
+      extraCa: [ca.cert],
+      eventLog: { platform: 'win32', run: async () => broken, now: () => new Date('2026-03-01T10:00:00Z') },
+    });
+    try {
+      const report = await agent.cycle();
+      expect(report.outcome).toEqual({ kind: 'accepted', status: 202 });
+      expect(report.heartbeat.eventLog?.failures.map((f) => f.eventId)).toEqual([31034, 33008, 6800]);
+      // Nothing listens on LDAP or Kerberos on this machine's loopback.
+      expect(report.heartbeat.dc?.ports.map((p) => [p.port, p.ok, p.error])).toEqual([
+        [389, false, 'ECONNREFUSED'],
+        [88, false, 'ECONNREFUSED'],
+      ]);
+      await monitor.run('evaluateHeartbeats');
+      const body = await statusOf(monitor);
+      const checks = Object.fromEntries(body.checks.map((c: any) => [c.id, c]));
+      expect(checks['eventlog:relay-a'].lastResult.failure).toMatchObject({ code: 'event_31034', phase: 'eventlog' });
+      expect(checks['eventlog:relay-a'].lastResult.failure.message).toMatch(/^PasswordResetService 31034 at 2026-03-01T09:58:30.000Z: TrackingId: 5f0c.*\(\+2 more failure events\)$/);
+      expect(checks['dc:relay-a'].lastResult.failure).toEqual({
+        code: 'dc_unreachable',
+        phase: 'tcp',
+        message: 'domain controller 127.0.0.1: port 389 ECONNREFUSED, port 88 ECONNREFUSED',
+      });
+      const settings = parseSettings({ WBMON_TARGETS: target.url });
+      expect(await cloudTargets(settings, store)).toEqual([
+        target.url,
+        'https://ssprdedicatedsbprodncu.servicebus.windows.net/',
+        'https://ssprdedicatedsbprodscu.servicebus.windows.net/',
+      ]);
+    } finally {
+      await agent.close();
+      await monitor.stop();
+    }
+  });
+
   it("keeps the heartbeat and says so when the monitor refuses this relay's secret", async () => {
     const monitor = await startMonitor();
     const settings = relaySettings(monitor.url, { WBMON_RELAY_SECRET: SECRET_B });

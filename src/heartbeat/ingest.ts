@@ -25,6 +25,8 @@ export interface RelayRecord {
   readonly buffer?: Heartbeat['buffer'];
   /** The last idle-keepalive report, kept until a newer one arrives. */
   readonly lastKeepalive?: KeepaliveReport;
+  /** The tenant's own Service Bus relay hosts, as Connect's event log names them. */
+  readonly relayNamespaces?: string[];
 }
 
 export interface StoredHeartbeat {
@@ -74,8 +76,10 @@ async function advanceRelay(store: Store, relayId: string, heartbeat: Heartbeat,
   for (let attempt = 1; ; attempt++) {
     const current = await store.get<RelayRecord>(RELAYS, relayId);
     if (current && current.value.lastSequence >= heartbeat.sequence) return;
+    // Reports that come only now and then are kept until a newer one replaces them.
     const lastKeepalive = heartbeat.keepalive ?? current?.value.lastKeepalive;
-    const record = lastKeepalive ? { ...next, lastKeepalive } : next;
+    const namespaces = heartbeat.eventLog?.relayNamespaces.length ? heartbeat.eventLog.relayNamespaces : current?.value.relayNamespaces;
+    const record: RelayRecord = { ...next, ...(lastKeepalive && { lastKeepalive }), ...(namespaces && { relayNamespaces: namespaces }) };
     try {
       if (current) await store.replace(RELAYS, relayId, record, current.etag);
       else await store.insert(RELAYS, relayId, record);

@@ -78,6 +78,37 @@ export const keepaliveReportSchema = z.object({
 
 export type KeepaliveReport = z.infer<typeof keepaliveReportSchema>;
 
+const logEventSchema = z.object({
+  provider: text(128),
+  eventId: z.number().int().min(0).max(65_535),
+  time: z.iso.datetime({ offset: true }),
+  message: text(1000),
+});
+
+/** What the Connect server's Application log says of writeback (Windows only). */
+export const eventLogReportSchema = z.object({
+  supported: z.boolean(),
+  checkedAt: z.iso.datetime({ offset: true }),
+  lastHeartbeatAt: z.iso.datetime({ offset: true }).nullable(),
+  heartbeatFresh: z.boolean(),
+  failures: z.array(logEventSchema).max(20),
+  // Only Service Bus hosts: the cloud probes these, so a relay must not name arbitrary hosts.
+  relayNamespaces: z.array(z.string().regex(/^[a-z0-9][a-z0-9-]{2,62}\.servicebus\.(?:windows\.net|usgovcloudapi\.net|chinacloudapi\.cn)$/)).max(10),
+  error: text(500).optional(),
+});
+
+export type EventLogReport = z.infer<typeof eventLogReportSchema>;
+
+/** TCP reachability of the domain controller writeback talks to (LDAP 389, Kerberos 88). */
+export const dcReportSchema = z.object({
+  host: text(253),
+  ports: z
+    .array(z.object({ port: z.number().int().min(1).max(65_535), ok: z.boolean(), ms: ms, error: text(200).optional() }))
+    .max(4),
+});
+
+export type DcReport = z.infer<typeof dcReportSchema>;
+
 export const heartbeatSchema = z.object({
   version: z.literal(1),
   relayId: text(64),
@@ -88,6 +119,8 @@ export const heartbeatSchema = z.object({
   agentVersion: text(64),
   results: z.array(probeResultSchema).max(50),
   keepalive: keepaliveReportSchema.optional(),
+  eventLog: eventLogReportSchema.optional(),
+  dc: dcReportSchema.optional(),
   /** The relay's on-disk buffer when this was sent. */
   buffer: z.object({ pending: z.number().int().min(0), dropped: z.number().int().min(0) }).optional(),
 });

@@ -10,7 +10,7 @@
 import type { Settings } from '../config/settings.js';
 import type { RelayConfig } from '../config/relays.js';
 import type { CheckIdentity, CheckResult, Transition } from '../checks/state.js';
-import type { KeepaliveReport } from '../heartbeat/schema.js';
+import type { DcReport, EventLogReport, KeepaliveReport } from '../heartbeat/schema.js';
 import { missedHeartbeat, relayState, type RelayState } from '../heartbeat/freshness.js';
 import { HEARTBEATS, RELAYS, type RelayRecord, type StoredHeartbeat } from '../heartbeat/ingest.js';
 import type { Store } from '../store/store.js';
@@ -39,6 +39,39 @@ export function keepaliveResult(report: KeepaliveReport): CheckResult {
   return { ok: false, startedAt: report.finishedAt, failure: { code: `keepalive_${required.died?.how ?? 'failed'}`, phase: 'keepalive', message } };
 }
 
+export function eventLogCheck(relayId: string): CheckIdentity {
+  return { id: `eventlog:${relayId}`, kind: 'eventlog', target: 'Application log, PasswordResetService', location: relayId };
+}
+
+/** Undefined when the relay cannot read the log (not Windows): unsupported is not a failure. */
+export function eventLogResult(report: EventLogReport): CheckResult | undefined {
+  if (!report.supported) return undefined;
+  const at = report.checkedAt;
+  const fail = (code: string, message: string): CheckResult => ({ ok: false, startedAt: at, failure: { code, phase: 'eventlog', message } });
+  if (report.error) return fail('eventlog_unreadable', report.error);
+  const [newest] = report.failures;
+  if (newest) {
+    const more = report.failures.length > 1 ? ` (+${report.failures.length - 1} more failure events)` : '';
+    return fail(`event_${newest.eventId}`, `${newest.provider} ${newest.eventId} at ${newest.time}: ${newest.message}${more}`);
+  }
+  if (!report.heartbeatFresh) {
+    const last = report.lastHeartbeatAt ? `the last was at ${report.lastHeartbeatAt}` : 'none in the last hour';
+    return fail('event_31019_missing', `no writeback heartbeat (event 31019) in the last 10 minutes; ${last}`);
+  }
+  return { ok: true, startedAt: at };
+}
+
+export function dcCheck(relayId: string, host: string): CheckIdentity {
+  return { id: `dc:${relayId}`, kind: 'dc', target: host, location: relayId };
+}
+
+export function dcResult(report: DcReport, at: string): CheckResult {
+  const down = report.ports.filter((p) => !p.ok);
+  if (down.length === 0) return { ok: true, startedAt: at };
+  const message = `domain controller ${report.host}: ${down.map((p) => `port ${p.port} ${p.error ?? 'unreachable'}`).join(', ')}`;
+  return { ok: false, startedAt: at, failure: { code: 'dc_unreachable', phase: 'tcp', message } };
+}
+
 export interface RelayEvaluation {
   readonly relayId: string;
   readonly state: RelayState;
@@ -59,8 +92,11 @@ async function evaluateRelay(settings: Settings, store: Store, relayId: string, 
   const pending = await store.list<StoredHeartbeat>(HEARTBEATS, { prefix: `${relayId}|` });
   for (const { key, value } of pending) {
     for (const result of value.heartbeat.results) await record(relayProbeCheck(relayId, result.target), result);
-    const keepalive = value.heartbeat.keepalive;
+    const { keepalive, eventLog, dc } = value.heartbeat;
     if (keepalive) await record(keepaliveCheck(relayId, keepalive.target), keepaliveResult(keepalive));
+    const fromLog = eventLog && eventLogResult(eventLog);
+    if (fromLog) await record(eventLogCheck(relayId), fromLog);
+    if (dc) await record(dcCheck(relayId, dc.host), dcResult(dc, value.heartbeat.sentAt));
     await record(heartbeatCheck(relayId), { ok: true, startedAt: value.receivedAt });
     await store.delete(HEARTBEATS, key);
   }

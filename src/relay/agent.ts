@@ -7,6 +7,8 @@ import { hostname } from 'node:os';
 import type { Heartbeat, KeepaliveReport } from '../heartbeat/schema.js';
 import { probeAll, type ProbeEnvironment } from '../monitor/probe-cycle.js';
 import { keepaliveTest } from '../probes/keepalive.js';
+import { checkDomainController } from './dc.js';
+import { readEventLog, type EventLogIo } from './eventlog.js';
 import { proxyFor, proxyFromEnvironment } from '../probes/proxy.js';
 import { VERSION } from '../version.js';
 import { Outbox } from './outbox.js';
@@ -17,6 +19,8 @@ import type { RelaySettings } from './settings.js';
 export interface RelayIo extends ProbeEnvironment {
   readonly now?: () => Date;
   readonly log?: (line: string) => void;
+  /** How the Connect event log is read (platform, program runner); tests stand in for Windows. */
+  readonly eventLog?: EventLogIo;
 }
 
 export interface CycleReport {
@@ -60,7 +64,12 @@ export class RelayAgent {
    */
   async cycle(options: { keepalive?: boolean } = {}): Promise<CycleReport> {
     if (options.keepalive) this.startKeepalive();
-    const results = await probeAll(this.settings.targets, this.settings, this.io);
+    const { dcHost, probeTimeoutMs } = this.settings;
+    const [results, eventLog, dc] = await Promise.all([
+      probeAll(this.settings.targets, this.settings, this.io),
+      readEventLog({ now: this.now, ...this.io.eventLog }),
+      dcHost ? checkDomainController(dcHost, probeTimeoutMs) : undefined,
+    ]);
     const keepalive = this.keepaliveReport;
     this.keepaliveReport = undefined;
     const sequence = await this.sequence.next(this.now());
@@ -74,6 +83,8 @@ export class RelayAgent {
       agentVersion: VERSION,
       results,
       ...(keepalive && { keepalive }),
+      eventLog,
+      ...(dc && { dc }),
       buffer,
     };
     await this.outbox.add(sequence, JSON.stringify(heartbeat));
