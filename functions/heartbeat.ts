@@ -6,7 +6,7 @@ import { runtime } from '../src/host/runtime.js';
 export async function heartbeat(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   let answer;
   try {
-    const { settings, store } = await runtime();
+    const { settings, store, sequences } = await runtime();
     // A declared length over the limit is refused without reading the body.
     const declared = Number(request.headers.get('content-length') ?? 0);
     const body = declared > MAX_BODY_BYTES ? new Uint8Array(MAX_BODY_BYTES + 1) : new Uint8Array(await request.arrayBuffer());
@@ -16,6 +16,7 @@ export async function heartbeat(request: HttpRequest, context: InvocationContext
       async () => store,
       new Date(),
       (line) => context.warn(line),
+      sequences,
     );
   } catch (err) {
     context.error(`heartbeat: ${(err as Error).message}`);

@@ -59,13 +59,18 @@ const UNAUTHORIZED = { error: 'unauthorized: unknown relay, bad signature, or ti
 const at = (offset: number) => ({ timestamp: NOW_S + offset });
 
 describe('POST /api/heartbeat', () => {
-  it('accepts a signed heartbeat with 202 and stores it and the relay record', async () => {
+  it('accepts a signed heartbeat with 202, stores it, and shows the relay up at once', async () => {
     const answer = await post(signed(JSON.stringify(heartbeat(sequence)), at(0)));
     expect(answer).toEqual({ status: 202, body: { accepted: true, relayId: 'relay-a', sequence } });
-    const relay = await store.get<any>('relays', 'relay-a');
-    expect(relay?.value).toMatchObject({ relayId: 'relay-a', lastSequence: sequence, lastHeartbeatAt: new Date(NOW).toISOString(), host: 'connect01.corp.example' });
     const stored = await store.list<any>('heartbeats', { prefix: 'relay-a|' });
-    expect(stored.at(-1)?.value).toMatchObject({ sequence, heartbeat: heartbeat(sequence) });
+    expect(stored.at(-1)?.value).toEqual({ relayId: 'relay-a', sequence, receivedAt: new Date(NOW).toISOString(), heartbeat: heartbeat(sequence) });
+    const status = (await (await fetch(`${monitor.url}/api/status`)).json()) as { relays: { relayId: string }[] };
+    expect(status.relays.find((r) => r.relayId === 'relay-a')).toMatchObject({
+      state: 'up',
+      lastSequence: sequence,
+      lastHeartbeatAt: new Date(NOW).toISOString(),
+      host: 'connect01.corp.example',
+    });
   });
 
   it('refuses a forged signature with 401', async () => {

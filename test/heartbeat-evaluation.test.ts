@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseSettings } from '../src/config/settings.js';
 import { relayState } from '../src/heartbeat/freshness.js';
-import { ingestHeartbeat } from '../src/heartbeat/ingest.js';
+import { ingestHeartbeat, SequenceCache } from '../src/heartbeat/ingest.js';
 import { listChecks, listTransitions } from '../src/monitor/checks-repository.js';
 import { evaluateHeartbeats } from '../src/monitor/evaluate-heartbeats.js';
 import { status } from '../src/api/handlers.js';
@@ -31,7 +31,7 @@ describe("a relay's dead-man's switch", () => {
 describe('heartbeat evaluation', () => {
   const settings = parseSettings({ WBMON_RELAYS: RELAYS_JSON, WBMON_FAILURE_THRESHOLD: '2', WBMON_SUCCESS_THRESHOLD: '1' });
 
-  it('turns every reported result into a relay-probe check at the relay, in sequence order, and consumes the heartbeats', async () => {
+  it('turns every reported result into a relay-probe check at the relay, in sequence order, and removes heartbeats after retention', async () => {
     const store = new MemoryStore();
     const target = 'https://passwordreset.microsoftonline.com/';
     const result = (ok: boolean, second: number) => ({
@@ -54,11 +54,17 @@ describe('heartbeat evaluation', () => {
     ]);
     const probe = (await listChecks(store)).find((c) => c.id === `relay:relay-a:${target}`);
     expect(probe).toMatchObject({ kind: 'relay-probe', location: 'relay-a', state: 'down', since: at(600).toISOString() });
-    expect(await store.list('heartbeats')).toEqual([]);
+    // Processed heartbeats stay while a captured request could still be replayed (300 s).
+    expect((await store.list('heartbeats')).length).toBe(3);
+    const relay = await store.get<any>('relays', 'relay-a');
+    expect(relay?.value).toMatchObject({ lastSequence: 3, lastHeartbeatAt: at(601).toISOString(), host: 'connect01.corp.example' });
 
     // A second run with nothing new changes nothing.
     const [again] = await evaluateHeartbeats(settings, store, at(603));
     expect(again).toMatchObject({ heartbeatsProcessed: 0, transitions: [] });
+    // ...and once the retention has passed, the processed heartbeats go.
+    await evaluateHeartbeats(settings, store, at(601 + 15 * 60 + 1));
+    expect((await store.list('heartbeats')).map((e) => e.key)).toEqual([]);
   });
 
   it('feeds a missed heartbeat into the same pipeline as a failure, and recovers when heartbeats return', async () => {
@@ -110,5 +116,18 @@ describe('heartbeat evaluation', () => {
     ]);
     expect(JSON.stringify(answer.body)).not.toContain(SECRET_A);
     expect(JSON.stringify(answer.body)).not.toContain(SECRET_B);
+  });
+
+  it('refuses a lower sequence on an instance that has never seen the relay, from heartbeats not yet evaluated', async () => {
+    const store = new MemoryStore();
+    expect(await ingestHeartbeat(store, 'relay-a', heartbeat(10), at(0), new SequenceCache())).toEqual({ status: 202 });
+    // Another instance, cold: it reads what is stored, pending heartbeats included.
+    expect(await ingestHeartbeat(store, 'relay-a', heartbeat(9), at(1), new SequenceCache())).toEqual({
+      status: 409,
+      error: 'replay: sequence 9 is not greater than the last stored 10',
+    });
+    await evaluateHeartbeats(settings, store, at(2));
+    expect(await ingestHeartbeat(store, 'relay-a', heartbeat(10), at(3), new SequenceCache())).toMatchObject({ status: 409 });
+    expect(await ingestHeartbeat(store, 'relay-a', heartbeat(11), at(4), new SequenceCache())).toEqual({ status: 202 });
   });
 });

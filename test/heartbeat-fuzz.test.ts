@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { receiveHeartbeat } from '../src/api/heartbeat.js';
 import { parseRelays } from '../src/config/relays.js';
 import { sign } from '../src/heartbeat/verify.js';
+import { SequenceCache } from '../src/heartbeat/ingest.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { heartbeat, RELAYS_JSON, SECRET_A } from './support/heartbeats.js';
 
@@ -37,6 +38,7 @@ const request = fc.record({
 describe('heartbeat handler under random input', () => {
   it('answers every one of 10,000 random requests with 202 or exactly one of 400, 401, 409, 413, 415, and stores only on 202', async () => {
     const store = new MemoryStore();
+    const sequences = new SequenceCache();
     let accepted = 0;
     await fc.assert(
       fc.asyncProperty(request, async (r) => {
@@ -49,7 +51,7 @@ describe('heartbeat handler under random input', () => {
           'x-wbmon-signature': r.signature === 'valid' ? sign(SECRET_A, timestamp, body) : r.signature,
         };
         const before = (await store.list('heartbeats')).length;
-        const answer = await receiveHeartbeat({ header: (n) => headers[n.toLowerCase()], body }, relays, async () => store, NOW, () => undefined);
+        const answer = await receiveHeartbeat({ header: (n) => headers[n.toLowerCase()], body }, relays, async () => store, NOW, () => undefined, sequences);
         expect([202, 400, 401, 409, 413, 415]).toContain(answer.status);
         const after = (await store.list('heartbeats')).length;
         expect(after - before).toBe(answer.status === 202 ? 1 : 0);

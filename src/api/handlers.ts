@@ -8,7 +8,7 @@ import { cloudCheckId } from '../monitor/probe-cycle.js';
 import { listChecks } from '../monitor/checks-repository.js';
 import type { RelayMap } from '../config/relays.js';
 import { relayState, type RelayState } from '../heartbeat/freshness.js';
-import { RELAYS, type RelayRecord } from '../heartbeat/ingest.js';
+import { advanceRecord, HEARTBEATS, RELAYS, type RelayRecord, type StoredHeartbeat } from '../heartbeat/ingest.js';
 import type { Store } from '../store/store.js';
 
 export interface ApiResponse {
@@ -76,9 +76,21 @@ export async function status(store: Store, targets: readonly string[], relays: R
   }
   entries.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   // Configured relays only: a relay removed from WBMON_RELAYS no longer counts.
-  const relayList: RelayStatus[] = [...relays].map(([relayId, config]) => {
-    const r = records.get(relayId);
-    return {
+  const relayList: RelayStatus[] = [];
+  for (const [relayId, config] of relays) {
+    let r = records.get(relayId);
+    // The record moves on at each evaluation; a heartbeat accepted since then is newer.
+    // Looked for only when the record alone would not say `up`, so a healthy fleet costs nothing.
+    if (relayState(r?.lastHeartbeatAt, config, now) !== 'up') {
+      try {
+        for (const { value } of await store.list<StoredHeartbeat>(HEARTBEATS, { prefix: `${relayId}|` })) {
+          if (value.sequence > (r?.lastSequence ?? -1)) r = advanceRecord(r, value);
+        }
+      } catch (err) {
+        return unavailable(`AzureWebJobsStorage: state store not reachable (${(err as Error).message})`);
+      }
+    }
+    relayList.push({
       relayId,
       state: relayState(r?.lastHeartbeatAt, config, now),
       lastHeartbeatAt: r?.lastHeartbeatAt ?? null,
@@ -89,8 +101,8 @@ export async function status(store: Store, targets: readonly string[], relays: R
       lastKeepalive: r?.lastKeepalive ?? null,
       periodSeconds: config.periodSeconds,
       graceSeconds: config.graceSeconds,
-    };
-  });
+    });
+  }
   return { status: 200, body: { generatedAt: now.toISOString(), checks: entries, relays: relayList } };
 }
 

@@ -1,6 +1,6 @@
 /** POST /api/heartbeat, independent of the host (see handlers.ts). */
 import type { RelayMap } from '../config/relays.js';
-import { ingestHeartbeat } from '../heartbeat/ingest.js';
+import { ingestHeartbeat, type SequenceCache } from '../heartbeat/ingest.js';
 import { MAX_BODY_BYTES, verifyHeartbeat, type HeartbeatRequest } from '../heartbeat/verify.js';
 import type { Store } from '../store/store.js';
 import { unavailable, type ApiResponse } from './handlers.js';
@@ -13,6 +13,7 @@ export async function receiveHeartbeat(
   store: () => Promise<Store>,
   now: Date,
   log: (line: string) => void,
+  sequences: SequenceCache,
 ): Promise<ApiResponse> {
   const verified = verifyHeartbeat(request, relays, now);
   if (!verified.ok) {
@@ -22,7 +23,7 @@ export async function receiveHeartbeat(
   }
   let outcome;
   try {
-    outcome = await ingestHeartbeat(await store(), verified.relayId, verified.heartbeat, now);
+    outcome = await ingestHeartbeat(await store(), verified.relayId, verified.heartbeat, now, sequences);
   } catch (err) {
     // The store failing is our problem, not the relay's: it will retry from its buffer.
     return unavailable(`AzureWebJobsStorage: state store not reachable (${(err as Error).message})`);

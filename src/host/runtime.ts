@@ -6,12 +6,15 @@
 import { loadSettings, type Settings } from '../config/settings.js';
 import { TableStore } from '../store/table-store.js';
 import type { Store } from '../store/store.js';
+import { SequenceCache } from '../heartbeat/ingest.js';
 
 export interface Runtime {
   readonly settings: Settings;
   readonly store: Store;
   /** The Azure region the app runs in (the availability "location"). */
   readonly location: string;
+  /** Highest heartbeat sequence per relay seen by this worker: saves a read per heartbeat. */
+  readonly sequences: SequenceCache;
 }
 
 let current: Promise<Runtime> | undefined;
@@ -31,5 +34,5 @@ async function create(): Promise<Runtime> {
   }
   const store = TableStore.fromConnectionString(settings.storageConnection);
   await store.ready();
-  return { settings, store, location: process.env.REGION_NAME ?? 'azure' };
+  return { settings, store, location: process.env.REGION_NAME ?? 'azure', sequences: new SequenceCache() };
 }

@@ -12,6 +12,7 @@ import type { Settings } from '../config/settings.js';
 import { runProbeCycle, type ProbeEnvironment } from '../monitor/probe-cycle.js';
 import { summarizeCycle, summarizeEvaluation } from '../monitor/summary.js';
 import { evaluateHeartbeats } from '../monitor/evaluate-heartbeats.js';
+import { SequenceCache } from '../heartbeat/ingest.js';
 import { TableStore } from '../store/table-store.js';
 import type { Store } from '../store/store.js';
 import { startAzurite, type RunningAzurite } from './azurite.js';
@@ -68,6 +69,7 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
   };
 
   const location = 'local';
+  const sequences = new SequenceCache();
   const jobs: Job[] = [
     {
       name: 'probeEndpoints',
@@ -96,7 +98,7 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
       },
       '/api/heartbeat': {
         method: 'POST',
-        handle: (request) => receiveHeartbeat(request, settings.relays, readyStore, clock.now(), log),
+        handle: (request) => receiveHeartbeat(request, settings.relays, readyStore, clock.now(), log, sequences),
       },
     },
     options.port,

@@ -4,34 +4,39 @@
  * winner's record, so no result and no transition is lost or recorded twice.
  */
 import { applyResult, newCheck, type CheckIdentity, type CheckRecord, type CheckResult, type Thresholds, type Transition } from '../checks/state.js';
-import { StoreConflictError, type Store } from '../store/store.js';
+import { StoreConflictError, type Store, type Versioned } from '../store/store.js';
 
 export const CHECKS = 'checks';
 export const TRANSITIONS = 'transitions';
 const MAX_ATTEMPTS = 5;
 
+/**
+ * `known` is the check as the caller already read it (with its ETag), to save a read when
+ * many checks are updated at once; a conflict falls back to reading it afresh.
+ */
 export async function recordResult(
   store: Store,
   identity: CheckIdentity,
   result: CheckResult,
   thresholds: Thresholds,
   now: Date,
-): Promise<{ check: CheckRecord; transition?: Transition }> {
+  known?: Versioned<CheckRecord> | null,
+): Promise<{ check: CheckRecord; transition?: Transition; etag?: string }> {
   for (let attempt = 1; ; attempt++) {
-    const current = await store.get<CheckRecord>(CHECKS, identity.id);
+    const current = attempt === 1 && known !== undefined ? known : await store.get<CheckRecord>(CHECKS, identity.id);
     const base = current?.value ?? newCheck(identity, now);
     const input = { ...base, ...identity };
     const outcome = applyResult(input, result, thresholds);
-    if (current && outcome.check === input) return outcome; // a repeat: nothing to write
+    if (current && outcome.check === input) return { ...outcome, etag: current.etag }; // a repeat: nothing to write
+    let etag: string;
     try {
-      if (current) await store.replace(CHECKS, identity.id, outcome.check, current.etag);
-      else await store.insert(CHECKS, identity.id, outcome.check);
+      etag = current ? await store.replace(CHECKS, identity.id, outcome.check, current.etag) : await store.insert(CHECKS, identity.id, outcome.check);
     } catch (err) {
       if (err instanceof StoreConflictError && attempt < MAX_ATTEMPTS) continue;
       throw err;
     }
     if (outcome.transition) await recordTransition(store, outcome.transition);
-    return outcome;
+    return { ...outcome, etag };
   }
 }
 

@@ -1,20 +1,22 @@
 /**
  * The heartbeat evaluation (timer): per configured relay,
  *  1. every heartbeat stored since the last run, in sequence order: each reported result
- *     becomes a `relay-probe` check result at the relay's location, and the heartbeat itself a
- *     good result for the relay's `heartbeat` check; the heartbeat is then removed;
+ *     becomes a check result at the relay's location (relay-probe, keepalive, eventlog, dc),
+ *     the heartbeat itself a good result for the relay's `heartbeat` check, and the relay
+ *     record moves forward to it; processed heartbeats are removed once past replay retention;
  *  2. the dead-man's switch: a relay whose last heartbeat is older than period + grace feeds a
  *     failed `heartbeat_missing` result into the same pipeline, so it alerts like any failure.
- * Relays are evaluated concurrently; each relay's heartbeats strictly in order.
+ * Relays, heartbeats and checks are each read with one listing, not one read per relay; relays
+ * are evaluated by a bounded pool; each relay's heartbeats strictly in order.
  */
 import type { Settings } from '../config/settings.js';
 import type { RelayConfig } from '../config/relays.js';
-import type { CheckIdentity, CheckResult, Transition } from '../checks/state.js';
+import type { CheckIdentity, CheckRecord, CheckResult, Transition } from '../checks/state.js';
 import type { DcReport, EventLogReport, KeepaliveReport } from '../heartbeat/schema.js';
 import { missedHeartbeat, relayState, type RelayState } from '../heartbeat/freshness.js';
-import { HEARTBEATS, RELAYS, type RelayRecord, type StoredHeartbeat } from '../heartbeat/ingest.js';
-import type { Store } from '../store/store.js';
-import { recordResult } from './checks-repository.js';
+import { advanceRecord, HEARTBEATS, RELAYS, REPLAY_RETENTION_MS, type RelayRecord, type StoredHeartbeat } from '../heartbeat/ingest.js';
+import { StoreConflictError, type Entry, type Store, type Versioned } from '../store/store.js';
+import { CHECKS, recordResult } from './checks-repository.js';
 
 export function heartbeatCheck(relayId: string): CheckIdentity {
   return { id: `heartbeat:${relayId}`, kind: 'heartbeat', target: relayId, location: relayId };
@@ -79,30 +81,102 @@ export interface RelayEvaluation {
   readonly transitions: Transition[];
 }
 
-export async function evaluateHeartbeats(settings: Settings, store: Store, now: Date): Promise<RelayEvaluation[]> {
-  return Promise.all([...settings.relays].map(([relayId, config]) => evaluateRelay(settings, store, relayId, config, now)));
+export interface EvaluateOptions {
+  /** Relays evaluated at once; each makes its own sequence of store calls. */
+  readonly concurrency?: number;
 }
 
-async function evaluateRelay(settings: Settings, store: Store, relayId: string, config: RelayConfig, now: Date): Promise<RelayEvaluation> {
+interface Context {
+  readonly settings: Settings;
+  readonly store: Store;
+  readonly now: Date;
+  readonly records: Map<string, Versioned<RelayRecord>>;
+  readonly pending: Map<string, Entry<StoredHeartbeat>[]>;
+  /** Every check as listed at the start (null: known not to exist), kept current as we write. */
+  readonly checks: Map<string, Versioned<CheckRecord> | null>;
+}
+
+export async function evaluateHeartbeats(settings: Settings, store: Store, now: Date, options: EvaluateOptions = {}): Promise<RelayEvaluation[]> {
+  const [records, heartbeats, checks] = await Promise.all([
+    store.list<RelayRecord>(RELAYS),
+    store.list<StoredHeartbeat>(HEARTBEATS),
+    store.list<CheckRecord>(CHECKS),
+  ]);
+  const pending = new Map<string, Entry<StoredHeartbeat>[]>();
+  for (const entry of heartbeats) {
+    const list = pending.get(entry.value.relayId) ?? [];
+    list.push(entry); // listed in key order, i.e. sequence order
+    pending.set(entry.value.relayId, list);
+  }
+  const context: Context = {
+    settings,
+    store,
+    now,
+    records: new Map(records.map((e) => [e.key, e])),
+    pending,
+    checks: new Map(checks.map((e) => [e.key, e])),
+  };
+  return inPool([...settings.relays], options.concurrency ?? 16, ([relayId, config]) => evaluateRelay(context, relayId, config));
+}
+
+async function evaluateRelay(ctx: Context, relayId: string, config: RelayConfig): Promise<RelayEvaluation> {
+  const { store, now, settings } = ctx;
   const thresholds = { failure: settings.failureThreshold, success: settings.successThreshold };
   const transitions: Transition[] = [];
-  const record = (identity: CheckIdentity, result: Parameters<typeof recordResult>[2]) =>
-    recordResult(store, identity, result, thresholds, now).then((o) => o.transition && transitions.push(o.transition));
+  const record = async (identity: CheckIdentity, result: CheckResult): Promise<void> => {
+    const outcome = await recordResult(store, identity, result, thresholds, now, ctx.checks.get(identity.id) ?? null);
+    if (outcome.etag) ctx.checks.set(identity.id, { value: outcome.check, etag: outcome.etag });
+    if (outcome.transition) transitions.push(outcome.transition);
+  };
 
-  const pending = await store.list<StoredHeartbeat>(HEARTBEATS, { prefix: `${relayId}|` });
-  for (const { key, value } of pending) {
-    for (const result of value.heartbeat.results) await record(relayProbeCheck(relayId, result.target), result);
-    const { keepalive, eventLog, dc } = value.heartbeat;
-    if (keepalive) await record(keepaliveCheck(relayId, keepalive.target), keepaliveResult(keepalive));
-    const fromLog = eventLog && eventLogResult(eventLog);
-    if (fromLog) await record(eventLogCheck(relayId), fromLog);
-    if (dc) await record(dcCheck(relayId, dc.host), dcResult(dc, value.heartbeat.sentAt));
-    await record(heartbeatCheck(relayId), { ok: true, startedAt: value.receivedAt });
-    await store.delete(HEARTBEATS, key);
+  let relay = ctx.records.get(relayId);
+  let processed = 0;
+  for (const { key, value: stored } of ctx.pending.get(relayId) ?? []) {
+    if (stored.sequence > (relay?.value.lastSequence ?? -1)) {
+      const { results, keepalive, eventLog, dc, sentAt } = stored.heartbeat;
+      for (const result of results) await record(relayProbeCheck(relayId, result.target), result);
+      if (keepalive) await record(keepaliveCheck(relayId, keepalive.target), keepaliveResult(keepalive));
+      const fromLog = eventLog && eventLogResult(eventLog);
+      if (fromLog) await record(eventLogCheck(relayId), fromLog);
+      if (dc) await record(dcCheck(relayId, dc.host), dcResult(dc, sentAt));
+      await record(heartbeatCheck(relayId), { ok: true, startedAt: stored.receivedAt });
+      relay = await saveRelay(store, relayId, relay, stored);
+      processed++;
+    }
+    if (now.getTime() - Date.parse(stored.receivedAt) > REPLAY_RETENTION_MS) await store.delete(HEARTBEATS, key);
   }
 
-  const relay = await store.get<RelayRecord>(RELAYS, relayId);
   const state = relayState(relay?.value.lastHeartbeatAt, config, now);
   if (state === 'down') await record(heartbeatCheck(relayId), missedHeartbeat(relayId, relay?.value.lastHeartbeatAt, config, now));
-  return { relayId, state, heartbeatsProcessed: pending.length, transitions };
+  return { relayId, state, heartbeatsProcessed: processed, transitions };
+}
+
+/** Moves the relay record to `stored` under its ETag; never back, when evaluators race. */
+async function saveRelay(store: Store, relayId: string, current: Versioned<RelayRecord> | undefined, stored: StoredHeartbeat): Promise<Versioned<RelayRecord>> {
+  for (let attempt = 1; ; attempt++) {
+    const next = advanceRecord(current?.value, stored);
+    try {
+      const etag = current ? await store.replace(RELAYS, relayId, next, current.etag) : await store.insert(RELAYS, relayId, next);
+      return { value: next, etag };
+    } catch (err) {
+      if (!(err instanceof StoreConflictError) || attempt >= 5) throw err;
+      const fresh = await store.get<RelayRecord>(RELAYS, relayId);
+      if (fresh && fresh.value.lastSequence >= stored.sequence) return fresh; // another evaluator got here first
+      current = fresh;
+    }
+  }
+}
+
+/** Runs `work` over `items` with at most `size` at a time, keeping the results in order. */
+async function inPool<T, R>(items: readonly T[], size: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await work(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(size, items.length) }, worker));
+  return results;
 }
