@@ -101,8 +101,12 @@ describe('heartbeat evaluation', () => {
     expect(answer.status).toBe(200);
     expect((answer.body as { relays: unknown }).relays).toEqual([
       {
+        id: 'relay-a',
+        kind: 'relay',
+        target: 'connect01.corp.example',
         relayId: 'relay-a',
         state: 'late',
+        since: at(300).toISOString(),
         lastHeartbeatAt: at(0).toISOString(),
         lastSequence: 7,
         host: 'connect01.corp.example',
@@ -112,7 +116,7 @@ describe('heartbeat evaluation', () => {
         periodSeconds: 300,
         graceSeconds: 120,
       },
-      { relayId: 'relay-b', state: 'new', lastHeartbeatAt: null, lastSequence: null, host: null, agentVersion: null, buffer: null, lastKeepalive: null, periodSeconds: 300, graceSeconds: 120 },
+      { id: 'relay-b', kind: 'relay', target: null, relayId: 'relay-b', state: 'new', since: null, lastHeartbeatAt: null, lastSequence: null, host: null, agentVersion: null, buffer: null, lastKeepalive: null, periodSeconds: 300, graceSeconds: 120 },
     ]);
     expect(JSON.stringify(answer.body)).not.toContain(SECRET_A);
     expect(JSON.stringify(answer.body)).not.toContain(SECRET_B);

@@ -7,7 +7,7 @@ import type { CheckRecord } from '../checks/state.js';
 import { cloudCheckId } from '../monitor/probe-cycle.js';
 import { listChecks } from '../monitor/checks-repository.js';
 import type { RelayMap } from '../config/relays.js';
-import { relayState, type RelayState } from '../heartbeat/freshness.js';
+import { relayState, relayStateSince, type RelayState } from '../heartbeat/freshness.js';
 import { advanceRecord, HEARTBEATS, RELAYS, type RelayRecord, type StoredHeartbeat } from '../heartbeat/ingest.js';
 import type { Store } from '../store/store.js';
 
@@ -35,9 +35,15 @@ export interface StatusEntry {
  * sees at once that a target is configured even before its first cycle.
  */
 export interface RelayStatus {
+  /** The relay id; `id`, `kind`, `target`, `state` and `since` are shaped like a check's. */
+  id: string;
+  kind: 'relay';
+  /** The host the relay runs on, as it reported it. */
+  target: string | null;
   relayId: string;
   /** Derived from the last heartbeat, the period and grace, and the clock; never stored. */
   state: RelayState;
+  since: string | null;
   lastHeartbeatAt: string | null;
   lastSequence: number | null;
   host: string | null;
@@ -91,8 +97,12 @@ export async function status(store: Store, targets: readonly string[], relays: R
       }
     }
     relayList.push({
+      id: relayId,
+      kind: 'relay',
+      target: r?.host ?? null,
       relayId,
       state: relayState(r?.lastHeartbeatAt, config, now),
+      since: relayStateSince(r?.lastHeartbeatAt, config, now),
       lastHeartbeatAt: r?.lastHeartbeatAt ?? null,
       lastSequence: r?.lastSequence ?? null,
       host: r?.host ?? null,

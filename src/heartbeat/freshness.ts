@@ -19,6 +19,14 @@ export function relayState(lastHeartbeatAt: string | undefined, config: RelayCon
   return 'down';
 }
 
+/** When the current derived state began: the last heartbeat, or when it became late / down. */
+export function relayStateSince(lastHeartbeatAt: string | undefined, config: RelayConfig, now: Date): string | null {
+  if (!lastHeartbeatAt) return null;
+  const last = Date.parse(lastHeartbeatAt);
+  const offset = { new: 0, up: 0, late: config.periodSeconds, down: config.periodSeconds + config.graceSeconds }[relayState(lastHeartbeatAt, config, now)];
+  return new Date(last + offset * 1000).toISOString();
+}
+
 /** The failure a missed heartbeat feeds into the check pipeline. */
 export function missedHeartbeat(relayId: string, lastHeartbeatAt: string | undefined, config: RelayConfig, now: Date) {
   const since = lastHeartbeatAt ? `for ${Math.round((now.getTime() - Date.parse(lastHeartbeatAt)) / 1000)} s` : 'ever';
