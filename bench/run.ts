@@ -1,9 +1,11 @@
 /**
- * `npm run bench`: both benchmarks in sequence, then a PASS/FAIL summary against each target.
+ * `npm run bench`: every benchmark in sequence, then a PASS/FAIL summary against each target.
  * Exits 0 whatever the numbers (benchmarks do not gate CI); only a crash exits non-zero.
  */
 import { benchProbeCycle, formatProbeCycle } from './probe-cycle.js';
 import { benchTimingAccuracy, formatTimingAccuracy } from './timing-accuracy.js';
+import { benchHeartbeatIngest, formatHeartbeatIngest } from './heartbeat-ingest.js';
+import { benchEvaluationScale, formatEvaluationScale } from './evaluation-scale.js';
 
 interface Check {
   readonly name: string;
@@ -19,6 +21,12 @@ console.log(formatProbeCycle(cycle));
 console.log();
 const timing = await benchTimingAccuracy();
 console.log(formatTimingAccuracy(timing));
+console.log();
+const ingest = await benchHeartbeatIngest();
+console.log(formatHeartbeatIngest(ingest));
+console.log();
+const evaluation = await benchEvaluationScale();
+console.log(formatEvaluationScale(evaluation));
 
 const checks: Check[] = [
   {
@@ -33,6 +41,24 @@ const checks: Check[] = [
     target: `|error| <= ${timing.maxErrorMs} ms`,
     pass: Math.abs(d.errorMs) <= timing.maxErrorMs,
   })),
+  {
+    name: 'heartbeat ingest: API / raw Azurite upsert',
+    measured: ingest.medianRatio.toFixed(3),
+    target: `>= ${ingest.minRatio}`,
+    pass: ingest.medianRatio >= ingest.minRatio,
+  },
+  ...evaluation.stores.flatMap((s) => {
+    const label = `evaluation, ${s.store}${s.extrapolated ? ' (10k EXTRAPOLATED)' : ''}`;
+    return [
+      { name: `${label}: 10k / 1k relays`, measured: s.ratio.toFixed(2), target: `<= ${evaluation.maxRatio}`, pass: s.ratio <= evaluation.maxRatio },
+      {
+        name: `${label}: 10k relays`,
+        measured: `${(s.ms10k / 1000).toFixed(2)} s`,
+        target: `<= ${evaluation.periodMs / 1000} s, one evaluation period`,
+        pass: s.ms10k <= evaluation.periodMs,
+      },
+    ];
+  }),
 ];
 
 const width = Math.max(...checks.map((c) => c.name.length));
@@ -43,6 +69,7 @@ const b = cycle.baseline;
 console.log(`  INFO  ${'reference: concurrent / sequential cycle'.padEnd(width)}  ${b.ratio.toFixed(4).padStart(9)}  (ideal ~${b.ideal.toFixed(4)}; no target)`);
 console.log(`  INFO  ${'probe cycle / slowest probe in that cycle'.padEnd(width)}  ${cycle.medianInCycleRatio.toFixed(3).padStart(9)}  (no serialisation after the probes)`);
 console.log(`  INFO  ${'probe cycle / bare-TLS floor (same run)'.padEnd(width)}  ${cycle.floor.ratio.toFixed(3).padStart(9)}  (our overhead over Node's own TLS)`);
+console.log(`  INFO  ${'heartbeat API latency p50 / p99'.padEnd(width)}  ${`${ingest.api.p50Ms.toFixed(1)}/${ingest.api.p99Ms.toFixed(1)}`.padStart(9)}  ms (raw upsert ${ingest.raw.p50Ms.toFixed(1)}/${ingest.raw.p99Ms.toFixed(1)} ms; no target)`);
 const missed = checks.filter((c) => !c.pass);
 console.log(
   missed.length === 0
