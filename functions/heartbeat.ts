@@ -1,16 +1,13 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { unavailable } from '../src/api/handlers.js';
 import { MAX_BODY_BYTES, receiveHeartbeat } from '../src/api/heartbeat.js';
-import { runtime } from '../src/host/runtime.js';
+import { respond } from '../src/host/respond.js';
 
 export async function heartbeat(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  let answer;
-  try {
-    const { settings, store, sequences } = await runtime();
+  return respond(context, async ({ settings, store, sequences }) => {
     // A declared length over the limit is refused without reading the body.
     const declared = Number(request.headers.get('content-length') ?? 0);
     const body = declared > MAX_BODY_BYTES ? new Uint8Array(MAX_BODY_BYTES + 1) : new Uint8Array(await request.arrayBuffer());
-    answer = await receiveHeartbeat(
+    return receiveHeartbeat(
       { header: (name) => request.headers.get(name) ?? undefined, body },
       settings.relays,
       async () => store,
@@ -18,11 +15,7 @@ export async function heartbeat(request: HttpRequest, context: InvocationContext
       (line) => context.warn(line),
       sequences,
     );
-  } catch (err) {
-    context.error(`heartbeat: ${(err as Error).message}`);
-    answer = unavailable((err as Error).message);
-  }
-  return { status: answer.status, jsonBody: answer.body };
+  });
 }
 
 app.http('heartbeat', {

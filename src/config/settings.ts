@@ -129,16 +129,7 @@ export interface Settings {
  * setting in messages when its value came from somewhere else (a command-line flag).
  */
 export function parseSettings(env: Env, labels: Readonly<Record<string, string>> = {}): Settings {
-  const parsed = schema.safeParse(blankToUndefined(env));
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => {
-        const name = String(issue.path[0] ?? 'settings');
-        return `${labels[name] ?? name}: ${issue.message}`;
-      }),
-    );
-  }
-  const s = parsed.data;
+  const s = validate(schema, env, labels);
   return {
     targets: s.WBMON_TARGETS,
     probeSchedule: s.WBMON_PROBE_SCHEDULE,
@@ -153,8 +144,20 @@ export function parseSettings(env: Env, labels: Readonly<Record<string, string>>
   };
 }
 
-function blankToUndefined(env: Env): Record<string, string | undefined> {
-  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v === undefined || v.trim() === '' ? undefined : v]));
+/**
+ * Checks an environment against a settings schema: blank values count as unset, and every
+ * problem is reported at once, one line each, naming the setting (or the flag in `labels`).
+ */
+export function validate<T extends z.ZodType>(settingsSchema: T, env: Env, labels: Readonly<Record<string, string>> = {}): z.output<T> {
+  const blankAsUnset = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v === undefined || v.trim() === '' ? undefined : v]));
+  const parsed = settingsSchema.safeParse(blankAsUnset);
+  if (parsed.success) return parsed.data;
+  throw new ConfigError(
+    parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? 'settings');
+      return `${labels[name] ?? name}: ${issue.message}`;
+    }),
+  );
 }
 
 /**

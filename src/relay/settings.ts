@@ -5,9 +5,8 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { ConfigError } from '../config/errors.js';
 import { MIN_SECRET_LENGTH, RELAY_ID } from '../config/relays.js';
-import { count, proxyUrl, targetList, WRITEBACK_ENDPOINTS, type Env } from '../config/settings.js';
+import { count, proxyUrl, targetList, validate, WRITEBACK_ENDPOINTS, type Env } from '../config/settings.js';
 
 export interface RelaySettings {
   /** Base URL of the monitor; heartbeats go to `<base>/api/heartbeat`. */
@@ -90,12 +89,7 @@ const schema = z.object({
 });
 
 export function parseRelaySettings(env: Env, labels: Readonly<Record<string, string>> = {}): RelaySettings {
-  const blank = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v === undefined || v.trim() === '' ? undefined : v]));
-  const parsed = schema.safeParse(blank);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${labels[String(i.path[0])] ?? String(i.path[0])}: ${i.message}`));
-  }
-  const s = parsed.data;
+  const s = validate(schema, env, labels);
   return {
     monitorUrl: s.WBMON_MONITOR_URL,
     monitorKey: s.WBMON_MONITOR_KEY,
