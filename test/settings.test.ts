@@ -118,3 +118,40 @@ describe('settings', () => {
     ]);
   });
 });
+
+describe('alert settings', () => {
+  it('reads channels, reminders and maintenance', () => {
+    const s = parseSettings({
+      WBMON_TEAMS_WEBHOOK_URL: 'https://prod.westeurope.logic.azure.com/workflows/abc/triggers/manual/paths/invoke?sig=SECRET',
+      WBMON_WEBHOOK_URL: 'http://127.0.0.1:9000/hook',
+      WBMON_SMTP_URL: 'smtp://alerts%40corp.example:pw@smtp.office365.com:587',
+      WBMON_EMAIL_FROM: 'Writeback monitor <alerts@corp.example>',
+      WBMON_EMAIL_TO: 'oncall@corp.example; idm@corp.example',
+      WBMON_REMIND_MINUTES: '0',
+      WBMON_MAINTENANCE: JSON.stringify([{ cron: '0 0 2 * * SUN', duration: 'PT2H' }]),
+    });
+    expect(s.alerting).toMatchObject({ remindMinutes: 0, emailTo: ['oncall@corp.example', 'idm@corp.example'], webhookUrl: 'http://127.0.0.1:9000/hook' });
+    expect(s.alerting.maintenance).toHaveLength(1);
+  });
+
+  it('refuses plain-http webhooks to other hosts and half-configured email, never echoing the secret URLs', () => {
+    const problems = problemsOf(() =>
+      parseSettings({
+        WBMON_TEAMS_WEBHOOK_URL: 'http://prod.example/invoke?sig=SECRET1',
+        WBMON_WEBHOOK_URL: 'not a url SECRET2',
+        WBMON_SMTP_URL: 'ftp://user:SECRET3@mail.example',
+        WBMON_EMAIL_TO: 'oncall',
+        WBMON_REMIND_MINUTES: '-5',
+      }),
+    );
+    expect(problems).toEqual([
+      'WBMON_REMIND_MINUTES: "-5" must be a whole number from 0 to 10080',
+      'WBMON_TEAMS_WEBHOOK_URL: must be an https URL (plain http only to a loopback host)',
+      'WBMON_WEBHOOK_URL: is not a valid URL (value not shown: it is a secret)',
+      'WBMON_SMTP_URL: must be an smtps:// (implicit TLS) or smtp:// (STARTTLS) URL',
+      'WBMON_EMAIL_TO: not email addresses: "oncall"',
+      'WBMON_EMAIL_FROM: required for email alerts when WBMON_SMTP_URL and WBMON_EMAIL_TO are set',
+    ]);
+    expect(problems.join('\n')).not.toMatch(/SECRET/);
+  });
+});

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { parseSchedule, type Schedule } from '../schedule/ncrontab.js';
 import { ConfigError } from './errors.js';
 import { parseRelays, type RelayMap } from './relays.js';
+import { parseMaintenance, type MaintenanceWindow } from '../alerting/maintenance.js';
 
 /** The writeback endpoints every deployment needs to reach (Microsoft's SSPR network requirements). */
 export const WRITEBACK_ENDPOINTS = [
@@ -88,6 +89,32 @@ export const proxyUrl = z
     return z.NEVER;
   });
 
+const LOOPBACK_HOST = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
+
+/**
+ * A URL that is itself a secret (a webhook URL carries its key): checked for scheme, never
+ * echoed in a message. `secure` schemes always; `plain` ones only to a loopback host.
+ */
+const secretUrl = (secure: readonly string[], plain: string | null, what: string) =>
+  z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (!text) return undefined;
+      let url: URL;
+      try {
+        url = new URL(text);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `is not a valid URL (value not shown: it is a secret)` });
+        return z.NEVER;
+      }
+      if (secure.includes(url.protocol) || (url.protocol === plain && LOOPBACK_HOST.test(url.hostname))) return text;
+      ctx.addIssue({ code: 'custom', message: `must be ${what}${plain ? ` (plain ${plain.replace(':', '')} only to a loopback host)` : ''}` });
+      return z.NEVER;
+    });
+
+const EMAIL = /^[^\s@<>,;]+@[^\s@<>,;]+$/;
+
 const schema = z.object({
   WBMON_TARGETS: targetList(WRITEBACK_ENDPOINTS),
   WBMON_PROBE_SCHEDULE: schedule('0 */5 * * * *'),
@@ -104,8 +131,48 @@ const schema = z.object({
       return relays;
     }),
   WBMON_EVALUATE_SCHEDULE: schedule('0 * * * * *'),
+  WBMON_REMIND_MINUTES: count(60, 0, 10_080),
+  WBMON_MAINTENANCE: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      const { windows, problems } = parseMaintenance(text);
+      for (const message of problems) ctx.addIssue({ code: 'custom', message });
+      return windows;
+    }),
+  WBMON_TEAMS_WEBHOOK_URL: secretUrl(['https:'], 'http:', 'an https URL'),
+  WBMON_WEBHOOK_URL: secretUrl(['https:'], 'http:', 'an https URL'),
+  WBMON_WEBHOOK_SECRET: z.string().optional(),
+  // smtp:// is allowed anywhere: the email channel then requires STARTTLS except to loopback.
+  WBMON_SMTP_URL: secretUrl(['smtps:', 'smtp:'], null, 'an smtps:// (implicit TLS) or smtp:// (STARTTLS) URL'),
+  WBMON_EMAIL_FROM: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || EMAIL.test(v.replace(/^.*<(.+)>\s*$/, '$1')), 'must be an email address'),
+  WBMON_EMAIL_TO: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (!text) return [];
+      const list = text.split(/[,;]/).map((t) => t.trim()).filter(Boolean);
+      const bad = list.filter((a) => !EMAIL.test(a));
+      if (bad.length) ctx.addIssue({ code: 'custom', message: `not email addresses: ${bad.map((b) => `"${b}"`).join(', ')}` });
+      return list;
+    }),
   AzureWebJobsStorage: z.string().optional(),
 });
+
+export interface AlertSettings {
+  readonly remindMinutes: number;
+  readonly maintenance: readonly MaintenanceWindow[];
+  /** Secrets: never logged. */
+  readonly teamsWebhookUrl: string | undefined;
+  readonly webhookUrl: string | undefined;
+  readonly webhookSecret: string | undefined;
+  readonly smtpUrl: string | undefined;
+  readonly emailFrom: string | undefined;
+  readonly emailTo: readonly string[];
+}
 
 export interface Settings {
   readonly targets: readonly string[];
@@ -117,6 +184,7 @@ export interface Settings {
   readonly proxyUrl: string | undefined;
   /** AzureWebJobsStorage: a connection string (it holds a key: never log it). */
   readonly storageConnection: string | undefined;
+  readonly alerting: AlertSettings;
   /** WBMON_RELAYS: the relays allowed to post heartbeats, with their secrets. */
   readonly relays: RelayMap;
   readonly evaluateSchedule: Schedule;
@@ -129,7 +197,7 @@ export interface Settings {
  * setting in messages when its value came from somewhere else (a command-line flag).
  */
 export function parseSettings(env: Env, labels: Readonly<Record<string, string>> = {}): Settings {
-  const s = validate(schema, env, labels);
+  const s = validate(schema, env, labels, emailNeedsAll);
   return {
     targets: s.WBMON_TARGETS,
     probeSchedule: s.WBMON_PROBE_SCHEDULE,
@@ -140,6 +208,16 @@ export function parseSettings(env: Env, labels: Readonly<Record<string, string>>
     storageConnection: s.AzureWebJobsStorage,
     relays: s.WBMON_RELAYS,
     evaluateSchedule: s.WBMON_EVALUATE_SCHEDULE,
+    alerting: {
+      remindMinutes: s.WBMON_REMIND_MINUTES,
+      maintenance: s.WBMON_MAINTENANCE,
+      teamsWebhookUrl: s.WBMON_TEAMS_WEBHOOK_URL,
+      webhookUrl: s.WBMON_WEBHOOK_URL,
+      webhookSecret: s.WBMON_WEBHOOK_SECRET,
+      smtpUrl: s.WBMON_SMTP_URL,
+      emailFrom: s.WBMON_EMAIL_FROM,
+      emailTo: s.WBMON_EMAIL_TO,
+    },
     env,
   };
 }
@@ -148,16 +226,32 @@ export function parseSettings(env: Env, labels: Readonly<Record<string, string>>
  * Checks an environment against a settings schema: blank values count as unset, and every
  * problem is reported at once, one line each, naming the setting (or the flag in `labels`).
  */
-export function validate<T extends z.ZodType>(settingsSchema: T, env: Env, labels: Readonly<Record<string, string>> = {}): z.output<T> {
+export function validate<T extends z.ZodType>(
+  settingsSchema: T,
+  env: Env,
+  labels: Readonly<Record<string, string>> = {},
+  together: (env: Readonly<Record<string, string | undefined>>) => string[] = () => [],
+): z.output<T> {
   const blankAsUnset = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v === undefined || v.trim() === '' ? undefined : v]));
   const parsed = settingsSchema.safeParse(blankAsUnset);
-  if (parsed.success) return parsed.data;
-  throw new ConfigError(
-    parsed.error.issues.map((issue) => {
-      const name = String(issue.path[0] ?? 'settings');
-      return `${labels[name] ?? name}: ${issue.message}`;
-    }),
-  );
+  const problems = parsed.success
+    ? []
+    : parsed.error.issues.map((issue) => {
+        const name = String(issue.path[0] ?? 'settings');
+        return `${labels[name] ?? name}: ${issue.message}`;
+      });
+  // Settings that only make sense together, checked whether or not each is valid alone.
+  problems.push(...together(blankAsUnset));
+  if (parsed.success && problems.length === 0) return parsed.data;
+  throw new ConfigError(problems);
+}
+
+/** Email needs a server, a sender and recipients: any one alone is a mistake worth saying. */
+function emailNeedsAll(env: Readonly<Record<string, string | undefined>>): string[] {
+  const names = ['WBMON_SMTP_URL', 'WBMON_EMAIL_FROM', 'WBMON_EMAIL_TO'] as const;
+  const set = names.filter((n) => env[n] !== undefined);
+  if (set.length === 0 || set.length === names.length) return [];
+  return names.filter((n) => env[n] === undefined).map((n) => `${n}: required for email alerts when ${set.join(' and ')} ${set.length > 1 ? 'are' : 'is'} set`);
 }
 
 /**

@@ -1,0 +1,13 @@
+/**
+ * The generic webhook's JSON: the alert event as it is, versioned. Published as
+ * schemas/alert.v1.schema.json (generated; a test keeps it in step) and docs/alerts.md.
+ */
+import type { AlertEvent } from '../../event.js';
+
+export interface WebhookPayload extends AlertEvent {
+  readonly version: 1;
+}
+
+export function buildPayload(event: AlertEvent): WebhookPayload {
+  return { version: 1, ...event };
+}
