@@ -1,11 +1,13 @@
 import { app, type InvocationContext, type Timer } from '@azure/functions';
 import { runtime } from '../src/host/runtime.js';
 import { evaluateHeartbeats as evaluate } from '../src/monitor/evaluate-heartbeats.js';
-import { summarizeEvaluation } from '../src/monitor/summary.js';
+import { summarizeAlerts, summarizeEvaluation } from '../src/monitor/summary.js';
+import { evaluateAlerts } from '../src/alerting/evaluate-alerts.js';
 
 export async function evaluateHeartbeats(_timer: Timer, context: InvocationContext): Promise<void> {
-  const { settings, store } = await runtime();
+  const { settings, store, channels } = await runtime();
   context.log(summarizeEvaluation(await evaluate(settings, store, new Date())));
+  context.log(summarizeAlerts(await evaluateAlerts(settings, store, channels, new Date(), (line) => context.log(line))));
 }
 
 app.timer('evaluateHeartbeats', {

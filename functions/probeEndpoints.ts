@@ -1,12 +1,14 @@
 import { app, type InvocationContext, type Timer } from '@azure/functions';
 import { runProbeCycle } from '../src/monitor/probe-cycle.js';
 import { runtime } from '../src/host/runtime.js';
-import { summarizeCycle } from '../src/monitor/summary.js';
+import { summarizeAlerts, summarizeCycle } from '../src/monitor/summary.js';
+import { evaluateAlerts } from '../src/alerting/evaluate-alerts.js';
 
 export async function probeEndpoints(_timer: Timer, context: InvocationContext): Promise<void> {
-  const { settings, store, location } = await runtime();
+  const { settings, store, location, channels } = await runtime();
   const outcome = await runProbeCycle(settings, store, location);
   context.log(summarizeCycle(outcome));
+  context.log(summarizeAlerts(await evaluateAlerts(settings, store, channels, new Date(), (line) => context.log(line))));
 }
 
 app.timer('probeEndpoints', {

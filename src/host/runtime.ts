@@ -7,6 +7,8 @@ import { loadSettings, type Settings } from '../config/settings.js';
 import { TableStore } from '../store/table-store.js';
 import type { Store } from '../store/store.js';
 import { SequenceCache } from '../heartbeat/ingest.js';
+import { configuredChannels } from '../alerting/channels/registry.js';
+import type { Channel } from '../alerting/channels/channel.js';
 
 export interface Runtime {
   readonly settings: Settings;
@@ -15,6 +17,7 @@ export interface Runtime {
   readonly location: string;
   /** Highest heartbeat sequence per relay seen by this worker: saves a read per heartbeat. */
   readonly sequences: SequenceCache;
+  readonly channels: ReadonlyMap<string, Channel>;
 }
 
 let current: Promise<Runtime> | undefined;
@@ -34,5 +37,11 @@ async function create(): Promise<Runtime> {
   }
   const store = TableStore.fromConnectionString(settings.storageConnection);
   await store.ready();
-  return { settings, store, location: process.env.REGION_NAME ?? 'azure', sequences: new SequenceCache() };
+  return {
+    settings,
+    store,
+    location: process.env.REGION_NAME ?? 'azure',
+    sequences: new SequenceCache(),
+    channels: configuredChannels(settings.alerting),
+  };
 }

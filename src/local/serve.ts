@@ -10,9 +10,12 @@ import { health, status, unavailable } from '../api/handlers.js';
 import { MAX_BODY_BYTES, receiveHeartbeat } from '../api/heartbeat.js';
 import type { Settings } from '../config/settings.js';
 import { runProbeCycle, type ProbeEnvironment } from '../monitor/probe-cycle.js';
-import { summarizeCycle, summarizeEvaluation } from '../monitor/summary.js';
+import { summarizeAlerts, summarizeCycle, summarizeEvaluation } from '../monitor/summary.js';
 import { evaluateHeartbeats } from '../monitor/evaluate-heartbeats.js';
 import { SequenceCache } from '../heartbeat/ingest.js';
+import { evaluateAlerts } from '../alerting/evaluate-alerts.js';
+import { configuredChannels } from '../alerting/channels/registry.js';
+import type { Channel } from '../alerting/channels/channel.js';
 import { TableStore } from '../store/table-store.js';
 import type { Store } from '../store/store.js';
 import { startAzurite, type RunningAzurite } from './azurite.js';
@@ -29,6 +32,8 @@ export interface ServeOptions {
   readonly log: (line: string) => void;
   readonly clock?: Clock;
   readonly probe?: ProbeEnvironment;
+  /** Alert channels by name; built from the settings unless given. */
+  readonly channels?: ReadonlyMap<string, Channel>;
 }
 
 export interface RunningMonitor {
@@ -69,23 +74,32 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
   };
 
   const location = 'local';
+  const channels = options.channels ?? configuredChannels(settings.alerting);
+  log(`alert channels: ${channels.size ? [...channels.keys()].join(', ') : 'none configured (WBMON_TEAMS_WEBHOOK_URL, WBMON_WEBHOOK_URL, WBMON_SMTP_URL)'}`);
+  const alert = async (store: Store): Promise<void> => {
+    const pass = await evaluateAlerts(settings, store, channels, clock.now(), (line) => log(line));
+    if (pass.events.length || pass.delivery.sent || pass.delivery.failed) log(summarizeAlerts(pass));
+  };
   const sequences = new SequenceCache();
   const jobs: Job[] = [
     {
       name: 'probeEndpoints',
       schedule: settings.probeSchedule,
       run: async () => {
-        const outcome = await runProbeCycle(settings, await readyStore(), location, {
-          ...options.probe,
-          now: () => clock.now(),
-        });
+        const store = await readyStore();
+        const outcome = await runProbeCycle(settings, store, location, { ...options.probe, now: () => clock.now() });
         log(`probeEndpoints: ${summarizeCycle(outcome)}`);
+        await alert(store);
       },
     },
     {
       name: 'evaluateHeartbeats',
       schedule: settings.evaluateSchedule,
-      run: async () => log(`evaluateHeartbeats: ${summarizeEvaluation(await evaluateHeartbeats(settings, await readyStore(), clock.now()))}`),
+      run: async () => {
+        const store = await readyStore();
+        log(`evaluateHeartbeats: ${summarizeEvaluation(await evaluateHeartbeats(settings, store, clock.now()))}`);
+        await alert(store);
+      },
     },
   ];
 

@@ -1,4 +1,5 @@
 import type { RelayEvaluation } from './evaluate-heartbeats.js';
+import type { AlertPass } from '../alerting/evaluate-alerts.js';
 import type { Transition } from '../checks/state.js';
 import type { CycleOutcome } from './probe-cycle.js';
 
@@ -20,4 +21,10 @@ export function summarizeEvaluation(relays: readonly RelayEvaluation[]): string 
 
 function describeTransition(t: Transition): string {
   return `${t.checkId} ${t.from}->${t.to} (${t.reason})`;
+}
+
+/** One line per alerting pass that did something; channel names only, never their URLs. */
+export function summarizeAlerts(pass: AlertPass): string {
+  const { sent, retrying, failed } = pass.delivery;
+  return `alerts: ${pass.events.length} new (${pass.events.map((e) => `${e.kind} ${e.checkId}`).join(', ') || 'none'}); delivered ${sent}, retrying ${retrying}, failed ${failed}`;
 }

@@ -1,0 +1,219 @@
+/**
+ * The email an on-call engineer reads, often on a phone at night: a subject that says what is
+ * broken in words, and a body (plain text and HTML) with the facts and the fix from the
+ * writeback checklist, in the order they are needed. Pure: the same event gives the same mail.
+ *
+ * The subject is one line of at most SUBJECT_MAX characters with no control characters, so no
+ * value of the event can inject a header. Every value of the event is HTML-escaped in the HTML
+ * body.
+ */
+import type { AlertEvent, AlertKind } from '../../event.js';
+
+export interface EmailMessage {
+  readonly from: string;
+  readonly to: readonly string[];
+  readonly subject: string;
+  readonly text: string;
+  readonly html: string;
+}
+
+export const SUBJECT_MAX = 150;
+
+export function buildPayload(event: AlertEvent, to: readonly string[], from: string): EmailMessage {
+  const rows = facts(event);
+  const fix = fixHeading(event.kind);
+  const headline = `${HEADLINE[event.kind]}: ${oneLine(describeCheck(event))}`;
+  const note = NOTE[event.kind];
+  const summary = oneLine(event.remediation.summary);
+  const steps = event.remediation.steps.map(oneLine);
+  const footer = `writeback-monitor alert ${oneLine(event.id)}`;
+
+  const width = Math.max(...rows.map(([label]) => label.length)) + 2;
+  const text = [
+    headline,
+    ...(note ? ['', note] : []),
+    '',
+    ...rows.map(([label, value]) => `${`${label}:`.padEnd(width)}${value}`),
+    '',
+    fix,
+    '-'.repeat(fix.length),
+    summary,
+    ...(steps.length ? ['', ...steps.map((s, i) => `${i + 1}. ${s}`)] : []),
+    '',
+    '-- ',
+    footer,
+    '',
+  ].join('\n');
+
+  const cell = 'padding:3px 16px 3px 0;vertical-align:top;text-align:left';
+  const html = [
+    '<!DOCTYPE html>',
+    '<html><body style="font-family:Segoe UI,Helvetica,Arial,sans-serif;font-size:15px;line-height:1.4;color:#1f1f1f">',
+    `<h2 style="margin:0 0 12px;font-size:19px;color:${COLOUR[event.kind]}">${escapeHtml(headline)}</h2>`,
+    ...(note ? [`<p style="margin:0 0 12px">${escapeHtml(note)}</p>`] : []),
+    '<table style="border-collapse:collapse;margin:0 0 16px">',
+    ...rows.map(([label, value]) => `<tr><th style="${cell};font-weight:600">${escapeHtml(label)}</th><td style="${cell}">${escapeHtml(value)}</td></tr>`),
+    '</table>',
+    `<h3 style="margin:0 0 8px;font-size:16px">${escapeHtml(fix)}</h3>`,
+    `<p style="margin:0 0 8px"><strong>${escapeHtml(summary)}</strong></p>`,
+    ...(steps.length ? ['<ol style="margin:0 0 16px;padding-left:24px">', ...steps.map((s) => `<li style="margin:0 0 4px">${escapeHtml(s)}</li>`), '</ol>'] : []),
+    `<p style="margin:16px 0 0;font-size:12px;color:#6b6b6b">${escapeHtml(footer)}</p>`,
+    '</body></html>',
+    '',
+  ].join('\n');
+
+  return { from, to: [...to], subject: subject(event), text, html };
+}
+
+const HEADLINE: Record<AlertKind, string> = {
+  triggered: 'DOWN',
+  reminder: 'STILL DOWN',
+  resolved: 'RESOLVED',
+  flapping: 'FLAPPING',
+};
+
+const NOTE: Record<AlertKind, string | undefined> = {
+  triggered: undefined,
+  reminder: undefined,
+  resolved: 'It works again. Nothing to do now.',
+  flapping: 'The check keeps changing between up and down. Alerts for it pause until it settles; then its state is told again.',
+};
+
+const COLOUR: Record<AlertKind, string> = {
+  triggered: '#b00020',
+  reminder: '#b00020',
+  resolved: '#1b7f3b',
+  flapping: '#a65c00',
+};
+
+function fixHeading(kind: AlertKind): string {
+  return kind === 'resolved' ? 'What to fix if it happens again' : 'What to fix';
+}
+
+/** The subject: `[DOWN] relay connect01 cannot reach host - tcp_timeout in tcp`, one line. */
+export function subject(event: AlertEvent): string {
+  const what = oneLine(describeCheck(event));
+  const failure = event.failure ? ` - ${oneLine(event.failure.code)} in ${oneLine(event.failure.phase)}` : '';
+  switch (event.kind) {
+    case 'triggered':
+      return fit('[DOWN] ', what, failure);
+    case 'reminder': {
+      const span = duration(event.since, event.at);
+      return fit('[REMINDER] still down: ', what, span === undefined ? failure : ` (for ${span})${failure}`);
+    }
+    case 'resolved':
+      return fit('[RESOLVED] ', what, '');
+    case 'flapping':
+      return fit('[FLAPPING] ', what, '');
+  }
+}
+
+/** Shortens the middle part (the check's description) so the whole stays within SUBJECT_MAX. */
+function fit(prefix: string, what: string, suffix: string): string {
+  const whole = `${prefix}${what}${suffix}`;
+  if (whole.length <= SUBJECT_MAX) return whole;
+  const room = SUBJECT_MAX - prefix.length - suffix.length - 3;
+  if (room >= 20) return `${prefix}${what.slice(0, room).trimEnd()}...${suffix}`;
+  return `${whole.slice(0, SUBJECT_MAX - 3).trimEnd()}...`;
+}
+
+/** The check in words, e.g. `relay connect01 cannot reach x.servicebus.windows.net`. */
+export function describeCheck(event: Pick<AlertEvent, 'checkKind' | 'target' | 'location'>): string {
+  const target = oneLine(event.target);
+  const location = oneLine(event.location);
+  switch (event.checkKind) {
+    case 'probe':
+      return `cloud probe of ${target} (${location === 'local' ? 'local' : `Azure ${location}`})`;
+    case 'relay-probe':
+      return `relay ${location} cannot reach ${hostOf(target)}`;
+    case 'heartbeat':
+      return `no heartbeat from relay ${target}`;
+    case 'keepalive':
+      return `relay ${location}: idle connections to ${hostOf(target)} are cut`;
+    case 'eventlog':
+      return `relay ${location}: writeback errors in the Entra Connect event log`;
+    case 'dc':
+      return `relay ${location} cannot reach domain controller ${target}`;
+    default:
+      return `${String(event.checkKind)} check of ${target} (${location})`;
+  }
+}
+
+function locationInWords(event: AlertEvent): string {
+  const location = oneLine(event.location);
+  switch (event.checkKind) {
+    case 'probe':
+      return location === 'local' ? 'local (the monitor itself)' : `Azure ${location} (cloud probe)`;
+    case 'relay-probe':
+    case 'heartbeat':
+    case 'keepalive':
+    case 'eventlog':
+    case 'dc':
+      return `relay ${location} (on-premises)`;
+    default:
+      return location;
+  }
+}
+
+/** Label and value rows of the body, every value already on one line. */
+function facts(event: AlertEvent): Array<[string, string]> {
+  const span = duration(event.since, event.at);
+  const forLabel = event.state === 'down' ? 'Down for' : event.state === 'up' ? 'Up for' : 'For';
+  const rows: Array<[string, string]> = [
+    ['State', event.state],
+    ['Check', event.checkId],
+    ['Target', event.target],
+    ['Location', locationInWords(event)],
+  ];
+  if (event.failure) {
+    rows.push(['Failing phase', event.failure.phase]);
+    rows.push(['Error', `${event.failure.code}: ${event.failure.message}`]);
+  }
+  rows.push(['Since', when(event.since)]);
+  rows.push([forLabel, span === undefined ? 'unknown' : `${span} (as of ${when(event.at)})`]);
+  return rows.map(([label, value]) => [label, oneLine(value)]);
+}
+
+/** `2026-03-01 10:00:00 UTC`, or the value as given when it is not a date. */
+function when(iso: string): string {
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return iso;
+  return `${new Date(t).toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+}
+
+function duration(fromIso: string, toIso: string): string | undefined {
+  const ms = Date.parse(toIso) - Date.parse(fromIso);
+  return Number.isNaN(ms) ? undefined : humanDuration(ms);
+}
+
+/** `45 s`, `12 min`, `2 h 5 min`, `3 d 4 h`: what a person reads at a glance. */
+export function humanDuration(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return m % 60 ? `${h} h ${m % 60} min` : `${h} h`;
+  const d = Math.floor(h / 24);
+  return h % 24 ? `${d} d ${h % 24} h` : `${d} d`;
+}
+
+function hostOf(target: string): string {
+  try {
+    const host = new URL(target).hostname;
+    return host || target;
+  } catch {
+    return target;
+  }
+}
+
+/** Control characters (CR, LF, tabs, NUL, line separators) become single spaces. */
+export function oneLine(value: string): string {
+  return value.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').replace(/ {2,}/g, ' ').trim();
+}
+
+export function escapeHtml(value: string): string {
+  return value.replace(/[&<>"']/g, (c) => ESCAPES[c] ?? c);
+}
+
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };

@@ -1,0 +1,20 @@
+import type { Channel } from '../channel.js';
+import { postJson } from '../http-post.js';
+import { buildPayload } from './payload.js';
+
+export { buildPayload, type TeamsMessage } from './payload.js';
+
+/**
+ * Microsoft Teams through a Workflows webhook ("post to a channel when a webhook request is
+ * received"): one Adaptive Card per event. The Workflows endpoint answers 202 with an empty
+ * body; 200 is accepted too. The URL carries its own signature, so it is a secret: it never
+ * appears in an error (postJson sees to that).
+ */
+export function teamsChannel(url: string, options: { timeoutMs?: number } = {}): Channel {
+  return {
+    name: 'teams',
+    async send(event) {
+      await postJson('teams', url, JSON.stringify(buildPayload(event)), { accept: [200, 202], timeoutMs: options.timeoutMs });
+    },
+  };
+}

@@ -1,0 +1,29 @@
+/**
+ * The generic webhook's payload, version 1, as a zod schema: the JSON Schema published in
+ * schemas/alert.v1.schema.json is generated from it (`npm run schemas`), and a test checks
+ * built payloads against it.
+ */
+import { z } from 'zod';
+
+export const alertPayloadSchema = z.object({
+  version: z.literal(1),
+  id: z.string().describe('idempotency key: the same decision always has the same id'),
+  kind: z.enum(['triggered', 'resolved', 'reminder', 'flapping']),
+  checkId: z.string(),
+  checkKind: z.enum(['probe', 'relay-probe', 'heartbeat', 'keepalive', 'eventlog', 'dc']),
+  target: z.string(),
+  location: z.string().describe('an Azure region, local, tenant, or a relay id'),
+  state: z.enum(['new', 'up', 'down']),
+  since: z.iso.datetime({ offset: true }),
+  at: z.iso.datetime({ offset: true }),
+  failure: z.object({ code: z.string(), phase: z.string(), message: z.string() }).optional(),
+  remediation: z.object({ summary: z.string(), steps: z.array(z.string()) }),
+});
+
+export function alertJsonSchema(): Record<string, unknown> {
+  return {
+    $id: 'https://github.com/writeback-monitor/writeback-monitor/schemas/alert.v1.schema.json',
+    title: 'writeback-monitor alert webhook payload, version 1',
+    ...z.toJSONSchema(alertPayloadSchema, { io: 'input' }),
+  };
+}

@@ -1,0 +1,83 @@
+/**
+ * One alerting pass, run after every probe cycle and heartbeat evaluation: the policy decides
+ * per check, the decisions go to the outbox, and the outbox delivers what is due.
+ *
+ * Order matters for not losing alerts: events are recorded in the outbox before the "what
+ * people were told" record moves on. A crash between the two makes the next pass decide the
+ * same events again, and their idempotency keys keep them single in the outbox.
+ */
+import type { Settings } from '../config/settings.js';
+import type { CheckRecord, Transition } from '../checks/state.js';
+import { CHECKS, TRANSITIONS } from '../monitor/checks-repository.js';
+import { StoreConflictError, type Store, type Versioned } from '../store/store.js';
+import type { Channel } from './channels/channel.js';
+import type { AlertEvent } from './event.js';
+import { deliver, enqueue, type DeliveryReport } from './outbox.js';
+import { decide, DEFAULT_FLAP_CHANGES, DEFAULT_FLAP_WINDOW_MINUTES, type Notified } from './policy.js';
+import { remediationFor } from './remediation.js';
+
+export const NOTIFIED = 'notified';
+/** Transitions older than this are no longer needed for flapping, and are removed. */
+const TRANSITION_RETENTION_MS = 30 * 24 * 3_600_000;
+
+export interface AlertPass {
+  readonly events: AlertEvent[];
+  readonly delivery: DeliveryReport;
+  /** Check ids inside a maintenance window now. */
+  readonly paused: string[];
+}
+
+export async function evaluateAlerts(
+  settings: Settings,
+  store: Store,
+  channels: ReadonlyMap<string, Channel>,
+  now: Date,
+  log: (line: string) => void = () => undefined,
+): Promise<AlertPass> {
+  const [checks, notified, transitions] = await Promise.all([
+    store.list<CheckRecord>(CHECKS),
+    store.list<Notified>(NOTIFIED),
+    store.list<Transition>(TRANSITIONS),
+  ]);
+  const told = new Map(notified.map((e) => [e.key, e]));
+  const byCheck = new Map<string, Transition[]>();
+  for (const { value } of transitions) byCheck.set(value.checkId, [...(byCheck.get(value.checkId) ?? []), value]);
+  const options = {
+    remindMinutes: settings.alerting.remindMinutes,
+    flapChanges: DEFAULT_FLAP_CHANGES,
+    flapWindowMinutes: DEFAULT_FLAP_WINDOW_MINUTES,
+    maintenance: settings.alerting.maintenance,
+  };
+
+  const events: AlertEvent[] = [];
+  const paused: string[] = [];
+  for (const { value: check } of checks) {
+    const previous = told.get(check.id);
+    const decision = decide(check, byCheck.get(check.id) ?? [], previous?.value, now, options, (c) =>
+      remediationFor({ checkKind: c.kind, location: c.location, target: c.target, ...(c.lastResult?.failure && { code: c.lastResult.failure.code, phase: c.lastResult.failure.phase }) }),
+    );
+    if (decision.paused) paused.push(check.id);
+    if (decision.notified === previous?.value) continue;
+    await enqueue(store, decision.events, [...channels.keys()], now);
+    if (await saveNotified(store, check.id, decision.notified, previous)) events.push(...decision.events);
+  }
+
+  for (const { key, value } of transitions) {
+    if (now.getTime() - Date.parse(value.at) > TRANSITION_RETENTION_MS) await store.delete(TRANSITIONS, key);
+  }
+  for (const e of events) log(`alert ${e.kind}: ${e.checkId} is ${e.state}${e.failure ? ` (${e.failure.code})` : ''}`);
+  const delivery = await deliver(store, channels, now, { log });
+  return { events, delivery, paused };
+}
+
+/** False when another evaluator moved the record first: it has told people, not us. */
+async function saveNotified(store: Store, checkId: string, next: Notified, previous: Versioned<Notified> | undefined): Promise<boolean> {
+  try {
+    if (previous) await store.replace(NOTIFIED, checkId, next, previous.etag);
+    else await store.insert(NOTIFIED, checkId, next);
+    return true;
+  } catch (err) {
+    if (err instanceof StoreConflictError) return false;
+    throw err;
+  }
+}

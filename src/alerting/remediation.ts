@@ -1,0 +1,722 @@
+/**
+ * What to do about a failure: one declarative table, from the checklist of Microsoft's
+ * "Password writeback is not working" guide (see shared DESIGN.md), keyed on the stable failure
+ * codes of docs/probe-codes.md, the heartbeat evaluation (src/monitor/evaluate-heartbeats.ts)
+ * and the tenant checks.
+ *
+ * Rules are tried in order and the first match wins, so the most specific come first:
+ *   kind + code, then code, then kind + code prefix, code prefix, kind + phase, kind alone,
+ *   and a final catch-all that matches everything (so there is always an answer).
+ * test/remediation.test.ts checks that no rule is hidden behind a more general one above it.
+ *
+ * The same code means different things by where it was seen: `probe` results come from the
+ * monitor in Azure (a failure there is Microsoft's side or our own Function App's networking),
+ * `relay-probe` results from the customer's Connect server (a failure there is the customer's
+ * firewall, proxy or DNS).
+ *
+ * Texts may name `{host}` (the target's host name, or the target itself when it is not a URL),
+ * `{location}` (an Azure region, `local`, `tenant`, or a relay id) and `{code}`. Only the host
+ * of a URL is ever filled in, never its user name, password, path or query, so no key can leak
+ * into an alert through a target.
+ */
+import type { Remediation } from './event.js';
+
+export interface RemediationMatch {
+  /** The check kind (`probe`, `relay-probe`, `heartbeat`, `keepalive`, `eventlog`, `dc`, `tenant`). */
+  readonly kind?: string;
+  /** The exact failure code. */
+  readonly code?: string;
+  /** The start of the failure code, e.g. `event_33` for every 33xxx event. */
+  readonly codePrefix?: string;
+  /** The phase the failure happened in. */
+  readonly phase?: string;
+}
+
+export interface RemediationRule {
+  /** Every field given must match; an empty match matches everything. */
+  readonly match: RemediationMatch;
+  readonly remediation: Remediation;
+}
+
+export interface RemediationInput {
+  /** A CheckKind, or a kind not in that type yet (`tenant`). */
+  readonly checkKind: string;
+  readonly code?: string;
+  readonly phase?: string;
+  readonly location: string;
+  readonly target: string;
+}
+
+const WRITEBACK_HOSTS = '*.servicebus.windows.net and *.passwordreset.microsoftonline.com';
+const AZURE_STATUS =
+  'Check Azure status (https://azure.status.microsoft/status) and Microsoft 365 service health (Microsoft 365 admin center, Health, Service health).';
+const COMPARE_WITH_RELAYS =
+  'Compare with the relay checks for {host} (GET /api/status): if the relays get through, the fault is in our own Function App networking; if every location fails, it is on Microsoft\'s side.';
+const FUNCTION_APP_EGRESS = `If only the cloud fails, check the Function App's outbound path (VNet integration, NSG outbound rules, NAT gateway, Azure Firewall) allows TCP 443 to ${WRITEBACK_HOSTS}.`;
+const LOCAL_PROBE =
+  "This probe ran from {location}; if that is 'local', the cloud side is the machine running writeback-monitor serve: check that machine's network instead of Azure's.";
+const RELAY_PROXY_NAME =
+  "If relay {location} uses a proxy, the name that failed may be the proxy's own: check WBMON_PROXY_URL / HTTPS_PROXY there and that the proxy's name resolves.";
+const CLOCK = 'Check the Connect server\'s clock: w32tm /query /status; a clock that is minutes off breaks certificates and tokens.';
+const EXCLUDE_FROM_INSPECTION = `Exclude ${WRITEBACK_HOSTS} from TLS inspection (SSL decryption) on the firewall or proxy: writeback needs an unbroken TLS session to Microsoft.`;
+const PROXY_IDLE = 'Set the proxy\'s idle timeout for these tunnels to at least 6 minutes, so writeback\'s mostly idle connection survives.';
+const PROXY_MATCHES_ADSYNC =
+  'The relay must use the same proxy as the ADSync service: compare WBMON_PROXY_URL / HTTPS_PROXY on relay {location} with Entra Connect\'s proxy (the defaultProxy element of the .NET machine.config on the Connect server).';
+const OPEN_443 = `Allow outbound TCP 443 from the Connect server to ${WRITEBACK_HOSTS} on every firewall on the way (host firewall, perimeter, cloud egress); allow by name, as the relay addresses change.`;
+const RELAY_RETEST = 'Confirm from the Connect server with writeback-monitor relay --once: it prints each target\'s result.';
+const IDLE_3_MIN = `Raise the idle timeout for TCP 443 to ${WRITEBACK_HOSTS} to at least 3 minutes on every firewall and NAT between the Connect server and the internet.`;
+const IDLE_6_MIN_PROXY = 'On proxies, raise the idle timeout for those tunnels to at least 6 minutes (Microsoft\'s guidance for Entra Connect behind a proxy).';
+const AZURE_LB_4_MIN =
+  'Azure\'s own load balancers drop idle TCP after 4 minutes and writeback is built for that; a device on your side that drops it sooner breaks writeback silently.';
+const KEEPALIVE_RETEST =
+  'Rerun the test by hand on the Connect server to see which idle length survives: writeback-monitor keepalive --target https://{host}/ --idle 120,240,360';
+const RESTART_WRITEBACK: readonly string[] = [
+  'On the Connect server, run the Entra Connect wizard: Configure, Customize synchronization options, Optional features: clear Password writeback and finish.',
+  'Run the wizard again and select Password writeback again.',
+  'Restart the ADSync service (Microsoft Azure AD Sync): Restart-Service ADSync.',
+  'Within 5 minutes a new event 31019 (writeback heartbeat) should appear in the Application log, source PasswordResetService; the eventlog check clears when it does.',
+  'Check that Entra Connect is version 1.1.443 or later (Programs and Features, Microsoft Entra Connect Sync); upgrade if it is older.',
+  `If it keeps failing, check outbound 443 to ${WRITEBACK_HOSTS} from the Connect server: this relay's relay-probe and keepalive checks show the path.`,
+];
+const SERVICE_BUS_PATH: readonly string[] = [
+  'Read the event in the Application log on the Connect server (source PasswordResetService): it names the tenant\'s relay namespace (ssprdedicatedsbprod….servicebus.windows.net).',
+  'From the Connect server, test that namespace: Test-NetConnection <namespace> -Port 443 (TcpTestSucceeded must be True).',
+  OPEN_443,
+  EXCLUDE_FROM_INSPECTION,
+  'Raise idle timeouts for those connections to at least 3 minutes on firewalls and NAT, 6 on proxies.',
+  'This relay\'s relay-probe and keepalive checks test the same path and show which phase fails.',
+  'Once the path works, if the events continue, disable and re-enable password writeback in Entra Connect and restart the ADSync service.',
+];
+const PDC = 'Writeback prefers the PDC emulator: find it with Get-ADDomain | Select-Object PDCEmulator (or netdom query fsmo) and make sure the Connect server reaches it on LDAP 389 and Kerberos 88.';
+const AD_PERMISSIONS =
+  'Give the AD DS connector account (Synchronization Service Manager, Connectors, the Active Directory connector, Properties) these rights on user objects below the domain root: Reset password, Change password, Write lockoutTime and Write pwdLastSet; the ADSyncConfig module does it: Set-ADSyncPasswordWritebackPermissions.';
+
+export const REMEDIATIONS: readonly RemediationRule[] = [
+  // ---- DNS ---------------------------------------------------------------------------------
+  {
+    match: { kind: 'relay-probe', code: 'dns_nxdomain' },
+    remediation: {
+      summary: "Fix DNS forwarding on the Connect server's network: {host} does not resolve there",
+      steps: [
+        'On the Connect server, run: Resolve-DnsName {host} to see which DNS server answers and what it says.',
+        "Make the internal DNS servers forward microsoftonline.com and servicebus.windows.net to public DNS; a split-horizon or internal zone for either name must not hide Microsoft's records.",
+        RELAY_PROXY_NAME,
+        'If {host} was typed into WBMON_RELAY_TARGETS, check it for typos: the writeback hosts end in .servicebus.windows.net or .passwordreset.microsoftonline.com.',
+      ],
+    },
+  },
+  {
+    match: { kind: 'relay-probe', codePrefix: 'dns_' },
+    remediation: {
+      summary: "Fix DNS on the Connect server's network: its resolver gives no usable answer for {host}",
+      steps: [
+        'On the Connect server, run: Resolve-DnsName {host}, and ipconfig /all to see which DNS servers it uses.',
+        'Check those DNS servers are up and reachable from the Connect server (UDP and TCP 53).',
+        'Make them forward microsoftonline.com and servicebus.windows.net to public DNS (a SERVFAIL or refusal usually means a broken forwarder).',
+        RELAY_PROXY_NAME,
+      ],
+    },
+  },
+  {
+    match: { kind: 'probe', codePrefix: 'dns_' },
+    remediation: {
+      summary: "{host} does not resolve from the monitor in Azure: Microsoft's DNS or our own Function App networking, not the customer's network",
+      steps: [
+        COMPARE_WITH_RELAYS,
+        'Check the target in WBMON_TARGETS for typos; a tenant relay namespace taken from old events may have been retired.',
+        'If the Function App uses VNet integration with custom DNS servers or a private DNS zone for servicebus.windows.net, check they resolve public names: nslookup {host} from the Function App\'s console.',
+        AZURE_STATUS,
+        LOCAL_PROBE,
+      ],
+    },
+  },
+
+  // ---- proxy ---------------------------------------------------------------------------------
+  {
+    match: { kind: 'relay-probe', code: 'proxy_unreachable' },
+    remediation: {
+      summary: 'The relay cannot reach its proxy: check the proxy address and port, and that the proxy is up',
+      steps: [
+        PROXY_MATCHES_ADSYNC,
+        'From the Connect server, test the proxy: Test-NetConnection <proxy host> -Port <proxy port>.',
+        'If the proxy is down or overloaded, fix it there: writeback through it is down too.',
+        'Allow the Connect server to reach the proxy through any firewall between them.',
+      ],
+    },
+  },
+  {
+    match: { kind: 'relay-probe', code: 'proxy_refused' },
+    remediation: {
+      summary: `The proxy refuses to tunnel to {host}: add ${WRITEBACK_HOSTS} to its allow-list`,
+      steps: [
+        'Read the status in the alert message: 407 means the proxy wants authentication; 403 or another status means its allow-list or policy blocks the destination.',
+        `Allow CONNECT to port 443 of ${WRITEBACK_HOSTS} on the proxy, by wildcard name.`,
+        'For 407: exempt those two wildcards from proxy authentication, or set up proxy authentication for the ADSync service account (machine.config defaultProxy with useDefaultCredentials, and a proxy that accepts that account); the relay can carry credentials in WBMON_PROXY_URL.',
+        PROXY_IDLE,
+        PROXY_MATCHES_ADSYNC,
+      ],
+    },
+  },
+  {
+    match: { kind: 'relay-probe', code: 'proxy_timeout' },
+    remediation: {
+      summary: 'The proxy accepted the connection but never answered CONNECT for {host}: check the proxy\'s load and its rules for the writeback hosts',
+      steps: [
+        'Check the proxy\'s health and load (CPU, connection limits) and its log for CONNECT {host}:443 from the Connect server.',
+        'Check the proxy itself can reach {host} on 443 (its own DNS, upstream firewall and parent proxy).',
+        `Make sure its allow-list covers ${WRITEBACK_HOSTS}; some proxies hold a blocked CONNECT instead of refusing it.`,
+        PROXY_IDLE,
+      ],
+    },
+  },
+  {
+    match: { kind: 'relay-probe', codePrefix: 'proxy_' },
+    remediation: {
+      summary: `The Connect server's proxy fails for {host} ({code}): check the proxy and its allow-list for ${WRITEBACK_HOSTS}`,
+      steps: [
+        PROXY_MATCHES_ADSYNC,
+        `Allow CONNECT to port 443 of ${WRITEBACK_HOSTS} on the proxy, by wildcard name.`,
+        'A 407 from the proxy means it wants authentication: exempt the two wildcards, or set up proxy authentication for the ADSync service account.',
+        PROXY_IDLE,
+      ],
+    },
+  },
+  {
+    match: { kind: 'probe', codePrefix: 'proxy_' },
+    remediation: {
+      summary: "The monitor's own proxy failed ({code}): fix the proxy the cloud probes use, not the customer's",
+      steps: [
+        'The cloud probes go through the proxy in WBMON_PROXY_URL / HTTPS_PROXY of the monitor at {location}: check its address, port and credentials, and that it is up.',
+        `Add ${WRITEBACK_HOSTS} to that proxy's allow-list, or list them in NO_PROXY to probe directly.`,
+        'If the monitor does not need a proxy, remove WBMON_PROXY_URL and HTTPS_PROXY from its settings.',
+      ],
+    },
+  },
+
+  // ---- TCP -------------------------------------------------------------------------------------
+  {
+    match: { kind: 'relay-probe', codePrefix: 'tcp_' },
+    remediation: {
+      summary: `Open outbound TCP 443 from the Connect server to ${WRITEBACK_HOSTS} ({host} is blocked)`,
+      steps: [
+        'On the Connect server, run: Test-NetConnection {host} -Port 443 (TcpTestSucceeded must be True).',
+        OPEN_443,
+        'tcp_timeout means a device drops the packets silently; tcp_refused or tcp_unreachable that one rejects them: the firewall logs for {host} show which device.',
+        'If the Connect server must go through a proxy, give the relay the same one (WBMON_PROXY_URL) so both take the same path.',
+        RELAY_RETEST,
+      ],
+    },
+  },
+  {
+    match: { kind: 'probe', codePrefix: 'tcp_' },
+    remediation: {
+      summary: "The monitor in Azure cannot connect to {host} on 443: Microsoft's side or our own Function App networking",
+      steps: [COMPARE_WITH_RELAYS, FUNCTION_APP_EGRESS, AZURE_STATUS, LOCAL_PROBE],
+    },
+  },
+
+  // ---- TLS -------------------------------------------------------------------------------------
+  {
+    match: { kind: 'relay-probe', code: 'tls_untrusted' },
+    remediation: {
+      summary: 'Exclude the writeback hosts from TLS inspection: {host} is served with a certificate the Connect server\'s path does not trust',
+      steps: [
+        'Look at the issuer in the alert message: if it is your firewall\'s or proxy\'s own CA, the connection is being intercepted.',
+        EXCLUDE_FROM_INSPECTION,
+        'If the issuer is a public CA (DigiCert, Microsoft), the trusted roots on the Connect server are out of date: install the current ones (DigiCert Global Root G2, Microsoft RSA Root Certificate Authority 2017) through Windows Update or Group Policy.',
+        CLOCK,
+      ],
+    },
+  },
+  {
+    match: { kind: 'relay-probe', code: 'tls_hostname' },
+    remediation: {
+      summary: 'The certificate for {host} does not match its name on the Connect server\'s path: exclude the writeback hosts from TLS inspection',
+      steps: [
+        'Look at the subject and issuer in the alert message: a certificate from your own firewall or proxy means interception.',
+        EXCLUDE_FROM_INSPECTION,
+        'If it is not interception, {host} resolves to the wrong address: check Resolve-DnsName {host} on the Connect server, the hosts file (C:\\Windows\\System32\\drivers\\etc\\hosts) and internal DNS overrides.',
+      ],
+    },
+  },
+  {
+    match: { kind: 'relay-probe', code: 'tls_expired' },
+    remediation: {
+      summary: 'The certificate for {host} looks out of date from the Connect server: check the clock, then TLS inspection',
+      steps: [
+        CLOCK,
+        'If the clock is right, a TLS inspection device is serving a stale certificate: compare the issuer in the alert with the cloud check of {host} (Microsoft uses public CAs such as DigiCert and Microsoft).',
+        EXCLUDE_FROM_INSPECTION,
+      ],
+    },
+  },
+  {
+    match: { kind: 'relay-probe', codePrefix: 'tls_' },
+    remediation: {
+      summary: 'A device between the Connect server and {host} breaks the TLS handshake: exclude the writeback hosts from TLS inspection',
+      steps: [
+        EXCLUDE_FROM_INSPECTION,
+        'A handshake that stalls (tls_timeout) points at an IPS or inspection device that accepts the connection and then waits: check its logs for {host}.',
+        'Make sure nothing on the path forces an old protocol or cipher: Microsoft\'s endpoints need TLS 1.2 or later.',
+        CLOCK,
+      ],
+    },
+  },
+  {
+    match: { kind: 'probe', codePrefix: 'tls_' },
+    remediation: {
+      summary: "TLS to {host} fails from the monitor in Azure ({code}): Microsoft's certificate or our own Function App networking",
+      steps: [
+        COMPARE_WITH_RELAYS,
+        `If only the cloud fails, check whether the Function App's outbound traffic passes an appliance with TLS inspection (such as Azure Firewall Premium) and exclude ${WRITEBACK_HOSTS} from it.`,
+        'If every location sees the same certificate problem, Microsoft is serving a bad certificate: open a Microsoft support case.',
+        AZURE_STATUS,
+        'A certificate that does not cover the name (tls_hostname) often means a wrong or retired target in WBMON_TARGETS.',
+        LOCAL_PROBE,
+      ],
+    },
+  },
+  {
+    match: { kind: 'relay-probe', phase: 'tls' },
+    remediation: {
+      summary: 'TLS to {host} fails from the Connect server\'s network ({code}): exclude the writeback hosts from TLS inspection',
+      steps: [EXCLUDE_FROM_INSPECTION, CLOCK],
+    },
+  },
+
+  // ---- HTTP ------------------------------------------------------------------------------------
+  {
+    match: { code: 'http_status' },
+    remediation: {
+      summary: "Microsoft's service at {host} is failing (HTTP 5xx): nothing to fix locally, follow Microsoft's service health",
+      steps: [
+        AZURE_STATUS,
+        'Compare the checks of {host} in GET /api/status: if the cloud and the relays all see 5xx, it is Microsoft\'s; tell the help desk that self-service password reset may fail.',
+        'If only a relay sees 5xx, its proxy may be answering with its own error page (502, 503, 504): check the proxy\'s log for {host}.',
+        'If it lasts more than an hour without a service health notice, open a Microsoft support case with the host and the times.',
+      ],
+    },
+  },
+  {
+    match: { kind: 'relay-probe', code: 'http_unexpected' },
+    remediation: {
+      summary: 'Something other than {host} answers on the Connect server\'s path: a proxy or captive portal, or Service Bus refusing the request',
+      steps: [
+        'Read the status in the alert message; from the Connect server run: Invoke-WebRequest https://{host}/ -UseBasicParsing (through the same proxy) and look at what answers.',
+        'A proxy block page, login page or captive portal: allow ' + WRITEBACK_HOSTS + ' on the proxy, without authentication or content filtering.',
+        'A 400 Bad Request (with a TrackingId) from a *.servicebus.windows.net host means IP filtering or a network rule refused the request: check the public address the Connect server leaves through and any device rewriting the request.',
+        EXCLUDE_FROM_INSPECTION,
+      ],
+    },
+  },
+  {
+    match: { kind: 'probe', code: 'http_unexpected' },
+    remediation: {
+      summary: '{host} gives the monitor in Azure something other than its normal answer: check the target and our own Function App networking',
+      steps: [
+        'Read the status in the alert message: a 400 Bad Request (with a TrackingId) from a *.servicebus.windows.net host means IP filtering or a network rule refused the monitor\'s outbound address.',
+        COMPARE_WITH_RELAYS,
+        'Check the target in WBMON_TARGETS: a retired relay namespace or a wrong path answers differently.',
+        'If every location gets the same new answer, Microsoft changed it: compare with docs/probe-codes.md and src/probes/rules.ts.',
+        LOCAL_PROBE,
+      ],
+    },
+  },
+  {
+    match: { kind: 'relay-probe', code: 'http_timeout' },
+    remediation: {
+      summary: 'The request to {host} left the Connect server\'s network but no answer came back: a proxy or inspection device is holding it',
+      steps: [
+        'Check the proxy\'s and firewall\'s logs for {host}: content scanning, IPS or a slow parent proxy may hold the request.',
+        EXCLUDE_FROM_INSPECTION,
+        'Compare with the cloud check of {host}: if the cloud gets answers, the delay is on the customer\'s path.',
+      ],
+    },
+  },
+  {
+    match: { kind: 'relay-probe', code: 'http_error' },
+    remediation: {
+      summary: 'The connection to {host} broke during the request from the Connect server\'s network: a firewall, IPS or proxy is cutting it',
+      steps: [
+        'Check the firewall\'s, IPS\'s and proxy\'s logs for {host} at the time of the alert: a reset after the TLS handshake is usually a policy or inspection verdict.',
+        EXCLUDE_FROM_INSPECTION,
+        `Allow ${WRITEBACK_HOSTS} without content filtering on the proxy.`,
+      ],
+    },
+  },
+  {
+    match: { kind: 'probe', codePrefix: 'http_' },
+    remediation: {
+      summary: "The exchange with {host} fails from the monitor in Azure ({code}): Microsoft's side or our own Function App networking",
+      steps: [COMPARE_WITH_RELAYS, FUNCTION_APP_EGRESS, AZURE_STATUS, LOCAL_PROBE],
+    },
+  },
+
+  // ---- idle keepalive ----------------------------------------------------------------------
+  {
+    match: { code: 'keepalive_fin' },
+    remediation: {
+      summary: 'A proxy or firewall closes idle connections to {host} too soon: raise the idle timeout to at least 3 minutes, 6 on proxies',
+      steps: [
+        IDLE_3_MIN,
+        IDLE_6_MIN_PROXY,
+        AZURE_LB_4_MIN,
+        "If the alert message says the server's own announced limit is shorter, the server closed it, not your network: point WBMON_KEEPALIVE_TARGET at a *.servicebus.windows.net host.",
+        KEEPALIVE_RETEST,
+      ],
+    },
+  },
+  {
+    match: { code: 'keepalive_rst' },
+    remediation: {
+      summary: 'A firewall forgets idle connections to {host} and then resets them: raise its idle timeout to at least 3 minutes, 6 on proxies',
+      steps: [IDLE_3_MIN, IDLE_6_MIN_PROXY, AZURE_LB_4_MIN, KEEPALIVE_RETEST],
+    },
+  },
+  {
+    match: { code: 'keepalive_timeout' },
+    remediation: {
+      summary: 'A firewall or NAT silently drops idle connections to {host} (a black hole): raise its idle timeout to at least 3 minutes, 6 on proxies',
+      steps: [
+        IDLE_3_MIN,
+        'A silent drop leaves writeback waiting on a dead connection: look for TCP idle or session timeouts on firewalls, NAT gateways and load balancers (including cloud egress) on the path.',
+        IDLE_6_MIN_PROXY,
+        AZURE_LB_4_MIN,
+        KEEPALIVE_RETEST,
+      ],
+    },
+  },
+  {
+    match: { code: 'keepalive_failed' },
+    remediation: {
+      summary: 'The keepalive test could not open its connection to {host}: fix basic connectivity from the Connect server first',
+      steps: [
+        'The alert message names the underlying failure code (dns_, tcp_, proxy_, tls_ …): the relay-probe check of {host} for relay {location} has its fix.',
+        'Check that WBMON_KEEPALIVE_TARGET on relay {location} (by default the first Service Bus target) is a reachable writeback host.',
+        KEEPALIVE_RETEST,
+      ],
+    },
+  },
+
+  // ---- the relay's own heartbeat -------------------------------------------------------------
+  {
+    match: { code: 'heartbeat_missing' },
+    remediation: {
+      summary: 'Relay {location} has stopped sending heartbeats: check that the relay runs and can reach the monitor',
+      steps: [
+        'On the relay host, check that the relay runs: the scheduled task or service that starts writeback-monitor relay, its last run result, and that the host itself is up.',
+        "Read the relay's latest log line: 'heartbeat N: not delivered (...)' says why (network error, HTTP 5xx, 401); 'refused for good' means the monitor rejects its heartbeats (400, 413, 415) and the relay needs updating.",
+        'Run writeback-monitor relay --once in a console on the relay host: it prints the heartbeat\'s fate and exits 0 only when the monitor accepted it.',
+        'Check the relay host can reach WBMON_MONITOR_URL on 443, through its proxy if it uses one.',
+        'A 401 means the relay id, its secret (WBMON_RELAY_SECRET against WBMON_RELAYS on the monitor) or its clock is wrong: the monitor refuses heartbeats more than 300 s from its own clock, so check w32tm /query /status.',
+        'Until heartbeats arrive, every other check of relay {location} is stale; buffered heartbeats are sent in order once it gets through.',
+      ],
+    },
+  },
+
+  // ---- Entra Connect's event log -------------------------------------------------------------
+  {
+    match: { code: 'eventlog_unreadable' },
+    remediation: {
+      summary: 'Relay {location} cannot read the Application log: add its service account to Event Log Readers',
+      steps: [
+        "On the Connect server, add the account the relay runs as to the local Event Log Readers group: Add-LocalGroupMember -Group 'Event Log Readers' -Member <account>.",
+        'Restart the relay (its scheduled task or service) so it runs with the new group membership.',
+        'Check by hand as that account: wevtutil qe Application /c:1 /rd:true /f:text',
+        'The alert message quotes the error: access denied is the group; anything else (wevtutil not found, a damaged log) needs a look at the host.',
+      ],
+    },
+  },
+  {
+    match: { code: 'event_31019_missing' },
+    remediation: {
+      summary: 'Writeback has logged no heartbeat (event 31019) for 10 minutes: check that ADSync runs and password writeback is enabled in Entra Connect',
+      steps: [
+        'On the Connect server, check the ADSync service (Microsoft Azure AD Sync) runs: Get-Service ADSync; start it if not.',
+        'Check the server is not in staging mode: Get-ADSyncScheduler must show StagingModeEnabled False; a staging server does not handle writeback, so the relay belongs on the active one.',
+        'Check password writeback is enabled: Entra Connect wizard, Configure, Customize synchronization options, Optional features; and Entra admin center, Password reset, On-premises integration.',
+        'If both are on, disable and re-enable password writeback in the wizard and restart the ADSync service: Restart-Service ADSync; a new event 31019 should appear within 5 minutes.',
+        `If it still does not appear, check outbound 443 to ${WRITEBACK_HOSTS} from the Connect server: this relay's relay-probe and keepalive checks show the path.`,
+      ],
+    },
+  },
+  {
+    match: { code: 'event_31034' },
+    remediation: {
+      summary: 'The writeback listener failed on the Connect server (event 31034): disable and re-enable password writeback in Entra Connect, then restart ADSync',
+      steps: RESTART_WRITEBACK,
+    },
+  },
+  {
+    match: { code: 'event_6800' },
+    remediation: {
+      summary: 'The writeback endpoint failed to start (ADSync event 6800): disable and re-enable password writeback in Entra Connect, then restart ADSync',
+      steps: RESTART_WRITEBACK,
+    },
+  },
+  {
+    match: { code: 'event_31044' },
+    remediation: {
+      summary: `One of writeback's Service Bus relay hosts is unreachable from the Connect server (event 31044): open outbound 443 to ${WRITEBACK_HOSTS}`,
+      steps: SERVICE_BUS_PATH,
+    },
+  },
+  {
+    match: { code: 'event_32002' },
+    remediation: {
+      summary: `Writeback hit a Service Bus error on the Connect server (event 32002): check outbound 443 to ${WRITEBACK_HOSTS}`,
+      steps: SERVICE_BUS_PATH,
+    },
+  },
+  {
+    match: { code: 'event_32015' },
+    remediation: {
+      summary: `Writeback could not send its heartbeat to Service Bus (event 32015): check outbound 443 to ${WRITEBACK_HOSTS}`,
+      steps: SERVICE_BUS_PATH,
+    },
+  },
+  {
+    match: { code: 'event_32009' },
+    remediation: {
+      summary: "Writeback could not get an authentication token (event 32009): check the clock and re-enter Entra Connect's Entra ID connector credentials",
+      steps: [
+        CLOCK,
+        'Check the Connect server reaches login.microsoftonline.com on 443: the tokens come from there.',
+        'In the Entra admin center, check that Connect\'s Entra ID connector account (Sync_<server>_… under Users) is enabled and not blocked by Conditional Access or MFA.',
+        'Run the Entra Connect wizard, Configure, Customize synchronization options, and sign in with a Hybrid Identity Administrator so Connect refreshes its Entra ID credentials.',
+        'Restart the ADSync service (Restart-Service ADSync) and watch for a new event 31019 within 5 minutes.',
+      ],
+    },
+  },
+  {
+    match: { codePrefix: 'event_33' },
+    remediation: {
+      summary: "On-prem Active Directory refused the password change ({code}): check the password policy and the AD DS connector account's permissions",
+      steps: [
+        'Read the event on the Connect server (Application log, source PasswordResetService): it names the user and the reason.',
+        'A password policy refusal (length, complexity, history, minimum password age, a fine-grained policy) means the new password breaks the on-prem policy: the user must choose another one, or the policy needs review.',
+        AD_PERMISSIONS,
+        'Accounts protected by AdminSDHolder (adminCount=1) do not inherit those rights: writeback cannot reset them unless they are granted there.',
+        PDC,
+      ],
+    },
+  },
+  {
+    match: { codePrefix: 'event_' },
+    remediation: {
+      summary: 'Entra Connect logged a writeback failure ({code}): read the event on the Connect server',
+      steps: [
+        'Open the Application log on the Connect server (source PasswordResetService or ADSync) at the time of the alert and read the event\'s text.',
+        `Check outbound 443 to ${WRITEBACK_HOSTS}: this relay's relay-probe and keepalive checks show the path.`,
+        'Disable and re-enable password writeback in the Entra Connect wizard, then restart the ADSync service: Restart-Service ADSync.',
+      ],
+    },
+  },
+
+  // ---- domain controller ---------------------------------------------------------------------
+  {
+    match: { code: 'dc_unreachable' },
+    remediation: {
+      summary: 'The Connect server cannot reach domain controller {host} on LDAP (389) or Kerberos (88): open those ports',
+      steps: [
+        'From the Connect server: Test-NetConnection {host} -Port 389 and Test-NetConnection {host} -Port 88.',
+        'Open TCP 389 and 88 (and the other Active Directory ports Entra Connect needs) from the Connect server to the domain controllers, on host and network firewalls.',
+        PDC,
+        'If {host} itself is down, bring it back or make sure Connect may use another DC (Synchronization Service Manager, the Active Directory connector, Configure Directory Partitions, preferred domain controllers); point WBMON_DC_HOST at the DC writeback uses.',
+      ],
+    },
+  },
+
+  // ---- tenant (Microsoft Graph) --------------------------------------------------------------
+  {
+    match: { code: 'licence_missing' },
+    remediation: {
+      summary: 'The tenant has no licence that includes password writeback: assign Entra ID P1 or P2 (or EMS E3/E5, Microsoft 365 E3/E5, Business Premium)',
+      steps: [
+        'Microsoft 365 admin center, Billing, Your products: look for Entra ID P1 or P2, EMS E3/E5, Microsoft 365 E3/E5 or Microsoft 365 Business Premium, and check it has not expired.',
+        'Buy or renew one if none is active: without it, self-service password reset with writeback is not available to on-prem users.',
+        'Assign the licence to the synced users who reset passwords (directly or by group-based licensing), and to a test user.',
+        'The check clears at the next tenant run (WBMON_TENANT_SCHEDULE).',
+      ],
+    },
+  },
+  {
+    match: { code: 'sync_disabled' },
+    remediation: {
+      summary: 'Directory synchronisation is switched off in the tenant: writeback cannot work until it is on again',
+      steps: [
+        'Entra admin center, Identity, Hybrid management, Microsoft Entra Connect: check the sync status and the last sync time.',
+        'Find out who switched it off and why: the Entra audit log around the time it changed.',
+        'If it was not deliberate, switch it on again (Microsoft Graph: onPremisesSyncEnabled on the organization), then run a full sync on the Connect server: Start-ADSyncSyncCycle -PolicyType Initial.',
+        'Check the ADSync service runs on the Connect server: Get-Service ADSync.',
+      ],
+    },
+  },
+  {
+    match: { code: 'sync_stale' },
+    remediation: {
+      summary: 'Entra Connect has not synchronised for too long: check the sync service, then run a full import and full sync',
+      steps: [
+        'On the Connect server: Get-Service ADSync must be Running; start it if not.',
+        'Get-ADSyncScheduler: SyncCycleEnabled must be True and StagingModeEnabled False on the active server; Set-ADSyncScheduler -SyncCycleEnabled $true if someone paused it.',
+        'Synchronization Service Manager, Operations: look for failed runs (stopped-server, credential errors, exceptions) and fix the one named.',
+        'Run a full import and full sync: Start-ADSyncSyncCycle -PolicyType Initial, and watch it finish in Synchronization Service Manager.',
+        'Check Entra Connect Health in the Entra admin center for sync alerts.',
+      ],
+    },
+  },
+  {
+    match: { code: 'writeback_failures' },
+    remediation: {
+      summary: 'Password writeback failed for users in the tenant: open the Entra audit log for the SSPR writeback failures',
+      steps: [
+        'Entra admin center, Monitoring, Audit logs: filter Service = Self-service Password Management and Status = Failure around the time of the alert; each entry names the user and the reason.',
+        'Match each failure on the Connect server: Application log, source PasswordResetService, at the same time (33xxx: on-prem AD refused it; 32xxx: Service Bus; 31034: the listener).',
+        'Password policy refusals need another password from the user; permission refusals need the AD DS connector account to have Reset password, Change password and Write lockoutTime and pwdLastSet.',
+        'Connectivity failures: see the relay-probe and keepalive checks of the relay on the Connect server.',
+      ],
+    },
+  },
+  {
+    match: { code: 'graph_permission' },
+    remediation: {
+      summary: "The monitor's managed identity lacks Microsoft Graph permissions: grant Organization.Read.All and AuditLog.Read.All",
+      steps: [
+        "Run the project's infra script that grants Microsoft Graph app roles (under infra/) for the Function App's managed identity; it needs a Privileged Role Administrator or Global Administrator.",
+        'Or by hand with Microsoft Graph PowerShell: New-MgServicePrincipalAppRoleAssignment for Organization.Read.All and AuditLog.Read.All, from the Microsoft Graph service principal to the managed identity.',
+        'Check in the Entra admin center: Enterprise applications, filter Managed Identities, the Function App, Permissions: both must show as granted.',
+        'New roles only appear in a fresh token and the managed identity\'s token can be cached for up to 24 hours, so the check may fail for a while after the grant.',
+        'For local runs with WBMON_GRAPH_TOKEN, the token must carry both roles.',
+      ],
+    },
+  },
+
+  // ---- per kind --------------------------------------------------------------------------------
+  {
+    match: { kind: 'relay-probe' },
+    remediation: {
+      summary: "Relay {location} cannot reach {host} from the Connect server's network ({code}): check outbound 443 through the firewall and proxy",
+      steps: [
+        'On the Connect server, run: Test-NetConnection {host} -Port 443.',
+        OPEN_443,
+        EXCLUDE_FROM_INSPECTION,
+        PROXY_MATCHES_ADSYNC,
+        RELAY_RETEST,
+      ],
+    },
+  },
+  {
+    match: { kind: 'probe' },
+    remediation: {
+      summary: "The monitor in Azure cannot reach {host} ({code}): Microsoft's side or our own Function App networking",
+      steps: [COMPARE_WITH_RELAYS, FUNCTION_APP_EGRESS, AZURE_STATUS, LOCAL_PROBE],
+    },
+  },
+  {
+    match: { kind: 'heartbeat' },
+    remediation: {
+      summary: 'The heartbeat check of relay {location} failed ({code}): check that the relay runs and can reach the monitor',
+      steps: [
+        'On the relay host, check the scheduled task or service that runs writeback-monitor relay, and read its latest log line.',
+        'Run writeback-monitor relay --once there: it prints the heartbeat\'s fate.',
+        'A 401 means a wrong relay id, secret or clock (more than 300 s off): check w32tm /query /status.',
+      ],
+    },
+  },
+  {
+    match: { kind: 'keepalive' },
+    remediation: {
+      summary: 'The idle-keepalive test to {host} failed ({code}): raise idle timeouts on the Connect server\'s path to at least 3 minutes, 6 on proxies',
+      steps: [IDLE_3_MIN, IDLE_6_MIN_PROXY, AZURE_LB_4_MIN, KEEPALIVE_RETEST],
+    },
+  },
+  {
+    match: { kind: 'eventlog' },
+    remediation: {
+      summary: "The event log check of relay {location} failed ({code}): read Entra Connect's events on the Connect server",
+      steps: [
+        'Open the Application log on the Connect server (source PasswordResetService or ADSync) at the time of the alert and read the events.',
+        'Check the ADSync service runs (Get-Service ADSync) and password writeback is enabled in the Entra Connect wizard.',
+        'If events keep failing, disable and re-enable password writeback in Entra Connect and restart the ADSync service.',
+      ],
+    },
+  },
+  {
+    match: { kind: 'dc' },
+    remediation: {
+      summary: 'The domain controller check of {host} failed ({code}): check LDAP (389) and Kerberos (88) from the Connect server',
+      steps: ['From the Connect server: Test-NetConnection {host} -Port 389 and Test-NetConnection {host} -Port 88.', PDC],
+    },
+  },
+  {
+    match: { kind: 'tenant' },
+    remediation: {
+      summary: "A tenant check failed ({code}): check the monitor's Microsoft Graph access and the tenant's writeback settings",
+      steps: [
+        'Read the alert message for what Microsoft Graph answered.',
+        "Check the Function App's managed identity has Organization.Read.All and AuditLog.Read.All.",
+        'Check in the Entra admin center: licences (Entra ID P1/P2), Password reset, On-premises integration (writeback enabled), and the last directory sync.',
+      ],
+    },
+  },
+
+  // ---- everything else -------------------------------------------------------------------------
+  {
+    match: {},
+    remediation: {
+      summary: 'Check failed ({code}) at {location} for {host}: work through the writeback checklist',
+      steps: [
+        'Read the alert message and GET /api/status for the phase that failed; docs/probe-codes.md explains each code.',
+        'Licence: Entra ID P1/P2 (or EMS / Microsoft 365 E3/E5 / Business Premium) assigned to the on-prem users.',
+        'Entra Connect 1.1.443 or later, with password writeback enabled and a recent full sync.',
+        `Outbound 443 from the Connect server to ${WRITEBACK_HOSTS}, without TLS inspection, idle connections kept at least 3 minutes (6 on proxies).`,
+        'When all else fails: disable and re-enable password writeback in Entra Connect and restart the ADSync service.',
+      ],
+    },
+  },
+];
+
+/** Whether `match` covers `input`: every field the match names agrees. */
+function matches(match: RemediationMatch, input: RemediationInput): boolean {
+  if (match.kind !== undefined && match.kind !== input.checkKind) return false;
+  if (match.code !== undefined && match.code !== input.code) return false;
+  if (match.codePrefix !== undefined && !(input.code ?? '').startsWith(match.codePrefix)) return false;
+  if (match.phase !== undefined && match.phase !== input.phase) return false;
+  return true;
+}
+
+/** The first rule that matches; the table ends with a catch-all, so there always is one. */
+export function ruleFor(input: RemediationInput): RemediationRule {
+  for (const rule of REMEDIATIONS) if (matches(rule.match, input)) return rule;
+  return REMEDIATIONS[REMEDIATIONS.length - 1]!;
+}
+
+/** What to do about a failure, with the target's host, the location and the code filled in. */
+export function remediationFor(input: RemediationInput): Remediation {
+  const { remediation } = ruleFor(input);
+  const values: Record<string, string> = {
+    host: hostOf(input.target),
+    location: input.location.trim() || 'unknown location',
+    code: input.code?.trim() || 'no code',
+  };
+  const fill = (text: string): string => text.replace(/\{(host|location|code)\}/g, (_, name: string) => values[name] ?? '');
+  return { summary: fill(remediation.summary), steps: remediation.steps.map(fill) };
+}
+
+/**
+ * The host of a URL target; any other target (a relay id, a DC host name, a log name) as it is,
+ * minus anything that could carry a credential (user info, query, fragment).
+ */
+function hostOf(target: string): string {
+  const trimmed = target.trim();
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed)) {
+    try {
+      const host = new URL(trimmed).hostname;
+      if (host) return host.replace(/^\[(.*)\]$/, '$1');
+    } catch {
+      // not a parsable URL: fall through to the plain-text cleanup
+    }
+    return trimmed.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').replace(/^[^/?#]*@/, '').split(/[/?#]/)[0] || 'the target';
+  }
+  return trimmed.replace(/^[^@]*@/, '').split(/[?#]/)[0] || 'the target';
+}

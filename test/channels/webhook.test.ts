@@ -1,0 +1,59 @@
+import { createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { webhookChannel } from '../../src/alerting/channels/webhook/index.js';
+import { buildPayload } from '../../src/alerting/channels/webhook/payload.js';
+import { alertJsonSchema, alertPayloadSchema } from '../../src/alerting/channels/webhook/schema.js';
+import type { AlertEvent } from '../../src/alerting/event.js';
+
+const event: AlertEvent = {
+  id: 'heartbeat:connect01|triggered|2026-03-01T10:00:00.000Z',
+  kind: 'triggered',
+  checkId: 'heartbeat:connect01',
+  checkKind: 'heartbeat',
+  target: 'connect01',
+  location: 'connect01',
+  state: 'down',
+  since: '2026-03-01T10:00:00.000Z',
+  at: '2026-03-01T10:02:00.000Z',
+  failure: { code: 'heartbeat_missing', phase: 'heartbeat', message: 'no heartbeat from relay connect01 for 481 s' },
+  remediation: { summary: 'Check the relay host', steps: ['Is the relay task running?'] },
+};
+
+describe('webhook channel', () => {
+  it('builds the documented payload: the event itself, versioned, valid against the published schema', () => {
+    const payload = buildPayload(event);
+    expect(payload).toEqual({ version: 1, ...event });
+    expect(alertPayloadSchema.safeParse(payload).success).toBe(true);
+    const published = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'schemas', 'alert.v1.schema.json'), 'utf8'));
+    expect(published).toEqual(alertJsonSchema());
+  });
+
+  it('signs the body with X-Wbmon-Timestamp and X-Wbmon-Signature when a secret is set', async () => {
+    const received: { headers: IncomingHttpHeaders; body: string }[] = [];
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d));
+      req.on('end', () => {
+        received.push({ headers: req.headers, body });
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    const now = () => new Date('2026-03-01T10:02:00Z');
+    await webhookChannel(url, { secret: 'hook-secret', now }).send(event);
+    await webhookChannel(url).send(event);
+    server.close();
+
+    const [signed, unsigned] = received;
+    expect(signed!.headers['x-wbmon-timestamp']).toBe('1772359320');
+    const expected = createHmac('sha256', 'hook-secret').update(`1772359320.${signed!.body}`).digest('hex');
+    expect(signed!.headers['x-wbmon-signature']).toBe(`sha256=${expected}`);
+    expect(JSON.parse(signed!.body)).toEqual({ version: 1, ...event });
+    expect(unsigned!.headers['x-wbmon-signature']).toBeUndefined();
+  });
+});
