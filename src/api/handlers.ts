@@ -7,6 +7,8 @@ import type { CheckRecord } from '../checks/state.js';
 import { cloudCheckId } from '../monitor/probe-cycle.js';
 import { listChecks } from '../monitor/checks-repository.js';
 import type { RelayMap } from '../config/relays.js';
+import { inMaintenance, type MaintenanceWindow } from '../alerting/maintenance.js';
+import { heartbeatCheck } from '../monitor/evaluate-heartbeats.js';
 import { relayState, relayStateSince, type RelayState } from '../heartbeat/freshness.js';
 import { advanceRecord, HEARTBEATS, RELAYS, type RelayRecord, type StoredHeartbeat } from '../heartbeat/ingest.js';
 import type { Store } from '../store/store.js';
@@ -42,7 +44,7 @@ export interface RelayStatus {
   target: string | null;
   relayId: string;
   /** Derived from the last heartbeat, the period and grace, and the clock; never stored. */
-  state: RelayState;
+  state: RelayState | 'paused';
   since: string | null;
   lastHeartbeatAt: string | null;
   lastSequence: number | null;
@@ -56,7 +58,17 @@ export interface RelayStatus {
   graceSeconds: number;
 }
 
-export async function status(store: Store, targets: readonly string[], relays: RelayMap, now: Date): Promise<ApiResponse> {
+/**
+ * `paused`: inside a maintenance window, the check still runs and records transitions but tells
+ * nobody; shown instead of its state so nobody mistakes silence for health.
+ */
+export async function status(
+  store: Store,
+  targets: readonly string[],
+  relays: RelayMap,
+  now: Date,
+  maintenance: readonly MaintenanceWindow[] = [],
+): Promise<ApiResponse> {
   let checks: CheckRecord[];
   let records: Map<string, RelayRecord>;
   try {
@@ -72,7 +84,7 @@ export async function status(store: Store, targets: readonly string[], relays: R
     kind: c.kind,
     target: c.target,
     location: c.location,
-    state: c.state,
+    state: inMaintenance(maintenance, c.id, now) ? 'paused' : c.state,
     since: c.since,
     lastResult: c.lastResult ?? null,
   }));
@@ -101,7 +113,7 @@ export async function status(store: Store, targets: readonly string[], relays: R
       kind: 'relay',
       target: r?.host ?? null,
       relayId,
-      state: relayState(r?.lastHeartbeatAt, config, now),
+      state: inMaintenance(maintenance, heartbeatCheck(relayId).id, now) ? 'paused' : relayState(r?.lastHeartbeatAt, config, now),
       since: relayStateSince(r?.lastHeartbeatAt, config, now),
       lastHeartbeatAt: r?.lastHeartbeatAt ?? null,
       lastSequence: r?.lastSequence ?? null,

@@ -108,7 +108,11 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
       '/api/health': { method: 'GET', handle: health },
       '/api/status': {
         method: 'GET',
-        handle: () => readyStore().then((s) => status(s, settings.targets, settings.relays, clock.now()), (err: Error) => unavailable(err.message)),
+        handle: () =>
+          readyStore().then(
+            (s) => status(s, settings.targets, settings.relays, clock.now(), settings.alerting.maintenance),
+            (err: Error) => unavailable(err.message),
+          ),
       },
       '/api/heartbeat': {
         method: 'POST',
