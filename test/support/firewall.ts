@@ -34,13 +34,13 @@ export async function startFirewall(upstreamPort: number, idleLimitMs: number, a
         holed = true;
       }
     };
-    const forward = (from: Socket, to: Socket) => (chunk: Buffer) => {
+    const forwardTo = (to: Socket) => (chunk: Buffer) => {
       if (holed) return;
       arm();
       to.write(chunk);
     };
-    client.on('data', forward(client, upstream));
-    upstream.on('data', forward(upstream, client));
+    client.on('data', forwardTo(upstream));
+    upstream.on('data', forwardTo(client));
     for (const s of [client, upstream]) {
       s.on('error', () => undefined);
       s.on('close', () => {
