@@ -6,6 +6,7 @@ import { benchProbeCycle, formatProbeCycle } from './probe-cycle.js';
 import { benchTimingAccuracy, formatTimingAccuracy } from './timing-accuracy.js';
 import { benchHeartbeatIngest, formatHeartbeatIngest } from './heartbeat-ingest.js';
 import { benchEvaluationScale, formatEvaluationScale } from './evaluation-scale.js';
+import { benchAlertLatency, formatAlertLatency } from './alert-latency.js';
 
 interface Check {
   readonly name: string;
@@ -24,6 +25,9 @@ console.log(formatTimingAccuracy(timing));
 console.log();
 const ingest = await benchHeartbeatIngest();
 console.log(formatHeartbeatIngest(ingest));
+console.log();
+const alerts = await benchAlertLatency();
+console.log(formatAlertLatency(alerts));
 console.log();
 const evaluation = await benchEvaluationScale();
 console.log(formatEvaluationScale(evaluation));
@@ -46,6 +50,12 @@ const checks: Check[] = [
     measured: ingest.medianRatio.toFixed(3),
     target: `>= ${ingest.minRatio}`,
     pass: ingest.medianRatio >= ingest.minRatio,
+  },
+  {
+    name: `alert latency: transition -> Teams capture (${alerts.checksAtLast} checks)`,
+    measured: `${alerts.pipeline.medianMs.toFixed(1)} ms`,
+    target: `median < ${alerts.maxMedianMs} ms, outbox on Azurite`,
+    pass: alerts.pipeline.medianMs < alerts.maxMedianMs,
   },
   ...evaluation.stores.flatMap((s) => {
     const label = `evaluation, ${s.store}${s.extrapolated ? ' (10k EXTRAPOLATED)' : ''}`;
@@ -70,6 +80,7 @@ console.log(`  INFO  ${'reference: concurrent / sequential cycle'.padEnd(width)}
 console.log(`  INFO  ${'probe cycle / slowest probe in that cycle'.padEnd(width)}  ${cycle.medianInCycleRatio.toFixed(3).padStart(9)}  (no serialisation after the probes)`);
 console.log(`  INFO  ${'probe cycle / bare-TLS floor (same run)'.padEnd(width)}  ${cycle.floor.ratio.toFixed(3).padStart(9)}  (our overhead over Node's own TLS)`);
 console.log(`  INFO  ${'heartbeat API latency p50 / p99'.padEnd(width)}  ${`${ingest.api.p50Ms.toFixed(1)}/${ingest.api.p99Ms.toFixed(1)}`.padStart(9)}  ms (raw upsert ${ingest.raw.p50Ms.toFixed(1)}/${ingest.raw.p99Ms.toFixed(1)} ms; no target)`);
+console.log(`  INFO  ${'alert latency / bare teamsChannel.send'.padEnd(width)}  ${alerts.ratio.toFixed(2).padStart(9)}  (median ${alerts.baseline.medianMs.toFixed(2)} ms bare send, same run; no target)`);
 const missed = checks.filter((c) => !c.pass);
 console.log(
   missed.length === 0

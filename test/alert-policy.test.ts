@@ -136,3 +136,12 @@ describe('maintenance windows', () => {
     expect(['PT2H', 'P1DT30M', 'PT45S', 'PT', 'P', '2H'].map(parseDuration)).toEqual([7_200_000, 88_200_000, 45_000, undefined, undefined, undefined]);
   });
 });
+
+describe('alert policy, steady state', () => {
+  it('hands back the very same record when nothing changed, so nothing is written', () => {
+    const told: Notified = { checkId: 'x', told: 'down', toldAt: iso(0), reminders: 0, flapping: false };
+    expect(decide(check('down', 0), [], told, at(30), options, remedy).notified).toBe(told);
+    const fine: Notified = { checkId: 'x', told: 'up', toldAt: iso(0), reminders: 0, flapping: false };
+    expect(decide(check('up', 0), [], fine, at(30), options, remedy).notified).toBe(fine);
+  });
+});

@@ -57,7 +57,7 @@ export async function evaluateAlerts(
       remediationFor({ checkKind: c.kind, location: c.location, target: c.target, ...(c.lastResult?.failure && { code: c.lastResult.failure.code, phase: c.lastResult.failure.phase }) }),
     );
     if (decision.paused) paused.push(check.id);
-    if (decision.notified === previous?.value) continue;
+    if (previous && decision.notified === previous.value) continue; // nothing new: no write
     await enqueue(store, decision.events, [...channels.keys()], now);
     if (await saveNotified(store, check.id, decision.notified, previous)) events.push(...decision.events);
   }

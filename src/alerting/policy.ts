@@ -81,7 +81,8 @@ export function decide(
     if (notified.flapping) return decided([], notified);
     return decided([event('flapping', recent[0]!.at)], { ...notified, flapping: true });
   }
-  const settled: Notified = { ...notified, flapping: false };
+  // The same object when nothing changes, so callers can skip writing it back.
+  const settled: Notified = notified.flapping ? { ...notified, flapping: false } : notified;
   const at = now.toISOString();
 
   if (check.state === 'down' && notified.told !== 'down') {
