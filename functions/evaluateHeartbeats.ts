@@ -5,9 +5,13 @@ import { summarizeAlerts, summarizeEvaluation } from '../src/monitor/summary.js'
 import { evaluateAlerts } from '../src/alerting/evaluate-alerts.js';
 
 export async function evaluateHeartbeats(_timer: Timer, context: InvocationContext): Promise<void> {
-  const { settings, store, channels } = await runtime();
-  context.log(summarizeEvaluation(await evaluate(settings, store, new Date())));
-  context.log(summarizeAlerts(await evaluateAlerts(settings, store, channels, new Date(), (line) => context.log(line))));
+  const { settings, store, channels, telemetry, observe } = await runtime();
+  try {
+    context.log(summarizeEvaluation(await evaluate(settings, store, new Date(), observe ? { observe } : {})));
+    context.log(summarizeAlerts(await evaluateAlerts(settings, store, channels, new Date(), (line) => context.log(line))));
+  } finally {
+    await telemetry.flush(); // the instance may be frozen as soon as this returns
+  }
 }
 
 app.timer('evaluateHeartbeats', {

@@ -5,10 +5,14 @@ import { summarizeAlerts, summarizeCycle } from '../src/monitor/summary.js';
 import { evaluateAlerts } from '../src/alerting/evaluate-alerts.js';
 
 export async function probeEndpoints(_timer: Timer, context: InvocationContext): Promise<void> {
-  const { settings, store, location, channels } = await runtime();
-  const outcome = await runProbeCycle(settings, store, location);
-  context.log(summarizeCycle(outcome));
-  context.log(summarizeAlerts(await evaluateAlerts(settings, store, channels, new Date(), (line) => context.log(line))));
+  const { settings, store, location, channels, telemetry, observe } = await runtime();
+  try {
+    const outcome = await runProbeCycle(settings, store, location, observe ? { observe } : {});
+    context.log(summarizeCycle(outcome));
+    context.log(summarizeAlerts(await evaluateAlerts(settings, store, channels, new Date(), (line) => context.log(line))));
+  } finally {
+    await telemetry.flush(); // the instance may be frozen as soon as this returns
+  }
 }
 
 app.timer('probeEndpoints', {

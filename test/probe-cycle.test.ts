@@ -103,3 +103,17 @@ describe('probe cycle concurrency', () => {
     expect(outcome.results.map((r) => r.failure?.code ?? 'ok')).toEqual(Array(count).fill('ok'));
   });
 });
+
+describe('probe cycle observers', () => {
+  it('hands every result to the observer with its check identity (the availability results)', async () => {
+    const up = await https();
+    const down = await https(respond(503));
+    const settings = parseSettings({ WBMON_TARGETS: `${up.url},${down.url}` });
+    const seen: string[] = [];
+    await runProbeCycle(settings, new MemoryStore(), 'westeurope', {
+      extraCa: [ca.cert],
+      observe: (identity, result) => seen.push(`${identity.id} ${identity.location} ${result.ok}`),
+    });
+    expect(seen.sort()).toEqual([`cloud:${down.url} westeurope false`, `cloud:${up.url} westeurope true`].sort());
+  });
+});

@@ -92,6 +92,9 @@ export async function deliver(store: Store, channels: ReadonlyMap<string, Channe
         if (err instanceof StoreConflictError) return; // another evaluator has it
         throw err;
       }
+      // Recording the outcome may lose a race only if this run overran its claim and another
+      // took the row over; that run's record then stands. A store outage here leaves the row
+      // `sending`, and it is retried when the claim lapses.
       const finish = (next: DeliveryRow): Promise<unknown> => store.replace(ALERTS, entry.key, next, etag).catch(() => undefined);
       const channel = channels.get(row.channel);
       if (!channel) {
@@ -102,7 +105,7 @@ export async function deliver(store: Store, channels: ReadonlyMap<string, Channe
       try {
         await channel.send(row.event);
         report.sent++;
-        return finish({ ...claimed, status: 'sent', finishedAt: new Date().toISOString() });
+        return finish({ ...claimed, status: 'sent', finishedAt: now.toISOString() });
       } catch (err) {
         const e = err instanceof DeliveryError ? err : new DeliveryError((err as Error).message, false, { cause: err });
         if (e.permanent || claimed.attempts >= maxAttempts) {

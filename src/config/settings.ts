@@ -160,6 +160,7 @@ const schema = z.object({
       return list;
     }),
   AzureWebJobsStorage: z.string().optional(),
+  APPLICATIONINSIGHTS_CONNECTION_STRING: z.string().optional(),
 });
 
 export interface AlertSettings {
@@ -182,6 +183,8 @@ export interface Settings {
   readonly probeTimeoutMs: number;
   /** WBMON_PROXY_URL: wins over HTTPS_PROXY. */
   readonly proxyUrl: string | undefined;
+  /** APPLICATIONINSIGHTS_CONNECTION_STRING: telemetry goes to Application Insights when set. */
+  readonly telemetryConnection: string | undefined;
   /** AzureWebJobsStorage: a connection string (it holds a key: never log it). */
   readonly storageConnection: string | undefined;
   readonly alerting: AlertSettings;
@@ -206,6 +209,7 @@ export function parseSettings(env: Env, labels: Readonly<Record<string, string>>
     probeTimeoutMs: s.WBMON_PROBE_TIMEOUT_MS,
     proxyUrl: s.WBMON_PROXY_URL,
     storageConnection: s.AzureWebJobsStorage,
+    telemetryConnection: s.APPLICATIONINSIGHTS_CONNECTION_STRING,
     relays: s.WBMON_RELAYS,
     evaluateSchedule: s.WBMON_EVALUATE_SCHEDULE,
     alerting: {

@@ -9,6 +9,9 @@ import type { Store } from '../store/store.js';
 import { SequenceCache } from '../heartbeat/ingest.js';
 import { configuredChannels } from '../alerting/channels/registry.js';
 import type { Channel } from '../alerting/channels/channel.js';
+import type { ResultObserver } from '../monitor/probe-cycle.js';
+import { startTelemetry, type TelemetryHandle } from '../telemetry/setup.js';
+import { availabilityObserver } from '../telemetry/observer.js';
 
 export interface Runtime {
   readonly settings: Settings;
@@ -18,6 +21,9 @@ export interface Runtime {
   /** Highest heartbeat sequence per relay seen by this worker: saves a read per heartbeat. */
   readonly sequences: SequenceCache;
   readonly channels: ReadonlyMap<string, Channel>;
+  readonly telemetry: TelemetryHandle;
+  /** Turns each result into an availability result; undefined without a connection string. */
+  readonly observe: ResultObserver | undefined;
 }
 
 let current: Promise<Runtime> | undefined;
@@ -36,12 +42,14 @@ async function create(): Promise<Runtime> {
     throw new Error('AzureWebJobsStorage: not set; the monitor keeps its state in Table Storage');
   }
   const store = TableStore.fromConnectionString(settings.storageConnection);
-  await store.ready();
+  const [telemetry] = await Promise.all([startTelemetry(settings.telemetryConnection, { serviceName: 'writeback-monitor' }), store.ready()]);
   return {
     settings,
     store,
     location: process.env.REGION_NAME ?? 'azure',
     sequences: new SequenceCache(),
     channels: configuredChannels(settings.alerting),
+    telemetry,
+    observe: availabilityObserver(telemetry),
   };
 }

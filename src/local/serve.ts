@@ -16,6 +16,8 @@ import { SequenceCache } from '../heartbeat/ingest.js';
 import { evaluateAlerts } from '../alerting/evaluate-alerts.js';
 import { configuredChannels } from '../alerting/channels/registry.js';
 import type { Channel } from '../alerting/channels/channel.js';
+import { startTelemetry } from '../telemetry/setup.js';
+import { availabilityObserver } from '../telemetry/observer.js';
 import { TableStore } from '../store/table-store.js';
 import type { Store } from '../store/store.js';
 import { startAzurite, type RunningAzurite } from './azurite.js';
@@ -74,6 +76,11 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
   };
 
   const location = 'local';
+  // With a connection string, serve reports to Application Insights too; without, its log
+  // lines are the readable summary.
+  const telemetry = await startTelemetry(settings.telemetryConnection, { serviceName: 'writeback-monitor' });
+  const observe = availabilityObserver(telemetry);
+  if (telemetry.enabled) log('telemetry: Application Insights (APPLICATIONINSIGHTS_CONNECTION_STRING)');
   const channels = options.channels ?? configuredChannels(settings.alerting);
   log(`alert channels: ${channels.size ? [...channels.keys()].join(', ') : 'none configured (WBMON_TEAMS_WEBHOOK_URL, WBMON_WEBHOOK_URL, WBMON_SMTP_URL)'}`);
   const alert = async (store: Store): Promise<void> => {
@@ -87,7 +94,7 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
       schedule: settings.probeSchedule,
       run: async () => {
         const store = await readyStore();
-        const outcome = await runProbeCycle(settings, store, location, { ...options.probe, now: () => clock.now() });
+        const outcome = await runProbeCycle(settings, store, location, { ...options.probe, now: () => clock.now(), ...(observe && { observe }) });
         log(`probeEndpoints: ${summarizeCycle(outcome)}`);
         await alert(store);
       },
@@ -97,7 +104,7 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
       schedule: settings.evaluateSchedule,
       run: async () => {
         const store = await readyStore();
-        log(`evaluateHeartbeats: ${summarizeEvaluation(await evaluateHeartbeats(settings, store, clock.now()))}`);
+        log(`evaluateHeartbeats: ${summarizeEvaluation(await evaluateHeartbeats(settings, store, clock.now(), observe ? { observe } : {}))}`);
         await alert(store);
       },
     },
@@ -137,6 +144,7 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
       await scheduler.stop();
       await store.close();
       await azurite?.close();
+      await telemetry.shutdown();
     },
   };
 }

@@ -17,6 +17,7 @@ import { missedHeartbeat, relayState, type RelayState } from '../heartbeat/fresh
 import { advanceRecord, HEARTBEATS, RELAYS, REPLAY_RETENTION_MS, type RelayRecord, type StoredHeartbeat } from '../heartbeat/ingest.js';
 import { StoreConflictError, type Entry, type Store, type Versioned } from '../store/store.js';
 import { CHECKS, recordResult } from './checks-repository.js';
+import type { ResultObserver } from './probe-cycle.js';
 
 export function heartbeatCheck(relayId: string): CheckIdentity {
   return { id: `heartbeat:${relayId}`, kind: 'heartbeat', target: relayId, location: relayId };
@@ -84,6 +85,7 @@ export interface RelayEvaluation {
 export interface EvaluateOptions {
   /** Relays evaluated at once; each makes its own sequence of store calls. */
   readonly concurrency?: number;
+  readonly observe?: ResultObserver;
 }
 
 interface Context {
@@ -94,6 +96,7 @@ interface Context {
   readonly pending: Map<string, Entry<StoredHeartbeat>[]>;
   /** Every check as listed at the start (null: known not to exist), kept current as we write. */
   readonly checks: Map<string, Versioned<CheckRecord> | null>;
+  readonly observe: ResultObserver | undefined;
 }
 
 export async function evaluateHeartbeats(settings: Settings, store: Store, now: Date, options: EvaluateOptions = {}): Promise<RelayEvaluation[]> {
@@ -115,6 +118,7 @@ export async function evaluateHeartbeats(settings: Settings, store: Store, now: 
     records: new Map(records.map((e) => [e.key, e])),
     pending,
     checks: new Map(checks.map((e) => [e.key, e])),
+    observe: options.observe,
   };
   return inPool([...settings.relays], options.concurrency ?? 16, ([relayId, config]) => evaluateRelay(context, relayId, config));
 }
@@ -124,6 +128,7 @@ async function evaluateRelay(ctx: Context, relayId: string, config: RelayConfig)
   const thresholds = { failure: settings.failureThreshold, success: settings.successThreshold };
   const transitions: Transition[] = [];
   const record = async (identity: CheckIdentity, result: CheckResult): Promise<void> => {
+    ctx.observe?.(identity, result);
     const outcome = await recordResult(store, identity, result, thresholds, now, ctx.checks.get(identity.id) ?? null);
     if (outcome.etag) ctx.checks.set(identity.id, { value: outcome.check, etag: outcome.etag });
     if (outcome.transition) transitions.push(outcome.transition);

@@ -3,7 +3,7 @@
  * target), then each result through the check state machine into the store.
  */
 import type { Settings } from '../config/settings.js';
-import type { CheckRecord, Transition } from '../checks/state.js';
+import type { CheckIdentity, CheckRecord, CheckResult, Transition } from '../checks/state.js';
 import type { Lookup } from '../probes/dns.js';
 import { probeTarget } from '../probes/probe.js';
 import { proxyFor, proxyFromEnvironment } from '../probes/proxy.js';
@@ -12,10 +12,14 @@ import { RELAYS, type RelayRecord } from '../heartbeat/ingest.js';
 import type { Store } from '../store/store.js';
 import { recordResult } from './checks-repository.js';
 
+/** Sees every result as it enters the check pipeline (telemetry's availability results). */
+export type ResultObserver = (identity: CheckIdentity, result: CheckResult) => void;
+
 export interface ProbeEnvironment {
   readonly lookup?: Lookup;
   readonly extraCa?: readonly string[];
   readonly now?: () => Date;
+  readonly observe?: ResultObserver;
 }
 
 /** What probing needs of the settings; the monitor's and the relay's both have it. */
@@ -67,9 +71,11 @@ export async function runProbeCycle(
   const results = await probeAll(await cloudTargets(settings, store), settings, io);
   const thresholds = { failure: settings.failureThreshold, success: settings.successThreshold };
   const recorded = await Promise.all(
-    results.map((result) =>
-      recordResult(store, { id: cloudCheckId(result.target), kind: 'probe', target: result.target, location }, result, thresholds, now()),
-    ),
+    results.map((result) => {
+      const identity: CheckIdentity = { id: cloudCheckId(result.target), kind: 'probe', target: result.target, location };
+      io.observe?.(identity, result);
+      return recordResult(store, identity, result, thresholds, now());
+    }),
   );
   return {
     results,

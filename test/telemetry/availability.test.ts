@@ -1,0 +1,276 @@
+/**
+ * Availability results: the pure mapping, then the proof that the real exporter turns it into
+ * Application Insights `AvailabilityData` envelopes. The proof runs the BUILT code in a child
+ * process against a loopback HTTPS capture of the ingestion endpoint (the exporter always
+ * posts over https, so the capture is trusted through NODE_EXTRA_CA_CERTS).
+ */
+import { describe, expect, it, beforeAll, afterAll } from 'vitest';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { gunzipSync } from 'node:zlib';
+import { availabilityRecord, toTimeSpan, type AvailabilityInput } from '../../src/telemetry/availability.js';
+import { startTelemetry } from '../../src/telemetry/setup.js';
+import { createTestCa } from '../support/certs.js';
+
+const SECRET = 'planted-relay-secret-4f1d9c';
+const RELAY_ID = 'relay-01';
+const RELAY_TARGET = 'https://ssprdedicatedsbprodscu.servicebus.windows.net/';
+const CLOUD_TARGET = 'https://passwordreset.microsoftonline.com/';
+
+/** A relay that could not validate the Service Bus certificate (TLS inspection). */
+const failedRelay: AvailabilityInput = {
+  id: '11111111-1111-4111-8111-111111111111',
+  identity: { id: `relay:${RELAY_ID}:${RELAY_TARGET}`, kind: 'relay-probe', target: RELAY_TARGET, location: RELAY_ID },
+  result: {
+    target: RELAY_TARGET,
+    ok: false,
+    startedAt: '2026-05-04T10:00:00.000Z',
+    failure: { code: 'tls_untrusted', phase: 'tls', message: 'unable to get local issuer certificate' },
+    warnings: [],
+    timings: { dns: 3, tcp: 12, tls: 40, total: 61 },
+    proxy: null,
+  },
+};
+
+/** The cloud reaching the SSPR front door. */
+const goodCloud: AvailabilityInput = {
+  id: '22222222-2222-4222-8222-222222222222',
+  identity: { id: `cloud:${CLOUD_TARGET}`, kind: 'probe', target: CLOUD_TARGET, location: 'westeurope' },
+  result: {
+    target: CLOUD_TARGET,
+    ok: true,
+    startedAt: '2026-05-04T10:00:01.000Z',
+    warnings: [],
+    timings: { dns: 2, tcp: 8, tls: 25, ttfb: 90, total: 1250 },
+    proxy: null,
+    http: { status: 200 },
+  },
+};
+
+const RELAY_DIMENSIONS = {
+  target: RELAY_TARGET,
+  checkKind: 'relay-probe',
+  relay: RELAY_ID,
+  failureCode: 'tls_untrusted',
+  failurePhase: 'tls',
+  dnsMs: 3,
+  tcpMs: 12,
+  tlsMs: 40,
+  totalMs: 61,
+};
+const CLOUD_DIMENSIONS = {
+  target: CLOUD_TARGET,
+  checkKind: 'probe',
+  httpStatus: 200,
+  dnsMs: 2,
+  tcpMs: 8,
+  tlsMs: 25,
+  ttfbMs: 90,
+  totalMs: 1250,
+};
+const RELAY_MESSAGE = 'tls_untrusted in tls: unable to get local issuer certificate';
+
+describe('availabilityRecord', () => {
+  it('maps a failed relay probe', () => {
+    expect(availabilityRecord(failedRelay)).toEqual({
+      timestamp: new Date('2026-05-04T10:00:00.000Z'),
+      body: RELAY_MESSAGE,
+      attributes: {
+        'microsoft.availability.id': failedRelay.id,
+        'microsoft.availability.name': `relay:${RELAY_ID}:${RELAY_TARGET}`,
+        'microsoft.availability.duration': '00:00:00.061',
+        'microsoft.availability.success': false,
+        'microsoft.availability.runLocation': RELAY_ID,
+        'microsoft.availability.message': RELAY_MESSAGE,
+        ...RELAY_DIMENSIONS,
+      },
+    });
+  });
+
+  it('maps a good cloud probe', () => {
+    expect(availabilityRecord(goodCloud)).toEqual({
+      timestamp: new Date('2026-05-04T10:00:01.000Z'),
+      body: 'ok',
+      attributes: {
+        'microsoft.availability.id': goodCloud.id,
+        'microsoft.availability.name': `cloud:${CLOUD_TARGET}`,
+        'microsoft.availability.duration': '00:00:01.250',
+        'microsoft.availability.success': true,
+        'microsoft.availability.runLocation': 'westeurope',
+        'microsoft.availability.message': 'ok',
+        ...CLOUD_DIMENSIONS,
+      },
+    });
+  });
+
+  it('formats durations as TimeSpans', () => {
+    expect(toTimeSpan(0)).toBe('00:00:00.000');
+    expect(toTimeSpan(61_000.4)).toBe('00:01:01.000');
+    expect(toTimeSpan(90_061_001)).toBe('1.01:01:01.001');
+    expect(toTimeSpan(-5)).toBe('00:00:00.000');
+  });
+});
+
+describe('startTelemetry', () => {
+  it('is a no-op without a connection string', async () => {
+    const handle = await startTelemetry(undefined);
+    expect(handle.enabled).toBe(false);
+    await handle.flush();
+    await handle.shutdown();
+  });
+});
+
+// ---- The proof: real exporter, captured ingestion -------------------------------------------
+
+const DIST = resolve(import.meta.dirname, '../../dist/src/telemetry');
+
+interface Captured {
+  path: string;
+  body: string;
+}
+
+/** Decode one POST body: maybe gzip, then a JSON array or JSON lines. */
+function envelopesOf(body: string): Record<string, unknown>[] {
+  const text = body.trim();
+  if (text.startsWith('[')) return JSON.parse(text) as Record<string, unknown>[];
+  return text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** The child: start telemetry from the built code, emit two results, shut down. */
+function childScript(): string {
+  const url = (file: string) => JSON.stringify(pathToFileURL(join(DIST, file)).href);
+  return `
+import { createRequire } from 'node:module';
+const { startTelemetry } = await import(${url('setup.js')});
+const { availabilityRecord, emitAvailability } = await import(${url('availability.js')});
+// The same api-logs the built code resolves (its global provider is shared by symbol anyway).
+const { logs } = createRequire(${JSON.stringify(join(DIST, 'setup.js'))})('@opentelemetry/api-logs');
+const handle = await startTelemetry(process.env.APPLICATIONINSIGHTS_CONNECTION_STRING, { serviceName: 'wbmon-test' });
+if (!handle.enabled) throw new Error('telemetry not enabled');
+const logger = logs.getLogger('writeback-monitor');
+for (const input of ${JSON.stringify([failedRelay, goodCloud])}) emitAvailability(logger, availabilityRecord(input));
+await handle.flush();
+await handle.shutdown();
+console.log('child done');
+process.exit(0);
+`;
+}
+
+function runChild(script: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, [script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    child.on('error', fail);
+    child.on('exit', (code) => done({ code, output }));
+  });
+}
+
+describe('availability results through the Azure Monitor exporter', () => {
+  let dir: string;
+  let server: Server;
+  let port: number;
+  let caFile: string;
+  const captured: Captured[] = [];
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'wbmon-telemetry-'));
+    const ca = await createTestCa();
+    const leaf = await ca.issue({ ips: ['127.0.0.1'], names: ['localhost'] });
+    caFile = join(dir, 'ca.pem');
+    await writeFile(caFile, ca.cert);
+    server = createServer({ key: leaf.key, cert: leaf.cert }, (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        let raw = Buffer.concat(chunks);
+        if (req.headers['content-encoding'] === 'gzip') raw = gunzipSync(raw);
+        const body = raw.toString('utf8');
+        captured.push({ path: req.url ?? '', body });
+        let n = 0;
+        try {
+          n = req.method === 'POST' && body.trim() ? envelopesOf(body).length : 0;
+        } catch {
+          // not JSON: still answer, the assertions below will tell
+        }
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ itemsReceived: n, itemsAccepted: n, errors: [] }));
+      });
+    });
+    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+    port = (server.address() as AddressInfo).port;
+  });
+
+  afterAll(async () => {
+    await new Promise<void>((ok) => (server ? server.close(() => ok()) : ok()));
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('posts one AvailabilityData envelope per result, with no secret', { timeout: 60_000 }, async () => {
+    if (!existsSync(join(DIST, 'setup.js')) || !existsSync(join(DIST, 'availability.js'))) {
+      throw new Error(`built telemetry code missing in ${DIST}: run \`npm run build\` (npm test builds first)`);
+    }
+    const script = join(dir, 'child.mjs');
+    await writeFile(script, childScript());
+    const { code, output } = await runChild(script, {
+      PATH: process.env['PATH'],
+      TMPDIR: dir, // the exporter's offline storage stays in this run's directory
+      APPLICATIONINSIGHTS_CONNECTION_STRING: `InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://127.0.0.1:${port}/`,
+      APPLICATIONINSIGHTS_STATSBEAT_DISABLED: 'true',
+      NODE_EXTRA_CA_CERTS: caFile,
+      WBMON_RELAY_SECRET: SECRET, // planted: the telemetry must never read it
+    });
+    expect(code, output).toBe(0);
+
+    const tracks = captured.filter((c) => c.path.startsWith('/v2.1/track'));
+    expect(tracks.length, `captured: ${captured.map((c) => c.path).join(', ')}\n${output}`).toBeGreaterThan(0);
+    for (const c of captured) expect(c.body).not.toContain(SECRET);
+
+    const envelopes = tracks.flatMap((c) => envelopesOf(c.body)) as {
+      name: string;
+      iKey?: string;
+      time: string;
+      data: { baseType: string; baseData: Record<string, unknown> };
+    }[];
+    const availability = envelopes.filter((e) => e.data?.baseType === 'AvailabilityData');
+    const byId = (id: string) => availability.filter((e) => e.data.baseData['id'] === id);
+    expect(byId(failedRelay.id)).toHaveLength(1);
+    expect(byId(goodCloud.id)).toHaveLength(1);
+
+    const relay = byId(failedRelay.id)[0]!;
+    expect(relay.name).toBe('Microsoft.ApplicationInsights.Availability');
+    expect(new Date(relay.time).toISOString()).toBe('2026-05-04T10:00:00.000Z');
+    expect(relay.data.baseData).toMatchObject({
+      name: `relay:${RELAY_ID}:${RELAY_TARGET}`,
+      runLocation: RELAY_ID,
+      success: false,
+      duration: '00:00:00.061',
+      message: RELAY_MESSAGE,
+    });
+    expect(relay.data.baseData['properties']).toEqual(stringified(RELAY_DIMENSIONS));
+
+    const cloud = byId(goodCloud.id)[0]!;
+    expect(new Date(cloud.time).toISOString()).toBe('2026-05-04T10:00:01.000Z');
+    expect(cloud.data.baseData).toMatchObject({
+      name: `cloud:${CLOUD_TARGET}`,
+      runLocation: 'westeurope',
+      success: true,
+      duration: '00:00:01.250',
+      message: 'ok',
+    });
+    expect(cloud.data.baseData['properties']).toEqual(stringified(CLOUD_DIMENSIONS));
+    for (const e of availability) expect(e.data.baseData['duration']).toMatch(/^(\d+\.)?\d\d:\d\d:\d\d\.\d{3}$/);
+  });
+});
+
+/** Custom dimensions arrive as strings. */
+function stringified(o: Record<string, string | number>): Record<string, string> {
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, String(v)]));
+}
