@@ -5,10 +5,10 @@ import { summarizeAlerts, summarizeEvaluation } from '../src/monitor/summary.js'
 import { evaluateAlerts } from '../src/alerting/evaluate-alerts.js';
 
 export async function evaluateHeartbeats(_timer: Timer, context: InvocationContext): Promise<void> {
-  const { settings, store, channels, telemetry, observe } = await runtime();
+  const { settings, store, channels, telemetry, observer } = await runtime();
   try {
-    context.log(summarizeEvaluation(await evaluate(settings, store, new Date(), observe ? { observe } : {})));
-    context.log(summarizeAlerts(await evaluateAlerts(settings, store, channels, new Date(), (line) => context.log(line))));
+    context.log(summarizeEvaluation(await evaluate(settings, store, new Date(), observer ? { observe: observer.result, onRelay: observer.relay } : {})));
+    context.log(summarizeAlerts(await evaluateAlerts(settings, store, channels, new Date(), (line) => context.log(line), observer?.delivery)));
   } finally {
     await telemetry.flush(); // the instance may be frozen as soon as this returns
   }

@@ -5,11 +5,11 @@ import { summarizeAlerts, summarizeCycle } from '../src/monitor/summary.js';
 import { evaluateAlerts } from '../src/alerting/evaluate-alerts.js';
 
 export async function probeEndpoints(_timer: Timer, context: InvocationContext): Promise<void> {
-  const { settings, store, location, channels, telemetry, observe } = await runtime();
+  const { settings, store, location, channels, telemetry, observer } = await runtime();
   try {
-    const outcome = await runProbeCycle(settings, store, location, observe ? { observe } : {});
+    const outcome = await runProbeCycle(settings, store, location, observer ? { observe: observer.result } : {});
     context.log(summarizeCycle(outcome));
-    context.log(summarizeAlerts(await evaluateAlerts(settings, store, channels, new Date(), (line) => context.log(line))));
+    context.log(summarizeAlerts(await evaluateAlerts(settings, store, channels, new Date(), (line) => context.log(line), observer?.delivery)));
   } finally {
     await telemetry.flush(); // the instance may be frozen as soon as this returns
   }

@@ -121,7 +121,9 @@ describe('outbox', () => {
     const refusing = await capture([reply(400)]);
     await enqueue(store, [event('e3')], ['webhook'], NOW);
     const bad = new Map([['webhook', webhookChannel(refusing.url)]]);
-    expect(await deliver(store, bad, NOW, { log: (l) => log.push(l) })).toEqual({ sent: 0, retrying: 0, failed: 1 });
+    const outcomes: string[] = [];
+    expect(await deliver(store, bad, NOW, { log: (l) => log.push(l), onOutcome: (c, o) => outcomes.push(`${c} ${o}`) })).toEqual({ sent: 0, retrying: 0, failed: 1 });
+    expect(outcomes).toEqual(['webhook failed']);
     expect(await deliver(store, bad, later(3_600_000))).toEqual({ sent: 0, retrying: 0, failed: 0 });
     expect(refusing.bodies).toHaveLength(1);
     expect(log.join('\n')).toContain('failed for good after 1 attempt(s): webhook: HTTP 400');

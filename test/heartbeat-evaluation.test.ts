@@ -134,4 +134,23 @@ describe('heartbeat evaluation', () => {
     expect(await ingestHeartbeat(store, 'relay-a', heartbeat(10), at(3), new SequenceCache())).toMatchObject({ status: 409 });
     expect(await ingestHeartbeat(store, 'relay-a', heartbeat(11), at(4), new SequenceCache())).toEqual({ status: 202 });
   });
+
+  it('tells telemetry the heartbeat age of each relay and any keepalive report that arrived', async () => {
+    const store = new MemoryStore();
+    const report = {
+      target: 'https://x.servicebus.windows.net/',
+      requiredSeconds: 180,
+      passed: true,
+      finishedAt: at(0).toISOString(),
+      results: [{ target: 'https://x.servicebus.windows.net/', idleSeconds: 180, startedAt: at(0).toISOString(), survived: true, serverKeepAliveSeconds: null, proxy: null }],
+    };
+    await ingestHeartbeat(store, 'relay-a', heartbeat(1, { results: [], keepalive: report }), at(0));
+    const seen: unknown[] = [];
+    await evaluateHeartbeats(settings, store, at(30), { onRelay: (relayId, age, keepalive) => seen.push([relayId, age, keepalive?.passed]) });
+    // Relays are evaluated concurrently: the order of the calls is not fixed.
+    expect(seen.sort()).toEqual([
+      ['relay-a', 30, true],
+      ['relay-b', undefined, undefined],
+    ]);
+  });
 });

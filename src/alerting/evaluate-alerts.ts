@@ -33,6 +33,7 @@ export async function evaluateAlerts(
   channels: ReadonlyMap<string, Channel>,
   now: Date,
   log: (line: string) => void = () => undefined,
+  onOutcome?: (channel: string, outcome: 'sent' | 'failed') => void,
 ): Promise<AlertPass> {
   const [checks, notified, transitions] = await Promise.all([
     store.list<CheckRecord>(CHECKS),
@@ -66,7 +67,7 @@ export async function evaluateAlerts(
     if (now.getTime() - Date.parse(value.at) > TRANSITION_RETENTION_MS) await store.delete(TRANSITIONS, key);
   }
   for (const e of events) log(`alert ${e.kind}: ${e.checkId} is ${e.state}${e.failure ? ` (${e.failure.code})` : ''}`);
-  const delivery = await deliver(store, channels, now, { log });
+  const delivery = await deliver(store, channels, now, { log, ...(onOutcome && { onOutcome }) });
   return { events, delivery, paused };
 }
 

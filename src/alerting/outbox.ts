@@ -33,6 +33,8 @@ export interface OutboxOptions {
   /** Finished rows are removed this long after they finished. */
   readonly keepMs?: number;
   readonly log?: (line: string) => void;
+  /** Told of each row that reached its end on a channel (telemetry counts them). */
+  readonly onOutcome?: (channel: string, outcome: 'sent' | 'failed') => void;
 }
 
 export interface DeliveryReport {
@@ -69,6 +71,7 @@ export async function deliver(store: Store, channels: ReadonlyMap<string, Channe
   const backoffMs = options.backoffMs ?? 30_000;
   const keepMs = options.keepMs ?? 7 * 24 * 3_600_000;
   const log = options.log ?? (() => undefined);
+  const outcome = options.onOutcome ?? (() => undefined);
   const t = now.getTime();
   const report = { sent: 0, retrying: 0, failed: 0 };
 
@@ -99,17 +102,20 @@ export async function deliver(store: Store, channels: ReadonlyMap<string, Channe
       const channel = channels.get(row.channel);
       if (!channel) {
         report.failed++;
+        outcome(row.channel, 'failed');
         log(`alert ${row.event.kind} ${row.event.checkId}: channel ${row.channel} is no longer configured; not sent`);
         return finish({ ...claimed, status: 'failed', lastError: 'channel not configured', finishedAt: now.toISOString() });
       }
       try {
         await channel.send(row.event);
         report.sent++;
+        outcome(row.channel, 'sent');
         return finish({ ...claimed, status: 'sent', finishedAt: now.toISOString() });
       } catch (err) {
         const e = err instanceof DeliveryError ? err : new DeliveryError((err as Error).message, false, { cause: err });
         if (e.permanent || claimed.attempts >= maxAttempts) {
           report.failed++;
+          outcome(row.channel, 'failed');
           log(`alert ${row.event.kind} ${row.event.checkId} via ${row.channel}: failed for good after ${claimed.attempts} attempt(s): ${e.message}`);
           return finish({ ...claimed, status: 'failed', lastError: e.message, finishedAt: now.toISOString() });
         }

@@ -9,9 +9,8 @@ import type { Store } from '../store/store.js';
 import { SequenceCache } from '../heartbeat/ingest.js';
 import { configuredChannels } from '../alerting/channels/registry.js';
 import type { Channel } from '../alerting/channels/channel.js';
-import type { ResultObserver } from '../monitor/probe-cycle.js';
 import { startTelemetry, type TelemetryHandle } from '../telemetry/setup.js';
-import { availabilityObserver } from '../telemetry/observer.js';
+import { pipelineObserver, type PipelineObserver } from '../telemetry/observer.js';
 
 export interface Runtime {
   readonly settings: Settings;
@@ -22,8 +21,8 @@ export interface Runtime {
   readonly sequences: SequenceCache;
   readonly channels: ReadonlyMap<string, Channel>;
   readonly telemetry: TelemetryHandle;
-  /** Turns each result into an availability result; undefined without a connection string. */
-  readonly observe: ResultObserver | undefined;
+  /** Availability results and metrics; undefined without a connection string. */
+  readonly observer: PipelineObserver | undefined;
 }
 
 let current: Promise<Runtime> | undefined;
@@ -50,6 +49,6 @@ async function create(): Promise<Runtime> {
     sequences: new SequenceCache(),
     channels: configuredChannels(settings.alerting),
     telemetry,
-    observe: availabilityObserver(telemetry),
+    observer: pipelineObserver(telemetry),
   };
 }

@@ -17,7 +17,7 @@ import { evaluateAlerts } from '../alerting/evaluate-alerts.js';
 import { configuredChannels } from '../alerting/channels/registry.js';
 import type { Channel } from '../alerting/channels/channel.js';
 import { startTelemetry } from '../telemetry/setup.js';
-import { availabilityObserver } from '../telemetry/observer.js';
+import { pipelineObserver } from '../telemetry/observer.js';
 import { TableStore } from '../store/table-store.js';
 import type { Store } from '../store/store.js';
 import { startAzurite, type RunningAzurite } from './azurite.js';
@@ -79,12 +79,12 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
   // With a connection string, serve reports to Application Insights too; without, its log
   // lines are the readable summary.
   const telemetry = await startTelemetry(settings.telemetryConnection, { serviceName: 'writeback-monitor' });
-  const observe = availabilityObserver(telemetry);
+  const observer = pipelineObserver(telemetry);
   if (telemetry.enabled) log('telemetry: Application Insights (APPLICATIONINSIGHTS_CONNECTION_STRING)');
   const channels = options.channels ?? configuredChannels(settings.alerting);
   log(`alert channels: ${channels.size ? [...channels.keys()].join(', ') : 'none configured (WBMON_TEAMS_WEBHOOK_URL, WBMON_WEBHOOK_URL, WBMON_SMTP_URL)'}`);
   const alert = async (store: Store): Promise<void> => {
-    const pass = await evaluateAlerts(settings, store, channels, clock.now(), (line) => log(line));
+    const pass = await evaluateAlerts(settings, store, channels, clock.now(), (line) => log(line), observer?.delivery);
     if (pass.events.length || pass.delivery.sent || pass.delivery.failed) log(summarizeAlerts(pass));
   };
   const sequences = new SequenceCache();
@@ -94,7 +94,7 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
       schedule: settings.probeSchedule,
       run: async () => {
         const store = await readyStore();
-        const outcome = await runProbeCycle(settings, store, location, { ...options.probe, now: () => clock.now(), ...(observe && { observe }) });
+        const outcome = await runProbeCycle(settings, store, location, { ...options.probe, now: () => clock.now(), ...(observer && { observe: observer.result }) });
         log(`probeEndpoints: ${summarizeCycle(outcome)}`);
         await alert(store);
       },
@@ -104,7 +104,7 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
       schedule: settings.evaluateSchedule,
       run: async () => {
         const store = await readyStore();
-        log(`evaluateHeartbeats: ${summarizeEvaluation(await evaluateHeartbeats(settings, store, clock.now(), observe ? { observe } : {}))}`);
+        log(`evaluateHeartbeats: ${summarizeEvaluation(await evaluateHeartbeats(settings, store, clock.now(), observer ? { observe: observer.result, onRelay: observer.relay } : {}))}`);
         await alert(store);
       },
     },

@@ -86,6 +86,8 @@ export interface EvaluateOptions {
   /** Relays evaluated at once; each makes its own sequence of store calls. */
   readonly concurrency?: number;
   readonly observe?: ResultObserver;
+  /** Per relay after evaluation: heartbeat age (seconds) and a keepalive report that arrived. */
+  readonly onRelay?: (relayId: string, heartbeatAgeSeconds: number | undefined, keepalive: KeepaliveReport | undefined) => void;
 }
 
 interface Context {
@@ -97,6 +99,7 @@ interface Context {
   /** Every check as listed at the start (null: known not to exist), kept current as we write. */
   readonly checks: Map<string, Versioned<CheckRecord> | null>;
   readonly observe: ResultObserver | undefined;
+  readonly onRelay: EvaluateOptions['onRelay'];
 }
 
 export async function evaluateHeartbeats(settings: Settings, store: Store, now: Date, options: EvaluateOptions = {}): Promise<RelayEvaluation[]> {
@@ -119,6 +122,7 @@ export async function evaluateHeartbeats(settings: Settings, store: Store, now: 
     pending,
     checks: new Map(checks.map((e) => [e.key, e])),
     observe: options.observe,
+    onRelay: options.onRelay,
   };
   return inPool([...settings.relays], options.concurrency ?? 16, ([relayId, config]) => evaluateRelay(context, relayId, config));
 }
@@ -136,11 +140,15 @@ async function evaluateRelay(ctx: Context, relayId: string, config: RelayConfig)
 
   let relay = ctx.records.get(relayId);
   let processed = 0;
+  let keepaliveReport: KeepaliveReport | undefined;
   for (const { key, value: stored } of ctx.pending.get(relayId) ?? []) {
     if (stored.sequence > (relay?.value.lastSequence ?? -1)) {
       const { results, keepalive, eventLog, dc, sentAt } = stored.heartbeat;
       for (const result of results) await record(relayProbeCheck(relayId, result.target), result);
-      if (keepalive) await record(keepaliveCheck(relayId, keepalive.target), keepaliveResult(keepalive));
+      if (keepalive) {
+        keepaliveReport = keepalive;
+        await record(keepaliveCheck(relayId, keepalive.target), keepaliveResult(keepalive));
+      }
       const fromLog = eventLog && eventLogResult(eventLog);
       if (fromLog) await record(eventLogCheck(relayId), fromLog);
       if (dc) await record(dcCheck(relayId, dc.host), dcResult(dc, sentAt));
@@ -152,6 +160,8 @@ async function evaluateRelay(ctx: Context, relayId: string, config: RelayConfig)
   }
 
   const state = relayState(relay?.value.lastHeartbeatAt, config, now);
+  const last = relay?.value.lastHeartbeatAt;
+  ctx.onRelay?.(relayId, last ? (now.getTime() - Date.parse(last)) / 1000 : undefined, keepaliveReport);
   if (state === 'down') await record(heartbeatCheck(relayId), missedHeartbeat(relayId, relay?.value.lastHeartbeatAt, config, now));
   return { relayId, state, heartbeatsProcessed: processed, transitions };
 }

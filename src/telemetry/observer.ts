@@ -1,16 +1,36 @@
 /**
- * The bridge from the check pipeline to Application Insights: every result that enters the
- * pipeline becomes one availability result. Undefined when telemetry is off, so the pipeline
- * pays nothing.
+ * The bridge from the pipeline to Application Insights: every result that enters the check
+ * pipeline becomes one availability result and its phase metrics; relays report heartbeat age
+ * and keepalive reach; deliveries count per channel. Undefined when telemetry is off, so the
+ * pipeline pays nothing.
  */
 import { randomUUID } from 'node:crypto';
 import { logs } from '@opentelemetry/api-logs';
+import type { KeepaliveReport } from '../heartbeat/schema.js';
 import type { ResultObserver } from '../monitor/probe-cycle.js';
 import { availabilityRecord, emitAvailability } from './availability.js';
+import { createMeters, recordAlertDelivery, recordHeartbeatAge, recordKeepalive, recordProbeMetrics } from './metrics.js';
 import type { TelemetryHandle } from './setup.js';
 
-export function availabilityObserver(telemetry: TelemetryHandle): ResultObserver | undefined {
+export interface PipelineObserver {
+  readonly result: ResultObserver;
+  relay(relayId: string, heartbeatAgeSeconds: number | undefined, keepalive: KeepaliveReport | undefined): void;
+  delivery(channel: string, outcome: 'sent' | 'failed'): void;
+}
+
+export function pipelineObserver(telemetry: TelemetryHandle): PipelineObserver | undefined {
   if (!telemetry.enabled) return undefined;
   const logger = logs.getLogger('writeback-monitor');
-  return (identity, result) => emitAvailability(logger, availabilityRecord({ identity, result, id: randomUUID() }));
+  const meters = createMeters();
+  return {
+    result: (identity, result) => {
+      emitAvailability(logger, availabilityRecord({ identity, result, id: randomUUID() }));
+      recordProbeMetrics(meters, identity, result);
+    },
+    relay: (relayId, age, keepalive) => {
+      if (age !== undefined) recordHeartbeatAge(meters, relayId, age);
+      if (keepalive) recordKeepalive(meters, relayId, keepalive);
+    },
+    delivery: (channel, outcome) => recordAlertDelivery(meters, channel, outcome),
+  };
 }
