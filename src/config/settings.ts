@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { parseSchedule, type Schedule } from '../schedule/ncrontab.js';
 import { ConfigError } from './errors.js';
+import { isLoopback } from './loopback.js';
 import { parseRelays, type RelayMap } from './relays.js';
 import { parseMaintenance, type MaintenanceWindow } from '../alerting/maintenance.js';
 
@@ -89,8 +90,6 @@ export const proxyUrl = z
     return z.NEVER;
   });
 
-const LOOPBACK_HOST = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
-
 /**
  * A URL that is itself a secret (a webhook URL carries its key): checked for scheme, never
  * echoed in a message. `secure` schemes always; `plain` ones only to a loopback host.
@@ -108,7 +107,7 @@ const secretUrl = (secure: readonly string[], plain: string | null, what: string
         ctx.addIssue({ code: 'custom', message: `is not a valid URL (value not shown: it is a secret)` });
         return z.NEVER;
       }
-      if (secure.includes(url.protocol) || (url.protocol === plain && LOOPBACK_HOST.test(url.hostname))) return text;
+      if (secure.includes(url.protocol) || (url.protocol === plain && isLoopback(url.hostname))) return text;
       ctx.addIssue({ code: 'custom', message: `must be ${what}${plain ? ` (plain ${plain.replace(':', '')} only to a loopback host)` : ''}` });
       return z.NEVER;
     });

@@ -6,6 +6,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { MIN_SECRET_LENGTH, RELAY_ID } from '../config/relays.js';
+import { isLoopback } from '../config/loopback.js';
 import { count, proxyUrl, targetList, validate, WRITEBACK_ENDPOINTS, type Env } from '../config/settings.js';
 
 export interface RelaySettings {
@@ -34,8 +35,6 @@ export interface RelaySettings {
   readonly env: Env;
 }
 
-const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
-
 function defaultStateDir(env: Env): string {
   if (process.platform === 'win32' && env.ProgramData) return join(env.ProgramData, 'writeback-monitor', 'relay');
   return join(env.XDG_STATE_HOME || join(homedir(), '.local', 'state'), 'writeback-monitor', 'relay');
@@ -52,7 +51,7 @@ const schema = z.object({
         ctx.addIssue({ code: 'custom', message: `"${text}" is not a valid URL` });
         return z.NEVER;
       }
-      if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK.test(url.hostname))) {
+      if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url.hostname))) {
         ctx.addIssue({ code: 'custom', message: 'must be https (plain http only to a loopback host)' });
         return z.NEVER;
       }

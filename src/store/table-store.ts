@@ -1,4 +1,5 @@
 import { TableClient, odata } from '@azure/data-tables';
+import { isLoopback } from '../config/loopback.js';
 import {
   StoreConflictError,
   StoreUnavailableError,
@@ -201,5 +202,5 @@ function serviceMessage(err: unknown): string | undefined {
 
 function isLoopbackHttp(endpoint: string): boolean {
   const { protocol, hostname } = new URL(endpoint);
-  return protocol === 'http:' && (hostname === 'localhost' || hostname === '[::1]' || /^127(\.\d{1,3}){3}$/.test(hostname));
+  return protocol === 'http:' && isLoopback(hostname);
 }

@@ -15,7 +15,8 @@
  * The URL holds the SMTP password: no error message, log line or exception of this module
  * contains it or the URL; they name the server as `host:port` only.
  */
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
+import { isLoopback } from '../../../config/loopback.js';
 import { createTransport, type NodemailerError, type SMTPTransportOptions } from 'nodemailer';
 import type { AlertEvent } from '../../event.js';
 import { DeliveryError, type Channel } from '../channel.js';
@@ -89,20 +90,7 @@ function hostPort(host: string, port: number): string {
   return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-const LOOPBACK = new BlockList();
-LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
-LOOPBACK.addAddress('::1', 'ipv6');
-LOOPBACK.addSubnet('::ffff:127.0.0.0', 104, 'ipv6');
-
-/** localhost, 127.0.0.0/8, ::1 (and 127.x mapped into IPv6). */
-export function isLoopback(host: string): boolean {
-  const h = host.replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '').toLowerCase();
-  if (h === 'localhost' || h.endsWith('.localhost')) return true;
-  const family = isIP(h);
-  if (family === 4) return LOOPBACK.check(h, 'ipv4');
-  if (family === 6) return LOOPBACK.check(h, 'ipv6');
-  return false;
-}
+export { isLoopback };
 
 /** `host:port` of an SMTP URL, for logs: never the user or password. */
 export function describeSmtp(url: string): string {
