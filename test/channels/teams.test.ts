@@ -6,7 +6,8 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeliveryError } from '../../src/alerting/channels/channel.js';
 import { teamsChannel } from '../../src/alerting/channels/teams/index.js';
-import { buildPayload, durationBetween, type TeamsMessage, type TextBlock } from '../../src/alerting/channels/teams/payload.js';
+import { buildPayload, type TeamsMessage, type TextBlock } from '../../src/alerting/channels/teams/payload.js';
+import { durationBetween } from '../../src/alerting/words.js';
 import type { AlertEvent } from '../../src/alerting/event.js';
 
 const relayDown: AlertEvent = {

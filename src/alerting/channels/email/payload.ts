@@ -7,6 +7,7 @@
  * value of the event can inject a header. Every value of the event is HTML-escaped in the HTML
  * body.
  */
+import { durationBetween } from '../../words.js';
 import type { AlertEvent, AlertKind } from '../../event.js';
 
 export interface EmailMessage {
@@ -98,7 +99,7 @@ export function subject(event: AlertEvent): string {
     case 'triggered':
       return fit('[DOWN] ', what, failure);
     case 'reminder': {
-      const span = duration(event.since, event.at);
+      const span = durationBetween(event.since, event.at);
       return fit('[REMINDER] still down: ', what, span === undefined ? failure : ` (for ${span})${failure}`);
     }
     case 'resolved':
@@ -157,7 +158,7 @@ function locationInWords(event: AlertEvent): string {
 
 /** Label and value rows of the body, every value already on one line. */
 function facts(event: AlertEvent): Array<[string, string]> {
-  const span = duration(event.since, event.at);
+  const span = durationBetween(event.since, event.at);
   const forLabel = event.state === 'down' ? 'Down for' : event.state === 'up' ? 'Up for' : 'For';
   const rows: Array<[string, string]> = [
     ['State', event.state],
@@ -179,23 +180,6 @@ function when(iso: string): string {
   const t = Date.parse(iso);
   if (Number.isNaN(t)) return iso;
   return `${new Date(t).toISOString().slice(0, 19).replace('T', ' ')} UTC`;
-}
-
-function duration(fromIso: string, toIso: string): string | undefined {
-  const ms = Date.parse(toIso) - Date.parse(fromIso);
-  return Number.isNaN(ms) ? undefined : humanDuration(ms);
-}
-
-/** `45 s`, `12 min`, `2 h 5 min`, `3 d 4 h`: what a person reads at a glance. */
-export function humanDuration(ms: number): string {
-  const s = Math.max(0, Math.floor(ms / 1000));
-  if (s < 60) return `${s} s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m} min`;
-  const h = Math.floor(m / 60);
-  if (h < 48) return m % 60 ? `${h} h ${m % 60} min` : `${h} h`;
-  const d = Math.floor(h / 24);
-  return h % 24 ? `${d} d ${h % 24} h` : `${d} d`;
 }
 
 function hostOf(target: string): string {

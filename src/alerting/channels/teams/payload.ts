@@ -8,6 +8,7 @@
  * are put on one line, shortened, and their Markdown characters escaped with a backslash.
  * The whole message stays under MAX_MESSAGE_BYTES (Teams refuses cards of about 28 KB).
  */
+import { durationBetween } from '../../words.js';
 import type { CheckKind, CheckState } from '../../../checks/state.js';
 import type { AlertEvent, AlertKind } from '../../event.js';
 
@@ -205,20 +206,6 @@ function timeLabel(iso: string, max: number): string {
   const ms = Date.parse(iso);
   if (Number.isNaN(ms)) return plain(iso, max);
   return `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
-}
-
-/** "45 s", "12 min", "1 h 5 min", "2 d 3 h"; undefined when a time is unreadable. */
-export function durationBetween(fromIso: string, toIso: string): string | undefined {
-  const ms = Date.parse(toIso) - Date.parse(fromIso);
-  if (Number.isNaN(ms)) return undefined;
-  const seconds = Math.floor(Math.max(0, ms) / 1000);
-  if (seconds < 60) return `${seconds} s`;
-  const minutes = Math.floor(seconds / 60);
-  if (minutes < 60) return `${minutes} min`;
-  const hours = Math.floor(minutes / 60);
-  if (hours < 24) return minutes % 60 ? `${hours} h ${minutes % 60} min` : `${hours} h`;
-  const days = Math.floor(hours / 24);
-  return hours % 24 ? `${days} d ${hours % 24} h` : `${days} d`;
 }
 
 /** A standalone value: one line, at most `max` characters, no Markdown. */
