@@ -24,7 +24,7 @@ import { parseSettings } from '../src/config/settings.js';
 import { startAzurite } from '../src/local/azurite.js';
 import { CHECKS, recordResult } from '../src/monitor/checks-repository.js';
 import { TableStore } from '../src/store/table-store.js';
-import { isMain, median, round } from './support.js';
+import { isMain, median, round, percentile } from './support.js';
 
 export const ALERT_MAX_MEDIAN_MS = 100;
 
@@ -60,11 +60,6 @@ export interface AlertLatencyResult {
 }
 
 /** Nearest-rank percentile of an unsorted sample. */
-function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-
 function stats(values: readonly number[]): LatencyStats {
   return { medianMs: round(median(values)), p90Ms: round(percentile(values, 90)), maxMs: round(Math.max(...values)) };
 }

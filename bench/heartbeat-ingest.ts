@@ -13,7 +13,7 @@ import type { Heartbeat } from '../src/heartbeat/schema.js';
 import { sign } from '../src/heartbeat/verify.js';
 import { startAzurite } from '../src/local/azurite.js';
 import { serve } from '../src/local/serve.js';
-import { isMain, median, round } from './support.js';
+import { isMain, median, round, percentile } from './support.js';
 
 export interface HeartbeatIngestOptions {
   readonly relays?: number;
@@ -46,11 +46,6 @@ export const INGEST_MIN_RATIO = 0.7;
 const TARGET = 'https://passwordreset.microsoftonline.com/';
 
 /** Nearest-rank percentile of an unsorted sample. */
-function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-
 function heartbeat(relayId: string, sequence: number): Heartbeat {
   const at = new Date().toISOString();
   const result = (target: string) => ({
