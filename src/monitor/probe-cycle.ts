@@ -11,6 +11,7 @@ import type { ProbeResult } from '../probes/result.js';
 import { RELAYS, type RelayRecord } from '../heartbeat/ingest.js';
 import type { Store } from '../store/store.js';
 import { recordResult } from './checks-repository.js';
+import { inSpan, markProbeSpan, SpanKind } from '../telemetry/tracing.js';
 
 /** Sees every result as it enters the check pipeline (telemetry's availability results). */
 export type ResultObserver = (identity: CheckIdentity, result: CheckResult) => void;
@@ -29,15 +30,21 @@ export type ProbeSettings = Pick<Settings, 'probeTimeoutMs' | 'proxyUrl' | 'env'
 export function probeAll(targets: readonly string[], settings: ProbeSettings, io: ProbeEnvironment = {}): Promise<ProbeResult[]> {
   const proxies = proxyFromEnvironment(settings.env, settings.proxyUrl);
   return Promise.all(
-    targets.map((target) =>
-      probeTarget(target, {
-        timeoutMs: settings.probeTimeoutMs,
-        proxy: proxyFor(new URL(target), proxies),
-        ...(io.lookup && { lookup: io.lookup }),
-        ...(io.extraCa && { extraCa: io.extraCa }),
-        ...(io.now && { now: io.now }),
-      }),
-    ),
+    targets.map((target) => {
+      const url = new URL(target);
+      // One CLIENT span per probe (a dependency in Application Insights), marked by its result.
+      return inSpan(`probe ${url.host}`, { kind: SpanKind.CLIENT, attributes: { target } }, async (span) => {
+        const result = await probeTarget(target, {
+          timeoutMs: settings.probeTimeoutMs,
+          proxy: proxyFor(url, proxies),
+          ...(io.lookup && { lookup: io.lookup }),
+          ...(io.extraCa && { extraCa: io.extraCa }),
+          ...(io.now && { now: io.now }),
+        });
+        markProbeSpan(span, result);
+        return result;
+      });
+    }),
   );
 }
 
