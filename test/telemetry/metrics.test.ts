@@ -4,16 +4,9 @@
  * endpoint (the BUILT code in a child process against a loopback HTTPS capture, as in
  * availability.test.ts).
  */
-import { describe, expect, it, beforeAll, afterAll } from 'vitest';
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { gunzipSync } from 'node:zlib';
 import { DataPointType, MeterProvider, MetricReader, type MetricData } from '@opentelemetry/sdk-metrics';
 import {
   createMeters,
@@ -28,7 +21,7 @@ import {
 import type { CheckIdentity } from '../../src/checks/state.js';
 import type { ProbeResult } from '../../src/probes/result.js';
 import type { KeepaliveReport } from '../../src/heartbeat/schema.js';
-import { createTestCa } from '../support/certs.js';
+import { assertBuilt, distPath, useIngestion } from '../support/ingestion.js';
 
 const SECRET = 'planted-relay-secret-4f1d9c';
 const TARGET = 'https://passwordreset.microsoftonline.com/';
@@ -221,14 +214,7 @@ describe('metrics data points', () => {
 
 // ---- The proof: real exporter, captured ingestion -------------------------------------------
 
-const DIST = resolve(import.meta.dirname, '../../dist/src/telemetry');
-
-/** Decode one POST body: a JSON array or JSON lines. */
-function envelopesOf(body: string): Record<string, unknown>[] {
-  const text = body.trim();
-  if (text.startsWith('[')) return JSON.parse(text) as Record<string, unknown>[];
-  return text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as Record<string, unknown>);
-}
+const DIST = distPath('telemetry');
 
 /** The child: start telemetry from the built code, record the same metrics, flush, shut down. */
 function childScript(): string {
@@ -254,17 +240,6 @@ process.exit(0);
 `;
 }
 
-function runChild(script: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    child.on('error', fail);
-    child.on('exit', (code) => done({ code, output }));
-  });
-}
-
 interface MetricEnvelope {
   name: string;
   data: {
@@ -274,66 +249,22 @@ interface MetricEnvelope {
 }
 
 describe('metrics through the Azure Monitor exporter', () => {
-  let dir: string;
-  let server: Server;
-  let port: number;
-  let caFile: string;
-  const captured: { path: string; body: string }[] = [];
-
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'wbmon-metrics-'));
-    const ca = await createTestCa();
-    const leaf = await ca.issue({ ips: ['127.0.0.1'], names: ['localhost'] });
-    caFile = join(dir, 'ca.pem');
-    await writeFile(caFile, ca.cert);
-    server = createServer({ key: leaf.key, cert: leaf.cert }, (req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        let raw = Buffer.concat(chunks);
-        if (req.headers['content-encoding'] === 'gzip') raw = gunzipSync(raw);
-        const body = raw.toString('utf8');
-        captured.push({ path: req.url ?? '', body });
-        let n = 0;
-        try {
-          n = req.method === 'POST' && body.trim() ? envelopesOf(body).length : 0;
-        } catch {
-          // not JSON: still answer, the assertions will tell
-        }
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ itemsReceived: n, itemsAccepted: n, errors: [] }));
-      });
-    });
-    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-    port = (server.address() as AddressInfo).port;
-  });
-
-  afterAll(async () => {
-    await new Promise<void>((ok) => (server ? server.close(() => ok()) : ok()));
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  const capture = useIngestion('wbmon-metrics-');
 
   it('posts one MetricData envelope per data point, with no secret', { timeout: 60_000 }, async () => {
-    if (!existsSync(join(DIST, 'setup.js')) || !existsSync(join(DIST, 'metrics.js'))) {
-      throw new Error(`built telemetry code missing in ${DIST}: run \`npm run build\` (npm test builds first)`);
-    }
-    const script = join(dir, 'child.mjs');
-    await writeFile(script, childScript());
-    const { code, output } = await runChild(script, {
-      PATH: process.env['PATH'],
-      TMPDIR: dir,
-      APPLICATIONINSIGHTS_CONNECTION_STRING: `InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://127.0.0.1:${port}/`,
-      APPLICATIONINSIGHTS_STATSBEAT_DISABLED: 'true',
-      NODE_EXTRA_CA_CERTS: caFile,
+    assertBuilt(DIST, ['setup.js', 'metrics.js'], 'telemetry code');
+    const ingestion = capture();
+    const { code, output } = await ingestion.runTelemetryChild(childScript(), {
       WBMON_RELAY_SECRET: SECRET, // planted: the telemetry must never read it
     });
     expect(code, output).toBe(0);
 
-    const tracks = captured.filter((c) => c.path.startsWith('/v2.1/track'));
+    const { captured } = ingestion;
+    const tracks = ingestion.tracks();
     expect(tracks.length, `captured: ${captured.map((c) => c.path).join(', ')}\n${output}`).toBeGreaterThan(0);
     for (const c of captured) expect(c.body).not.toContain(SECRET);
 
-    const ours = (tracks.flatMap((c) => envelopesOf(c.body)) as unknown as MetricEnvelope[]).filter(
+    const ours = ingestion.envelopes<MetricEnvelope>().filter(
       (e) => e.data?.baseType === 'MetricData' && e.data.baseData.metrics.some((m) => m.name.startsWith('wbmon.')),
     );
     for (const e of ours) {

@@ -6,19 +6,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createServer, type AddressInfo, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { gunzipSync } from 'node:zlib';
 import { probeAll, type ProbeSettings } from '../../src/monitor/probe-cycle.js';
 import type { PhaseTimings } from '../../src/probes/result.js';
 import { inSpan } from '../../src/telemetry/tracing.js';
-import { createTestCa } from '../support/certs.js';
+import { assertBuilt, distPath, useIngestion } from '../support/ingestion.js';
 import { respond, startHttp, type Running } from '../support/servers.js';
 
 const exporter = new InMemorySpanExporter();
@@ -134,14 +128,7 @@ function timingAttributes(timings: PhaseTimings): Record<string, number> {
 
 // ---- The proof: real exporter, captured ingestion (as in availability.test.ts) --------------
 
-const DIST = resolve(import.meta.dirname, '../../dist/src');
-
-/** Decode one POST body: a JSON array or JSON lines. */
-function envelopesOf(body: string): Envelope[] {
-  const text = body.trim();
-  if (text.startsWith('[')) return JSON.parse(text) as Envelope[];
-  return text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as Envelope);
-}
+const DIST = distPath();
 
 interface Envelope {
   name: string;
@@ -173,75 +160,19 @@ process.exit(0);
 `;
 }
 
-function runChild(script: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    child.on('error', fail);
-    child.on('exit', (code) => done({ code, output }));
-  });
-}
-
 describe('traces through the Azure Monitor exporter', () => {
-  let dir: string;
-  let ingestion: HttpsServer;
-  let port: number;
-  let caFile: string;
-  const captured: { path: string; body: string }[] = [];
-
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'wbmon-traces-'));
-    const ca = await createTestCa();
-    const leaf = await ca.issue({ ips: ['127.0.0.1'], names: ['localhost'] });
-    caFile = join(dir, 'ca.pem');
-    await writeFile(caFile, ca.cert);
-    ingestion = createHttpsServer({ key: leaf.key, cert: leaf.cert }, (req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        let raw = Buffer.concat(chunks);
-        if (req.headers['content-encoding'] === 'gzip') raw = gunzipSync(raw);
-        const body = raw.toString('utf8');
-        captured.push({ path: req.url ?? '', body });
-        let n = 0;
-        try {
-          n = req.method === 'POST' && body.trim() ? envelopesOf(body).length : 0;
-        } catch {
-          // not JSON: still answer, the assertions will tell
-        }
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ itemsReceived: n, itemsAccepted: n, errors: [] }));
-      });
-    });
-    await new Promise<void>((ok) => ingestion.listen(0, '127.0.0.1', ok));
-    port = (ingestion.address() as AddressInfo).port;
-  });
-
-  afterAll(async () => {
-    await new Promise<void>((ok) => (ingestion ? ingestion.close(() => ok()) : ok()));
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  const capture = useIngestion('wbmon-traces-');
 
   it('posts the timer run as a request, each probe as a dependency, and correlates the availability results', { timeout: 60_000 }, async () => {
-    for (const file of ['telemetry/setup.js', 'telemetry/tracing.js', 'monitor/probe-cycle.js']) {
-      if (!existsSync(join(DIST, file))) throw new Error(`built code missing in ${DIST}: run \`npm run build\` (npm test builds first)`);
-    }
+    assertBuilt(DIST, ['telemetry/setup.js', 'telemetry/tracing.js', 'monitor/probe-cycle.js'], 'code');
+    const ingestion = capture();
     const okTarget = `http://127.0.0.1:${good.port}/`;
     const refusedTarget = `http://127.0.0.1:${refusedPort}/`;
-    const script = join(dir, 'child.mjs');
-    await writeFile(script, childScript([okTarget, refusedTarget]));
-    const { code, output } = await runChild(script, {
-      PATH: process.env['PATH'],
-      TMPDIR: dir,
-      APPLICATIONINSIGHTS_CONNECTION_STRING: `InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://127.0.0.1:${port}/`,
-      APPLICATIONINSIGHTS_STATSBEAT_DISABLED: 'true',
-      NODE_EXTRA_CA_CERTS: caFile,
+    const { code, output } = await ingestion.runTelemetryChild(childScript([okTarget, refusedTarget]), {
       OTEL_TRACES_SAMPLER: 'always_on', // the default rate-limited sampler would make this a lottery
     });
     expect(code, output).toBe(0);
-    const envelopes = captured.filter((c) => c.path.startsWith('/v2.1/track')).flatMap((c) => envelopesOf(c.body));
+    const envelopes = ingestion.envelopes<Envelope>();
     const named = (baseType: string, name: string) => envelopes.filter((e) => e.data?.baseType === baseType && e.data.baseData['name'] === name);
 
     const requests = named('RequestData', 'probeEndpoints');
