@@ -190,3 +190,19 @@ describe('writeback-monitor keepalive', () => {
     ]);
   });
 });
+
+describe('writeback-monitor serve on a port already in use', () => {
+  it('says so in one line and exits instead of hanging', async () => {
+    const { createServer } = await import('node:net');
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      const { code, stderr } = await cli(['serve', '--port', String(port)], { WBMON_TARGETS: servers[0]!.url });
+      expect(code).toBe(1);
+      expect(stderr).toBe(`writeback-monitor serve: listen EADDRINUSE: address already in use 127.0.0.1:${port}\n`);
+    } finally {
+      taken.close();
+    }
+  });
+});

@@ -110,6 +110,7 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
     },
   ];
 
+  // If the port is taken, the embedded Azurite must not keep the process alive after the error.
   const api = await startApi(
     {
       '/api/health': { method: 'GET', handle: health },
@@ -128,7 +129,11 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
     },
     options.port,
     { maxBodyBytes: MAX_BODY_BYTES },
-  );
+  ).catch(async (err: unknown) => {
+    await azurite?.close();
+    await telemetry.shutdown();
+    throw err;
+  });
 
   const scheduler = startScheduler(jobs, (job, err) => log(`${job.name}: failed: ${(err as Error).message}`), clock);
   for (const job of jobs) log(`${job.name}: schedule "${job.schedule.expression}", next at ${job.schedule.next(clock.now()).toISOString()}`);
