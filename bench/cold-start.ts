@@ -99,7 +99,10 @@ function runChild(code: string): Promise<ChildTimes> {
   });
 }
 
-const report = (fields: string) => `process.stdout.write('\\n' + ${JSON.stringify(PREFIX)} + JSON.stringify({ ${fields} }) + '\\n'); process.exit(0);`;
+// Exit only once the line has been written: a pipe takes large writes in pieces, and exiting
+// at once cut a long module list short.
+const report = (fields: string) =>
+  `process.stdout.write('\\n' + ${JSON.stringify(PREFIX)} + JSON.stringify({ ${fields} }) + '\\n', () => process.exit(0));`;
 
 /** Imports `specifiers` in sequence; optionally then `after`. Times from just before the first import. */
 function importScript(specifiers: readonly string[], after?: string): string {

@@ -1,3 +1,4 @@
+import '../src/telemetry/preload.js';
 import { app, type InvocationContext, type Timer } from '@azure/functions';
 import { runtime } from '../src/host/runtime.js';
 import { inSpan, SpanKind } from '../src/telemetry/tracing.js';

@@ -1,3 +1,4 @@
+import '../src/telemetry/preload.js';
 import { app, type HttpResponseInit } from '@azure/functions';
 import { health as healthOf } from '../src/api/handlers.js';
 

@@ -1,3 +1,4 @@
+import '../src/telemetry/preload.js';
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { MAX_BODY_BYTES, receiveHeartbeat } from '../src/api/heartbeat.js';
 import { respond } from '../src/host/respond.js';

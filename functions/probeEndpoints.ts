@@ -1,3 +1,4 @@
+import '../src/telemetry/preload.js';
 import { app, type InvocationContext, type Timer } from '@azure/functions';
 import { runProbeCycle } from '../src/monitor/probe-cycle.js';
 import { runtime } from '../src/host/runtime.js';

@@ -1,3 +1,4 @@
+import '../src/telemetry/preload.js';
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { status as statusOf } from '../src/api/handlers.js';
 import { respond } from '../src/host/respond.js';

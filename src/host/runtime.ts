@@ -9,7 +9,8 @@ import type { Store } from '../store/store.js';
 import { SequenceCache } from '../heartbeat/ingest.js';
 import { configuredChannels } from '../alerting/channels/registry.js';
 import type { Channel } from '../alerting/channels/channel.js';
-import { startTelemetry, type TelemetryHandle } from '../telemetry/setup.js';
+import type { TelemetryHandle } from '../telemetry/setup.js';
+import { telemetry } from '../telemetry/preload.js';
 import { pipelineObserver, type PipelineObserver } from '../telemetry/observer.js';
 
 export interface Runtime {
@@ -41,7 +42,8 @@ async function create(): Promise<Runtime> {
     throw new Error('AzureWebJobsStorage: not set; the monitor keeps its state in Table Storage');
   }
   const store = TableStore.fromConnectionString(settings.storageConnection);
-  const [telemetry] = await Promise.all([startTelemetry(settings.telemetryConnection, { serviceName: 'writeback-monitor' }), store.ready()]);
+  // Telemetry was started once per worker by preload.ts, before the entry files loaded.
+  await store.ready();
   return {
     settings,
     store,
