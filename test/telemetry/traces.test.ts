@@ -153,6 +153,18 @@ const store = new MemoryStore();
 await store.ready();
 const observer = pipelineObserver(handle);
 await inSpan('probeEndpoints', { kind: SpanKind.SERVER }, () => runProbeCycle(settings, store, 'westeurope', { observe: observer.result }));
+// A heartbeat evaluation too: relay-reported results and the relay's dead-man's switch.
+const { ingestHeartbeat } = await import(${url('heartbeat/ingest.js')});
+const { evaluateHeartbeats } = await import(${url('monitor/evaluate-heartbeats.js')});
+const relaySettings = parseSettings({ WBMON_RELAYS: JSON.stringify({ connect01: { secret: 'x'.repeat(40) } }) });
+const now = new Date();
+await ingestHeartbeat(store, 'connect01', {
+  version: 1, relayId: 'connect01', sequence: 1, sentAt: now.toISOString(), host: 'connect01.corp.example', agentVersion: '0.1.0',
+  results: [{ target: 'https://ssprdedicatedsbprodscu.servicebus.windows.net/', ok: false, startedAt: now.toISOString(), warnings: [],
+    timings: { dns: 2, tcp: 21000, total: 21002 }, proxy: null, failure: { code: 'tcp_timeout', phase: 'tcp', message: 'no answer' } }],
+}, now);
+await inSpan('evaluateHeartbeats', { kind: SpanKind.SERVER }, () =>
+  evaluateHeartbeats(relaySettings, store, new Date(now.getTime() + 1000), { observe: observer.result, onRelay: observer.relay }));
 await handle.flush();
 await handle.shutdown();
 console.log('child done');
@@ -163,7 +175,7 @@ process.exit(0);
 describe('traces through the Azure Monitor exporter', () => {
   const capture = useIngestion('wbmon-traces-');
 
-  it('posts the timer run as a request, each probe as a dependency, and correlates the availability results', { timeout: 60_000 }, async () => {
+  it('posts each timer run as a request, each probe as a dependency, and the availability results of a probe cycle and a heartbeat evaluation, correlated', { timeout: 60_000 }, async () => {
     assertBuilt(DIST, ['telemetry/setup.js', 'telemetry/tracing.js', 'monitor/probe-cycle.js'], 'code');
     const ingestion = capture();
     const okTarget = `http://127.0.0.1:${good.port}/`;
@@ -202,5 +214,25 @@ describe('traces through the Azure Monitor exporter', () => {
       expect(e.tags['ai.operation.id']).toBe(operationId);
       expect(e.tags['ai.operation.parentId']).toBe(request.data.baseData['id']);
     }
+
+    // The heartbeat evaluation: the relay's own result and its heartbeat, located at the relay.
+    const evaluation = named('RequestData', 'evaluateHeartbeats');
+    expect(evaluation).toHaveLength(1);
+    const relayProbe = named('AvailabilityData', 'relay:connect01:https://ssprdedicatedsbprodscu.servicebus.windows.net/');
+    const relayHeartbeat = named('AvailabilityData', 'heartbeat:connect01');
+    expect(relayProbe).toHaveLength(1);
+    expect(relayHeartbeat).toHaveLength(1);
+    expect(relayProbe[0]!.data.baseData).toMatchObject({
+      runLocation: 'connect01',
+      success: false,
+      duration: '00:00:21.002',
+      message: 'tcp_timeout in tcp: no answer',
+      properties: { checkKind: 'relay-probe', relay: 'connect01', failureCode: 'tcp_timeout', tcpMs: '21000' },
+    });
+    expect(relayHeartbeat[0]!.data.baseData).toMatchObject({ runLocation: 'connect01', success: true, message: 'ok' });
+    for (const e of [...relayProbe, ...relayHeartbeat]) expect(e.tags['ai.operation.id']).toBe(evaluation[0]!.tags['ai.operation.id']);
+    // The heartbeat age reached the metrics.
+    const metricNames = envelopes.filter((e) => e.data?.baseType === 'MetricData').flatMap((e) => ((e.data.baseData['metrics'] as { name: string }[]) ?? []).map((m) => m.name));
+    expect(metricNames).toContain('wbmon.relay.heartbeat_age');
   });
 });
