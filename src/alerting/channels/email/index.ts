@@ -17,7 +17,7 @@
  */
 import { isIP } from 'node:net';
 import { isLoopback } from '../../../config/loopback.js';
-import { createTransport, type NodemailerError, type SMTPTransportOptions } from 'nodemailer';
+import type { NodemailerError, SMTPTransportOptions, Transporter } from 'nodemailer';
 import type { AlertEvent } from '../../event.js';
 import { DeliveryError, type Channel } from '../channel.js';
 import { buildPayload, oneLine } from './payload.js';
@@ -144,7 +144,10 @@ export function emailChannel(config: EmailChannelConfig): Channel {
   const server = describeSmtp(config.url);
   const timeoutMs = config.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const scrub = secretScrubber(config.url, options.auth?.user, options.auth?.pass);
-  const transporter = createTransport(options);
+  // nodemailer is loaded on the first email, not when the function app starts: most runs send
+  // nothing, and cold start on Flex Consumption counts every module imported up front.
+  let transporter: Promise<Transporter> | undefined;
+  const transport = (): Promise<Transporter> => (transporter ??= import('nodemailer').then((m) => m.createTransport(options)));
 
   return {
     name: 'email',
@@ -152,7 +155,7 @@ export function emailChannel(config: EmailChannelConfig): Channel {
       const message = buildPayload(event, config.to, config.from);
       let info: { rejected?: unknown[]; rejectedErrors?: NodemailerError[] };
       try {
-        info = await transporter.sendMail({
+        info = await (await transport()).sendMail({
           from: message.from,
           to: [...message.to],
           subject: message.subject,
@@ -179,7 +182,7 @@ export function emailChannel(config: EmailChannelConfig): Channel {
       }
     },
     async close(): Promise<void> {
-      transporter.close();
+      (await transporter)?.close();
     },
   };
 }
