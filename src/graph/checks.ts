@@ -1,0 +1,283 @@
+/**
+ * Tenant checks through Microsoft Graph: licence, directory sync on and fresh, and real
+ * writeback failures from the directory audit log. The evaluators are pure (Graph answers in,
+ * check results out); `runTenantChecks` fetches and evaluates.
+ *
+ * The check kind is `tenant`, which CheckKind (src/checks/state.ts) does not list yet, so it is
+ * carried here as a plain string; the remediation table already matches `kind: 'tenant'`.
+ */
+import type { CheckResult } from '../checks/state.js';
+import { GraphPermissionError, graphGet, type GraphGetOptions } from './client.js';
+
+export const TENANT_KIND = 'tenant';
+export const TENANT_LOCATION = 'tenant';
+
+/**
+ * ok: the tenant is as it should be; failed: the tenant is not (a real finding);
+ * misconfigured: the monitor lacks a Graph permission (code graph_permission), which says
+ * nothing about the tenant; unknown: Graph could not be read (code graph_error).
+ */
+export type TenantCheckStatus = 'ok' | 'failed' | 'misconfigured' | 'unknown';
+
+export interface TenantCheckOutcome {
+  readonly id: string;
+  readonly kind: typeof TENANT_KIND;
+  readonly location: typeof TENANT_LOCATION;
+  readonly target: string;
+  readonly status: TenantCheckStatus;
+  readonly result: CheckResult;
+}
+
+export const PATHS = {
+  subscribedSkus: '/v1.0/subscribedSkus',
+  organization: '/v1.0/organization?$select=onPremisesSyncEnabled,onPremisesLastSyncDateTime',
+  directoryAudits: '/v1.0/auditLogs/directoryAudits',
+} as const;
+
+const ENTRA_PLANS = ['AAD_PREMIUM', 'AAD_PREMIUM_P2'];
+
+function ok(startedAt: string): CheckResult {
+  return { ok: true, startedAt };
+}
+
+function fail(startedAt: string, code: string, message: string): CheckResult {
+  return { ok: false, startedAt, failure: { code, phase: 'graph', message } };
+}
+
+// ---- licence ----------------------------------------------------------------------------------
+
+interface SubscribedSku {
+  skuPartNumber?: string;
+  capabilityStatus?: string;
+  prepaidUnits?: { enabled?: number };
+  servicePlans?: Array<{ servicePlanName?: string; provisioningStatus?: string }>;
+}
+
+/** ok when an enabled SKU with units has AAD_PREMIUM or AAD_PREMIUM_P2 provisioned. */
+export function evaluateLicence(skus: readonly unknown[], startedAt: string): CheckResult {
+  const list = skus as readonly SubscribedSku[];
+  const good = list.find(
+    (s) =>
+      s.capabilityStatus === 'Enabled' &&
+      (s.prepaidUnits?.enabled ?? 0) > 0 &&
+      (s.servicePlans ?? []).some((p) => ENTRA_PLANS.includes(p.servicePlanName ?? '') && p.provisioningStatus === 'Success'),
+  );
+  if (good) return ok(startedAt);
+  const seen = list.map((s) => `${s.skuPartNumber ?? '?'} (${s.capabilityStatus ?? '?'}, ${s.prepaidUnits?.enabled ?? 0} units)`);
+  return fail(
+    startedAt,
+    'licence_missing',
+    `no enabled subscription with units includes Entra ID P1 or P2 (AAD_PREMIUM, AAD_PREMIUM_P2) provisioned; subscriptions: ${seen.length ? seen.join(', ') : 'none'}`,
+  );
+}
+
+// ---- directory sync ---------------------------------------------------------------------------
+
+interface Organization {
+  onPremisesSyncEnabled?: boolean | null;
+  onPremisesLastSyncDateTime?: string | null;
+}
+
+export function evaluateSyncEnabled(org: unknown, startedAt: string): CheckResult {
+  const value = (org as Organization).onPremisesSyncEnabled;
+  if (value === true) return ok(startedAt);
+  return fail(startedAt, 'sync_disabled', `directory synchronisation is off (onPremisesSyncEnabled is ${String(value ?? null)})`);
+}
+
+export function evaluateSyncFresh(org: unknown, now: Date, maxAgeMinutes: number, startedAt: string): CheckResult {
+  const last = (org as Organization).onPremisesLastSyncDateTime;
+  const at = typeof last === 'string' ? Date.parse(last) : NaN;
+  if (Number.isNaN(at)) return fail(startedAt, 'sync_stale', 'the tenant has no last directory sync time (never synchronised)');
+  const ageMinutes = Math.floor((now.getTime() - at) / 60_000);
+  if (ageMinutes <= maxAgeMinutes) return ok(startedAt);
+  return fail(startedAt, 'sync_stale', `last directory sync ${formatAge(ageMinutes)} ago (${last}), more than ${maxAgeMinutes} minutes`);
+}
+
+function formatAge(minutes: number): string {
+  if (minutes < 120) return `${minutes} minutes`;
+  const hours = Math.floor(minutes / 60);
+  return hours < 48 ? `${hours} h ${minutes % 60} min` : `${Math.floor(hours / 24)} days`;
+}
+
+// ---- writeback failures -----------------------------------------------------------------------
+
+/**
+ * SSPR activities whose failure can be a writeback failure. These are the activityDisplayName
+ * values Entra lists for the "Self-service Password Management" service (Microsoft Learn,
+ * "Reporting options for Microsoft Entra password management"): a reset, change or unlock of a
+ * synced user is written back on-prem, and the progress activity records the step that failed.
+ * Registration, blocking and admin resets are left out: they never reach on-prem AD from SSPR.
+ */
+export const WRITEBACK_ACTIVITIES: readonly string[] = [
+  'Reset password (self-service)',
+  'Change password (self-service)',
+  'Unlock user account (self-service)',
+  'Self-serve password reset flow activity progress',
+];
+
+/**
+ * Reasons that point to on-prem. Entra records them either as the error names SSPR uses
+ * (OnPremisesConnectivityFailure, OnPremisesAdminActionRequired) or as free text mentioning
+ * on-premises; the text varies, so these match both. Anything else (wrong verification code,
+ * user cancelled, weak password in the cloud) is the user's business, not writeback's.
+ */
+const ON_PREM = /on-?prem|writeback/i;
+const REASONS: ReadonlyArray<{ label: string; code: RegExp; words: RegExp }> = [
+  {
+    label: 'on-premises connectivity',
+    code: /OnPremisesConnectivityFailure/i,
+    words: /\b(connect\w*|reach\w*|unreachable|unavailable|respond\w*|timed? ?out|offline)\b/i,
+  },
+  {
+    label: 'on-premises admin action required',
+    code: /OnPremisesAdminActionRequired/i,
+    words: /\b(admin\w*|permission\w*|access denied|polic\w*)\b/i,
+  },
+];
+
+interface DirectoryAudit {
+  activityDateTime?: string;
+  activityDisplayName?: string;
+  result?: string;
+  resultReason?: string;
+  initiatedBy?: { user?: { userPrincipalName?: string | null } | null };
+  targetResources?: Array<{ userPrincipalName?: string | null }>;
+}
+
+/** `jane@contoso.com` → `j***@contoso.com`; a name without a domain → `j***`. */
+export function maskUser(name: string | null | undefined): string {
+  if (!name) return 'unknown user';
+  const at = name.lastIndexOf('@');
+  const local = at > 0 ? name.slice(0, at) : name;
+  return `${local.slice(0, 1)}***${at > 0 ? name.slice(at) : ''}`;
+}
+
+export function classifyReason(reason: string | undefined): string | undefined {
+  if (!reason) return undefined;
+  const byCode = REASONS.find((r) => r.code.test(reason));
+  if (byCode) return byCode.label;
+  if (!ON_PREM.test(reason)) return undefined;
+  return REASONS.find((r) => r.words.test(reason))?.label;
+}
+
+/**
+ * Evaluates audits since `cursor`. Entries exactly at the cursor were seen by the run that
+ * set it (the cursor is the newest activityDateTime of that run), so they are skipped.
+ */
+export function evaluateWritebackFailures(
+  audits: readonly unknown[],
+  cursor: string,
+  now: Date,
+  startedAt: string,
+): { result: CheckResult; nextCursor: string } {
+  const cursorMs = Date.parse(cursor);
+  let newest = Number.NaN;
+  const byReason = new Map<string, string[]>();
+  for (const a of audits as readonly DirectoryAudit[]) {
+    const at = Date.parse(a.activityDateTime ?? '');
+    if (Number.isNaN(at)) continue;
+    if (!(newest >= at)) newest = at;
+    if (at <= cursorMs) continue;
+    if (a.result !== 'failure' || !WRITEBACK_ACTIVITIES.includes(a.activityDisplayName ?? '')) continue;
+    const label = classifyReason(a.resultReason);
+    if (!label) continue;
+    const user = a.targetResources?.find((t) => t.userPrincipalName)?.userPrincipalName ?? a.initiatedBy?.user?.userPrincipalName;
+    byReason.set(label, [...(byReason.get(label) ?? []), maskUser(user)]);
+  }
+  const nextCursor = Number.isNaN(newest) || newest < cursorMs ? (audits.length ? cursor : now.toISOString()) : new Date(newest).toISOString();
+  if (byReason.size === 0) return { result: ok(startedAt), nextCursor };
+  const total = [...byReason.values()].reduce((n, users) => n + users.length, 0);
+  const parts = [...byReason].map(([label, users]) => {
+    const distinct = [...new Set(users)];
+    const shown = distinct.slice(0, 3).join(', ') + (distinct.length > 3 ? `, +${distinct.length - 3} more` : '');
+    return `${label}: ${users.length} (${shown})`;
+  });
+  return {
+    result: fail(startedAt, 'writeback_failures', `${total} password writeback failure${total === 1 ? '' : 's'} since ${cursor}; ${parts.join('; ')}`),
+    nextCursor,
+  };
+}
+
+// ---- running them -----------------------------------------------------------------------------
+
+export interface TenantCheckOptions {
+  readonly baseUrl: string;
+  readonly token: GraphGetOptions['token'];
+  readonly now: Date;
+  /** The cursor of the previous run; without one, the audit log is read from `now - auditLookbackMinutes`. */
+  readonly lastAuditAt?: string;
+  readonly syncMaxAgeMinutes: number;
+  /** Default 60. */
+  readonly auditLookbackMinutes?: number;
+  readonly timeoutMs?: number;
+  readonly maxRetries?: number;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+export interface TenantCheckRun {
+  readonly results: TenantCheckOutcome[];
+  /** Pass back as `lastAuditAt` next run. Unchanged when the audit log could not be read. */
+  readonly nextAuditCursor: string;
+}
+
+export async function runTenantChecks(options: TenantCheckOptions): Promise<TenantCheckRun> {
+  const startedAt = options.now.toISOString();
+  const graph: GraphGetOptions = {
+    baseUrl: options.baseUrl,
+    token: options.token,
+    ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+    ...(options.maxRetries === undefined ? {} : { maxRetries: options.maxRetries }),
+    ...(options.sleep === undefined ? {} : { sleep: options.sleep }),
+  };
+  const base = options.baseUrl.replace(/\/+$/, '');
+  const outcome = (id: string, path: string, result: CheckResult, status?: TenantCheckStatus): TenantCheckOutcome => ({
+    id: `tenant:${id}`,
+    kind: TENANT_KIND,
+    location: TENANT_LOCATION,
+    target: base + (path.split('?')[0] ?? path),
+    status: status ?? (result.ok ? 'ok' : 'failed'),
+    result,
+  });
+  const onError = (err: unknown): { result: CheckResult; status: TenantCheckStatus } =>
+    err instanceof GraphPermissionError
+      ? { result: fail(startedAt, 'graph_permission', err.message), status: 'misconfigured' }
+      : { result: fail(startedAt, 'graph_error', err instanceof Error ? err.message : 'Microsoft Graph could not be read'), status: 'unknown' };
+
+  const cursor = options.lastAuditAt ?? new Date(options.now.getTime() - (options.auditLookbackMinutes ?? 60) * 60_000).toISOString();
+  const filter = `loggedByService eq 'Self-service Password Management' and activityDateTime ge ${cursor}`;
+  const auditPath = `${PATHS.directoryAudits}?$filter=${encodeURIComponent(filter)}`;
+
+  const [skus, orgs, audits] = await Promise.allSettled([
+    graphGet(PATHS.subscribedSkus, graph),
+    graphGet(PATHS.organization, graph),
+    graphGet(auditPath, graph),
+  ]);
+
+  const results: TenantCheckOutcome[] = [];
+  if (skus.status === 'fulfilled') results.push(outcome('licence', PATHS.subscribedSkus, evaluateLicence(skus.value, startedAt)));
+  else {
+    const e = onError(skus.reason);
+    results.push(outcome('licence', PATHS.subscribedSkus, e.result, e.status));
+  }
+
+  const org = orgs.status === 'fulfilled' ? orgs.value[0] : undefined;
+  if (org !== undefined) {
+    results.push(outcome('sync-enabled', PATHS.organization, evaluateSyncEnabled(org, startedAt)));
+    results.push(outcome('sync-fresh', PATHS.organization, evaluateSyncFresh(org, options.now, options.syncMaxAgeMinutes, startedAt)));
+  } else {
+    const e = orgs.status === 'rejected' ? onError(orgs.reason) : { result: fail(startedAt, 'graph_error', 'GET /v1.0/organization returned no organization'), status: 'unknown' as const };
+    results.push(outcome('sync-enabled', PATHS.organization, e.result, e.status));
+    results.push(outcome('sync-fresh', PATHS.organization, e.result, e.status));
+  }
+
+  let nextAuditCursor = cursor;
+  if (audits.status === 'fulfilled') {
+    const evaluated = evaluateWritebackFailures(audits.value, cursor, options.now, startedAt);
+    nextAuditCursor = evaluated.nextCursor;
+    results.push(outcome('writeback-failures', PATHS.directoryAudits, evaluated.result));
+  } else {
+    const e = onError(audits.reason);
+    results.push(outcome('writeback-failures', PATHS.directoryAudits, e.result, e.status));
+  }
+  return { results, nextAuditCursor };
+}
