@@ -31,9 +31,9 @@ export interface CheckResult {
  * probe: the cloud probing a target; relay-probe: a relay probing a target from its side of
  * the firewall; heartbeat: the dead-man's switch of one relay; keepalive: a relay's
  * idle-keepalive test; eventlog: what Entra Connect logs of writeback; dc: the domain
- * controller's LDAP and Kerberos ports from the relay.
+ * controller's LDAP and Kerberos ports from the relay; tenant: the Microsoft Graph checks.
  */
-export type CheckKind = 'probe' | 'relay-probe' | 'heartbeat' | 'keepalive' | 'eventlog' | 'dc';
+export type CheckKind = 'probe' | 'relay-probe' | 'heartbeat' | 'keepalive' | 'eventlog' | 'dc' | 'tenant';
 
 export interface CheckIdentity {
   /** Stable id, e.g. `cloud:https://passwordreset.microsoftonline.com/`. */

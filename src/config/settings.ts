@@ -131,6 +131,20 @@ const schema = z.object({
     }),
   WBMON_EVALUATE_SCHEDULE: schedule('0 * * * * *'),
   WBMON_REMIND_MINUTES: count(60, 0, 10_080),
+  WBMON_TENANT_SCHEDULE: schedule('0 0 * * * *'),
+  WBMON_GRAPH_URL: z
+    .string()
+    .default('https://graph.microsoft.com')
+    .refine((v) => {
+      try {
+        const u = new URL(v);
+        return u.protocol === 'https:' || (u.protocol === 'http:' && isLoopback(u.hostname));
+      } catch {
+        return false;
+      }
+    }, 'must be an https URL such as https://graph.microsoft.com (national clouds: https://graph.microsoft.us, https://microsoftgraph.chinacloudapi.cn)'),
+  WBMON_GRAPH_TOKEN: z.string().optional(),
+  WBMON_SYNC_MAX_AGE_MINUTES: count(120, 5, 10_080),
   WBMON_MAINTENANCE: z
     .string()
     .optional()
@@ -174,6 +188,14 @@ export interface AlertSettings {
   readonly emailTo: readonly string[];
 }
 
+export interface TenantSettings {
+  readonly schedule: Schedule;
+  readonly graphUrl: string;
+  /** A pre-acquired token for local runs (a secret); without it the managed identity is used. */
+  readonly graphToken: string | undefined;
+  readonly syncMaxAgeMinutes: number;
+}
+
 export interface Settings {
   readonly targets: readonly string[];
   readonly probeSchedule: Schedule;
@@ -187,6 +209,7 @@ export interface Settings {
   /** AzureWebJobsStorage: a connection string (it holds a key: never log it). */
   readonly storageConnection: string | undefined;
   readonly alerting: AlertSettings;
+  readonly tenant: TenantSettings;
   /** WBMON_RELAYS: the relays allowed to post heartbeats, with their secrets. */
   readonly relays: RelayMap;
   readonly evaluateSchedule: Schedule;
@@ -211,6 +234,12 @@ export function parseSettings(env: Env, labels: Readonly<Record<string, string>>
     telemetryConnection: s.APPLICATIONINSIGHTS_CONNECTION_STRING,
     relays: s.WBMON_RELAYS,
     evaluateSchedule: s.WBMON_EVALUATE_SCHEDULE,
+    tenant: {
+      schedule: s.WBMON_TENANT_SCHEDULE,
+      graphUrl: s.WBMON_GRAPH_URL,
+      graphToken: s.WBMON_GRAPH_TOKEN,
+      syncMaxAgeMinutes: s.WBMON_SYNC_MAX_AGE_MINUTES,
+    },
     alerting: {
       remindMinutes: s.WBMON_REMIND_MINUTES,
       maintenance: s.WBMON_MAINTENANCE,

@@ -10,7 +10,9 @@ import { health, status, unavailable } from '../api/handlers.js';
 import { MAX_BODY_BYTES, receiveHeartbeat } from '../api/heartbeat.js';
 import type { Settings } from '../config/settings.js';
 import { runProbeCycle, type ProbeEnvironment } from '../monitor/probe-cycle.js';
-import { summarizeAlerts, summarizeCycle, summarizeEvaluation } from '../monitor/summary.js';
+import { summarizeAlerts, summarizeCycle, summarizeEvaluation, summarizeTenant } from '../monitor/summary.js';
+import { runTenantCycle } from '../monitor/tenant-cycle.js';
+import { graphToken } from '../graph/token.js';
 import { evaluateHeartbeats } from '../monitor/evaluate-heartbeats.js';
 import { SequenceCache } from '../heartbeat/ingest.js';
 import { evaluateAlerts } from '../alerting/evaluate-alerts.js';
@@ -43,7 +45,7 @@ export interface RunningMonitor {
   /** Resolves when the first probe cycle at start-up has finished. */
   readonly firstCycle: Promise<void>;
   /** Runs a timer job now, as the host's admin endpoint does for a timer function. */
-  run(job: 'probeEndpoints' | 'evaluateHeartbeats'): Promise<void>;
+  run(job: 'probeEndpoints' | 'evaluateHeartbeats' | 'checkTenant'): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -109,6 +111,22 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
       },
     },
   ];
+  // Locally there is no managed identity: the tenant checks run when a token is given.
+  if (settings.tenant.graphToken) {
+    const token = graphToken(settings.tenant.graphUrl, settings.tenant.graphToken);
+    jobs.push({
+      name: 'checkTenant',
+      schedule: settings.tenant.schedule,
+      run: async () => {
+        const store = await readyStore();
+        const run = await runTenantCycle(settings, store, token, clock.now(), { log, ...(observer && { observe: observer.result }) });
+        log(`checkTenant: ${summarizeTenant(run)}`);
+        await alert(store);
+      },
+    });
+  } else {
+    log('checkTenant: off (set WBMON_GRAPH_TOKEN to run the Microsoft Graph tenant checks locally)');
+  }
 
   // If the port is taken, the embedded Azurite must not keep the process alive after the error.
   const api = await startApi(

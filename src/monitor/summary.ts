@@ -1,3 +1,4 @@
+import type { TenantCycle } from './tenant-cycle.js';
 import type { RelayEvaluation } from './evaluate-heartbeats.js';
 import type { AlertPass } from '../alerting/evaluate-alerts.js';
 import type { Transition } from '../checks/state.js';
@@ -27,4 +28,10 @@ function describeTransition(t: Transition): string {
 export function summarizeAlerts(pass: AlertPass): string {
   const { sent, retrying, failed } = pass.delivery;
   return `alerts: ${pass.events.length} new (${pass.events.map((e) => `${e.kind} ${e.checkId}`).join(', ') || 'none'}); delivered ${sent}, retrying ${retrying}, failed ${failed}`;
+}
+
+/** One line per tenant run. */
+export function summarizeTenant(run: TenantCycle): string {
+  const unknown = run.unknown.length ? `; not readable now: ${run.unknown.join(', ')}` : '';
+  return [`tenant checks: ${run.recorded} recorded${unknown}`, ...run.transitions.map(describeTransition)].join('; ');
 }

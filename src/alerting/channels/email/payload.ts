@@ -135,6 +135,8 @@ export function describeCheck(event: Pick<AlertEvent, 'checkKind' | 'target' | '
       return `relay ${location}: writeback errors in the Entra Connect event log`;
     case 'dc':
       return `relay ${location} cannot reach domain controller ${target}`;
+    case 'tenant':
+      return `tenant check ${target}`;
     default:
       return `${String(event.checkKind)} check of ${target} (${location})`;
   }

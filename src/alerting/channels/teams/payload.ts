@@ -195,6 +195,7 @@ const PHRASES: Record<CheckKind, Phrase> = {
     up: `${where}: idle connections to ${target} stay open again`,
   }),
   heartbeat: (where) => ({ down: `${where} stopped sending heartbeats`, up: `${where} sends heartbeats again` }),
+  tenant: (_where, target) => ({ down: `tenant check failing: ${target}`, up: `tenant check passing again: ${target}` }),
   eventlog: (where) => ({
     down: `${where}: Entra Connect logs password writeback failures`,
     up: `${where}: Entra Connect logs password writeback as healthy again`,

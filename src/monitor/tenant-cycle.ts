@@ -1,0 +1,70 @@
+/**
+ * The tenant checks' timer run: Microsoft Graph read app-only, each check's result into the
+ * same check pipeline as every other, at location `tenant`. The audit-log cursor lives in the
+ * store so each run reads only what is new.
+ *
+ * A check Graph could not answer (an outage, a timeout) is logged and left out: the tenant did
+ * not fail, the reading did. A missing permission is recorded as a failure with code
+ * `graph_permission`, whose alert names the permission to grant: misconfigured, not down.
+ */
+import type { Settings } from '../config/settings.js';
+import type { Transition } from '../checks/state.js';
+import { runTenantChecks } from '../graph/checks.js';
+import type { GraphGetOptions } from '../graph/client.js';
+import { StoreConflictError, type Store } from '../store/store.js';
+import { recordResult } from './checks-repository.js';
+import type { ResultObserver } from './probe-cycle.js';
+
+const CURSORS = 'cursors';
+const AUDIT_CURSOR = 'tenant-audit';
+
+export interface TenantCycle {
+  readonly recorded: number;
+  readonly unknown: string[];
+  readonly transitions: Transition[];
+}
+
+export async function runTenantCycle(
+  settings: Settings,
+  store: Store,
+  token: GraphGetOptions['token'],
+  now: Date,
+  io: { observe?: ResultObserver; log?: (line: string) => void } = {},
+): Promise<TenantCycle> {
+  const cursor = await store.get<{ at: string }>(CURSORS, AUDIT_CURSOR);
+  const run = await runTenantChecks({
+    baseUrl: settings.tenant.graphUrl,
+    token,
+    now,
+    syncMaxAgeMinutes: settings.tenant.syncMaxAgeMinutes,
+    ...(cursor && { lastAuditAt: cursor.value.at }),
+  });
+  const thresholds = { failure: settings.failureThreshold, success: settings.successThreshold };
+  const transitions: Transition[] = [];
+  const unknown: string[] = [];
+  let recorded = 0;
+  for (const outcome of run.results) {
+    if (outcome.status === 'unknown') {
+      unknown.push(outcome.id);
+      io.log?.(`${outcome.id}: not recorded, Graph could not be read: ${outcome.result.failure?.message ?? 'unknown'}`);
+      continue;
+    }
+    const identity = { id: outcome.id, kind: 'tenant' as const, target: outcome.target, location: outcome.location };
+    io.observe?.(identity, outcome.result);
+    const { transition } = await recordResult(store, identity, outcome.result, thresholds, now);
+    if (transition) transitions.push(transition);
+    recorded++;
+  }
+  await saveCursor(store, cursor?.etag, run.nextAuditCursor);
+  return { recorded, unknown, transitions };
+}
+
+async function saveCursor(store: Store, etag: string | undefined, at: string): Promise<void> {
+  try {
+    if (etag) await store.replace(CURSORS, AUDIT_CURSOR, { at }, etag);
+    else await store.insert(CURSORS, AUDIT_CURSOR, { at });
+  } catch (err) {
+    // Another run moved the cursor at the same time; its value is as good as ours.
+    if (!(err instanceof StoreConflictError)) throw err;
+  }
+}
