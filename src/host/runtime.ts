@@ -3,8 +3,8 @@
  * worker, and one store connection reused across invocations (a new TableClient per call
  * would pay connection set-up each time).
  */
-import { loadSettings, type Settings } from '../config/settings.js';
-import { TableStore } from '../store/table-store.js';
+import { loadSettings, readEnvironment, type Settings } from '../config/settings.js';
+import { openTableStore, storageTarget } from '../store/open.js';
 import type { Store } from '../store/store.js';
 import { SequenceCache } from '../heartbeat/ingest.js';
 import { configuredChannels } from '../alerting/channels/registry.js';
@@ -38,10 +38,11 @@ export function runtime(): Promise<Runtime> {
 
 async function create(): Promise<Runtime> {
   const settings = loadSettings();
-  if (!settings.storageConnection) {
-    throw new Error('AzureWebJobsStorage: not set; the monitor keeps its state in Table Storage');
+  const target = storageTarget(readEnvironment());
+  if (!target) {
+    throw new Error('AzureWebJobsStorage: not set (a connection string, or AzureWebJobsStorage__accountName for the managed identity); the monitor keeps its state in Table Storage');
   }
-  const store = TableStore.fromConnectionString(settings.storageConnection);
+  const store = openTableStore(target);
   // Telemetry was started once per worker by preload.ts, before the entry files loaded.
   await store.ready();
   return {
