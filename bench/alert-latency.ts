@@ -13,7 +13,6 @@
  * same capture server, no store; latency from calling send to the body's arrival.
  */
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { teamsChannel } from '../src/alerting/channels/teams/index.js';
 import type { Channel } from '../src/alerting/channels/channel.js';
 import { evaluateAlerts } from '../src/alerting/evaluate-alerts.js';
@@ -24,7 +23,7 @@ import { parseSettings } from '../src/config/settings.js';
 import { startAzurite } from '../src/local/azurite.js';
 import { CHECKS, recordResult } from '../src/monitor/checks-repository.js';
 import { TableStore } from '../src/store/table-store.js';
-import { isMain, median, round, percentile } from './support.js';
+import { isMain, listenLoopback, median, round, percentile } from './support.js';
 
 export const ALERT_MAX_MEDIAN_MS = 100;
 
@@ -82,14 +81,7 @@ async function startCapture(): Promise<Capture> {
       res.end();
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenLoopback(server);
   return {
     url: `http://127.0.0.1:${port}/workflows/bench/triggers/manual/paths/invoke`,
     arrivals,

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server as NetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -63,6 +63,18 @@ export function makeCerts(): BenchCerts {
   }
 }
 
+/** Listens on 127.0.0.1 on a free port; resolves with the port. */
+export async function listenLoopback(server: NetServer): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return (server.address() as AddressInfo).port;
+}
+
 export interface BenchServer {
   readonly port: number;
   /** https://localhost:PORT/ */
@@ -76,14 +88,7 @@ export async function startHttps(
   handler: (req: IncomingMessage, res: ServerResponse) => void,
 ): Promise<BenchServer> {
   const server: Server = createServer({ key: certs.keyPem, cert: certs.certPem }, handler);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenLoopback(server);
   return {
     port,
     url: `https://localhost:${port}/`,

@@ -29,8 +29,11 @@ export interface AvailabilityRecord {
   readonly attributes: Readonly<Record<string, AttributeValue>>;
 }
 
-/** Timing fields copied as custom dimensions (milliseconds), in this order. */
-const TIMING_DIMENSIONS = [
+/**
+ * Timing fields as custom dimensions and span attributes (milliseconds), in this order: the
+ * same names in both, so one query joins availability results and spans.
+ */
+export const TIMING_DIMENSIONS = [
   ['dns', 'dnsMs'],
   ['proxy', 'proxyMs'],
   ['tcp', 'tcpMs'],

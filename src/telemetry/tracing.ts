@@ -8,6 +8,7 @@
  *
  * Attribute names match the availability results' custom dimensions, so one KQL join covers both.
  */
+import { TIMING_DIMENSIONS } from './availability.js';
 import { SpanKind, SpanStatusCode, trace, type Attributes, type Span } from '@opentelemetry/api';
 import type { ProbeResult } from '../probes/result.js';
 
@@ -43,16 +44,6 @@ export function inSpan<T>(name: string, options: SpanOptions, fn: (span: Span) =
   );
 }
 
-/** Timing fields as span attributes (milliseconds), in this order. */
-const TIMING_ATTRIBUTES = [
-  ['dns', 'dnsMs'],
-  ['proxy', 'proxyMs'],
-  ['tcp', 'tcpMs'],
-  ['tls', 'tlsMs'],
-  ['ttfb', 'ttfbMs'],
-  ['total', 'totalMs'],
-] as const;
-
 /**
  * Describes a probe's outcome on its span. A probe never throws (failures are results), so a
  * failed probe is marked here: status ERROR with message `<code> in <phase>`.
@@ -64,7 +55,7 @@ export function markProbeSpan(span: Span, result: ProbeResult): void {
     attributes['failurePhase'] = result.failure.phase;
   }
   if (result.http) attributes['httpStatus'] = result.http.status;
-  for (const [field, key] of TIMING_ATTRIBUTES) {
+  for (const [field, key] of TIMING_DIMENSIONS) {
     const value = result.timings[field];
     if (value !== undefined) attributes[key] = value;
   }
