@@ -54,3 +54,16 @@ describe('the heartbeat and status functions', () => {
     expect(again).toEqual({ status: 409, jsonBody: { error: `replay: sequence ${sequence} is not greater than the last stored ${sequence}` } });
   });
 });
+
+describe('the timer functions', () => {
+  it('run their work, the alert pass and log a line for each, as the host would call them', async () => {
+    const { probeEndpoints } = await import('../functions/probeEndpoints.js');
+    const { evaluateHeartbeats } = await import('../functions/evaluateHeartbeats.js');
+    logged.length = 0;
+    await probeEndpoints({ isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: { last: '', next: '', lastUpdated: '' } }, context('probeEndpoints'));
+    await evaluateHeartbeats({ isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: { last: '', next: '', lastUpdated: '' } }, context('evaluateHeartbeats'));
+    expect(logged.filter((l) => l.startsWith('information probe cycle: 0/1 up'))).toHaveLength(1);
+    expect(logged.filter((l) => l.startsWith('information heartbeat evaluation: relay-a up'))).toHaveLength(1);
+    expect(logged.filter((l) => l.startsWith('information alerts: '))).toHaveLength(2);
+  });
+});

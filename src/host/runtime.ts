@@ -5,6 +5,7 @@
  */
 import { loadSettings, readEnvironment, type Settings } from '../config/settings.js';
 import { openTableStore, storageTarget } from '../store/open.js';
+import { graphToken } from '../graph/token.js';
 import type { Store } from '../store/store.js';
 import { SequenceCache } from '../heartbeat/ingest.js';
 import { configuredChannels } from '../alerting/channels/registry.js';
@@ -24,6 +25,8 @@ export interface Runtime {
   readonly telemetry: TelemetryHandle;
   /** Availability results and metrics; undefined without a connection string. */
   readonly observer: PipelineObserver | undefined;
+  /** Microsoft Graph tokens, one provider per worker so the identity's token cache is kept. */
+  readonly graphToken: () => Promise<string>;
 }
 
 let current: Promise<Runtime> | undefined;
@@ -53,5 +56,6 @@ async function create(): Promise<Runtime> {
     channels: configuredChannels(settings.alerting),
     telemetry,
     observer: pipelineObserver(telemetry),
+    graphToken: graphToken(settings.tenant.graphUrl, settings.tenant.graphToken),
   };
 }

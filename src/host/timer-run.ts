@@ -1,0 +1,27 @@
+/**
+ * One timer invocation under the Functions host, the same for every timer: the run's span (a
+ * request in Application Insights, everything it does nested in it), the work, the alerting
+ * pass over what the work recorded, and a flush before returning, because the instance may be
+ * frozen as soon as the invocation ends.
+ */
+import type { InvocationContext } from '@azure/functions';
+import { evaluateAlerts } from '../alerting/evaluate-alerts.js';
+import { summarizeAlerts } from '../monitor/summary.js';
+import { inSpan, SpanKind } from '../telemetry/tracing.js';
+import { runtime, type Runtime } from './runtime.js';
+
+/** The work returns its one-line summary for the log. */
+export type TimerWork = (rt: Runtime, log: (line: string) => void) => Promise<string>;
+
+export async function timerRun(name: string, context: InvocationContext, work: TimerWork): Promise<void> {
+  const rt = await runtime();
+  const log = (line: string): void => context.log(line);
+  try {
+    await inSpan(name, { kind: SpanKind.SERVER }, async () => {
+      log(await work(rt, log));
+      log(summarizeAlerts(await evaluateAlerts(rt.settings, rt.store, rt.channels, new Date(), log, rt.observer?.delivery)));
+    });
+  } finally {
+    await rt.telemetry.flush();
+  }
+}
