@@ -155,3 +155,36 @@ describe('alert settings', () => {
     expect(problems.join('\n')).not.toMatch(/SECRET/);
   });
 });
+
+describe('Key Vault references the platform did not resolve', () => {
+  const ref = (name: string) => `@Microsoft.KeyVault(VaultName=kv-wbmon-abc;SecretName=${name})`;
+
+  it('are treated as unset and named, so a secret not created yet does not stop the monitor', () => {
+    const s = parseSettings({
+      WBMON_RELAYS: ref('wbmon-relays'),
+      WBMON_TEAMS_WEBHOOK_URL: ref('wbmon-teams-webhook-url'),
+      WBMON_WEBHOOK_URL: 'https://hooks.example.com/wbmon',
+    });
+    expect(s.relays.size).toBe(0);
+    expect(s.alerting.teamsWebhookUrl).toBeUndefined();
+    expect(s.alerting.webhookUrl).toBe('https://hooks.example.com/wbmon');
+    expect(s.unresolvedSecrets).toEqual(['WBMON_RELAYS', 'WBMON_TEAMS_WEBHOOK_URL']);
+  });
+
+  it('turn email off while the SMTP URL is one, rather than reporting half-configured email', () => {
+    const s = parseSettings({
+      WBMON_SMTP_URL: ref('wbmon-smtp-url'),
+      WBMON_EMAIL_FROM: 'monitor@contoso.com',
+      WBMON_EMAIL_TO: 'oncall@contoso.com',
+    });
+    expect(s.alerting.smtpUrl).toBeUndefined();
+    expect(s.alerting.emailFrom).toBeUndefined();
+    expect(s.alerting.emailTo).toEqual([]);
+    expect(s.unresolvedSecrets).toEqual(['WBMON_SMTP_URL']);
+  });
+
+  it('are not confused with a resolved value that merely mentions Key Vault', () => {
+    expect(() => parseSettings({ WBMON_TEAMS_WEBHOOK_URL: 'not a url @Microsoft.KeyVault(' })).toThrow(ConfigError);
+    expect(parseSettings({}).unresolvedSecrets).toEqual([]);
+  });
+});

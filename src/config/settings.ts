@@ -215,13 +215,41 @@ export interface Settings {
   readonly evaluateSchedule: Schedule;
   /** The environment the settings came from, for HTTPS_PROXY / NO_PROXY. */
   readonly env: Env;
+  /**
+   * Settings holding a Key Vault reference the platform did not resolve (the secret does not
+   * exist yet, or the identity cannot read it), treated as unset; worth a line in the log.
+   */
+  readonly unresolvedSecrets: readonly string[];
+}
+
+/**
+ * App Service leaves a Key Vault reference it cannot resolve in place, as the literal
+ * `@Microsoft.KeyVault(...)` text. infra/ references every secret setting whether or not the
+ * secret has been created, so such a value means "not configured yet", not a bad value.
+ */
+export function isUnresolvedKeyVaultReference(value: string | undefined): boolean {
+  return value !== undefined && /^\s*@Microsoft\.KeyVault\(/i.test(value);
+}
+
+/** The environment with unresolved references removed; email is off while its server is one. */
+function withoutUnresolvedReferences(env: Env): { env: Env; unresolved: string[] } {
+  const unresolved = Object.keys(env).filter((name) => isUnresolvedKeyVaultReference(env[name])).sort();
+  if (unresolved.length === 0) return { env, unresolved };
+  const cleaned: Record<string, string | undefined> = { ...env };
+  for (const name of unresolved) cleaned[name] = undefined;
+  if (unresolved.includes('WBMON_SMTP_URL')) {
+    cleaned.WBMON_EMAIL_FROM = undefined;
+    cleaned.WBMON_EMAIL_TO = undefined;
+  }
+  return { env: cleaned, unresolved };
 }
 
 /**
  * Validates every setting and reports every problem at once (ConfigError). `labels` renames a
  * setting in messages when its value came from somewhere else (a command-line flag).
  */
-export function parseSettings(env: Env, labels: Readonly<Record<string, string>> = {}): Settings {
+export function parseSettings(given: Env, labels: Readonly<Record<string, string>> = {}): Settings {
+  const { env, unresolved } = withoutUnresolvedReferences(given);
   const s = validate(schema, env, labels, emailNeedsAll);
   return {
     targets: s.WBMON_TARGETS,
@@ -251,6 +279,7 @@ export function parseSettings(env: Env, labels: Readonly<Record<string, string>>
       emailTo: s.WBMON_EMAIL_TO,
     },
     env,
+    unresolvedSecrets: unresolved,
   };
 }
 

@@ -13,9 +13,19 @@ import { runtime, type Runtime } from './runtime.js';
 /** The work returns its one-line summary for the log. */
 export type TimerWork = (rt: Runtime, log: (line: string) => void) => Promise<string>;
 
+/** Settings notices are worth one line per worker, not one per run. */
+let settingsNoticed = false;
+
 export async function timerRun(name: string, context: InvocationContext, work: TimerWork): Promise<void> {
   const rt = await runtime();
   const log = (line: string): void => context.log(line);
+  if (!settingsNoticed) {
+    settingsNoticed = true;
+    const names = rt.settings.unresolvedSecrets;
+    if (names.length > 0) {
+      context.warn(`settings: ${names.join(', ')} hold Key Vault references the platform did not resolve (secret not created yet, or the identity cannot read it); treated as unset`);
+    }
+  }
   try {
     await inSpan(name, { kind: SpanKind.SERVER }, async () => {
       log(await work(rt, log));

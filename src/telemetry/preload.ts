@@ -31,7 +31,10 @@ const process_ = globalThis as WithStarted;
 export const telemetry: TelemetryHandle = await (process_[STARTED] ??= preload(process.env.APPLICATIONINSIGHTS_CONNECTION_STRING));
 
 async function preload(connectionString: string | undefined): Promise<TelemetryHandle> {
-  const handle = await startTelemetry(connectionString, { serviceName: SERVICE_NAME });
+  const handle = await startTelemetry(connectionString, {
+    serviceName: SERVICE_NAME,
+    authentication: process.env.APPLICATIONINSIGHTS_AUTHENTICATION_STRING,
+  });
   if (!handle.enabled) return handle;
   const [{ registerInstrumentations }, instrumentation, azFunc] = await Promise.all([
     import('@opentelemetry/instrumentation'),

@@ -21,6 +21,32 @@ export interface TelemetryHandle {
 export interface TelemetryOptions {
   /** Becomes `service.name`, which Application Insights shows as the cloud role name. */
   serviceName?: string;
+  /**
+   * `APPLICATIONINSIGHTS_AUTHENTICATION_STRING` (`Authorization=AAD;ClientId=<id>`): send with
+   * a managed identity token, required when the component has local authentication off (as
+   * infra/ deploys it). The Functions host reads the same setting for its own telemetry; the
+   * exporter does not, so it is handed a credential here.
+   */
+  authentication?: string;
+}
+
+/** What an authentication string asks for: undefined for none (instrumentation key only). */
+export function parseAuthenticationString(text: string | undefined): { clientId?: string } | undefined {
+  if (!text || text.trim() === '') return undefined;
+  const pairs = new Map<string, string>();
+  for (const part of text.split(';')) {
+    if (part.trim() === '') continue;
+    const eq = part.indexOf('=');
+    if (eq <= 0) throw new Error(`APPLICATIONINSIGHTS_AUTHENTICATION_STRING: "${part.trim()}" is not key=value`);
+    pairs.set(part.slice(0, eq).trim().toLowerCase(), part.slice(eq + 1).trim());
+  }
+  const authorization = pairs.get('authorization');
+  if (authorization === undefined) return undefined;
+  if (authorization.toUpperCase() !== 'AAD') {
+    throw new Error(`APPLICATIONINSIGHTS_AUTHENTICATION_STRING: Authorization must be AAD, not "${authorization}"`);
+  }
+  const clientId = pairs.get('clientid');
+  return clientId ? { clientId } : {};
 }
 
 const DISABLED: TelemetryHandle = { enabled: false, flush: async () => {}, shutdown: async () => {} };
@@ -30,12 +56,14 @@ export async function startTelemetry(
   options: TelemetryOptions = {},
 ): Promise<TelemetryHandle> {
   if (!connectionString) return DISABLED;
-  const [{ useAzureMonitor, shutdownAzureMonitor }, { resourceFromAttributes }] = await Promise.all([
+  const aad = parseAuthenticationString(options.authentication);
+  const [{ useAzureMonitor, shutdownAzureMonitor }, { resourceFromAttributes }, credential] = await Promise.all([
     import('@azure/monitor-opentelemetry'),
     import('@opentelemetry/resources'),
+    aad ? import('@azure/identity').then(({ ManagedIdentityCredential }) => new ManagedIdentityCredential(aad.clientId ? { clientId: aad.clientId } : {})) : undefined,
   ]);
   useAzureMonitor({
-    azureMonitorExporterOptions: { connectionString },
+    azureMonitorExporterOptions: { connectionString, ...(credential ? { credential } : {}) },
     ...(options.serviceName ? { resource: resourceFromAttributes({ 'service.name': options.serviceName }) } : {}),
   });
   return { enabled: true, flush: flushProviders, shutdown: () => shutdownAzureMonitor() };

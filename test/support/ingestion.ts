@@ -31,6 +31,8 @@ export function assertBuilt(dir: string, files: string[], what: string): void {
 export interface Captured {
   path: string;
   body: string;
+  /** The Authorization header, when the exporter sent one (Entra ID authentication). */
+  authorization: string | undefined;
 }
 
 /** Decode one POST body: a JSON array or JSON lines. */
@@ -86,7 +88,7 @@ function captureServer(key: string, cert: string, captured: Captured[]): Server 
       let raw = Buffer.concat(chunks);
       if (req.headers['content-encoding'] === 'gzip') raw = gunzipSync(raw);
       const body = raw.toString('utf8');
-      captured.push({ path: req.url ?? '', body });
+      captured.push({ path: req.url ?? '', body, authorization: req.headers.authorization });
       let n = 0;
       try {
         n = req.method === 'POST' && body.trim() ? envelopesOf(body).length : 0;
