@@ -244,6 +244,9 @@ function withoutUnresolvedReferences(env: Env): { env: Env; unresolved: string[]
   return { env: cleaned, unresolved };
 }
 
+/** Every setting the monitor reads (the infra check holds the Bicep's app settings to this list). */
+export const SETTING_NAMES: readonly string[] = Object.keys(schema.shape);
+
 /**
  * Validates every setting and reports every problem at once (ConfigError). `labels` renames a
  * setting in messages when its value came from somewhere else (a command-line flag).

@@ -9,6 +9,9 @@ import {
   type Versioned,
 } from './store.js';
 
+/** The table the monitor keeps everything in unless told otherwise; infra/ creates it. */
+export const DEFAULT_TABLE_NAME = 'wbmon';
+
 export interface TableStoreOptions {
   /** Table holding every collection; created by ready() when missing. Default `wbmon`. */
   readonly tableName?: string;
@@ -79,7 +82,7 @@ export class TableStore implements Store {
    *   (shared key, SAS, managed identity). See fromConnectionString for the common case.
    */
   constructor(connect: (tableName: string) => TableClient, options: TableStoreOptions = {}) {
-    this.client = connect(options.tableName ?? 'wbmon');
+    this.client = connect(options.tableName ?? DEFAULT_TABLE_NAME);
   }
 
   static fromConnectionString(connectionString: string, options: TableStoreOptions = {}): TableStore {

@@ -1,0 +1,115 @@
+// The monitor: a Linux Function App on the Flex Consumption plan (FC1), Node 22, running as a
+// user-assigned managed identity. On Flex Consumption the runtime and version live in
+// functionAppConfig.runtime; FUNCTIONS_WORKER_RUNTIME and WEBSITE_NODE_DEFAULT_VERSION are
+// rejected as app settings.
+
+param location string
+param planName string
+param functionAppName string
+
+@description('Resource id of the user-assigned identity the app runs as.')
+param identityId string
+
+@description('Client id of that identity (storage, Application Insights, Graph, Key Vault).')
+param identityClientId string
+
+param storageAccountName string
+param storageBlobEndpoint string
+param deploymentContainerName string
+
+param appInsightsConnectionString string
+
+@description('App settings besides the platform ones set here (WBMON_* values and Key Vault references).')
+param appSettings object
+
+@description('Upper bound on instances; the monitor needs one, heartbeats from many relays may use a few.')
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int
+
+@allowed([512, 2048, 4096])
+param instanceMemoryMB int
+
+@description('Tags; azd-service-name lets `azd deploy` find this app.')
+param tags object
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: { name: 'FC1', tier: 'FlexConsumption' }
+  properties: { reserved: true }
+}
+
+// Settings the platform and the SDKs read; the identity is named explicitly everywhere because
+// a user-assigned identity is never picked by default.
+var platformSettings = {
+  AzureWebJobsStorage__accountName: storageAccountName
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: identityClientId
+  APPLICATIONINSIGHTS_CONNECTION_STRING: appInsightsConnectionString
+  // Entra ID authentication to Application Insights (local auth is off on the component): the
+  // host reads this, and src/telemetry/setup.ts hands the same identity to the exporter.
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+  // DefaultAzureCredential (Microsoft Graph tenant checks) picks this identity.
+  AZURE_CLIENT_ID: identityClientId
+}
+
+resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
+  name: functionAppName
+  location: location
+  tags: tags
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: { '${identityId}': {} }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    clientCertEnabled: false
+    keyVaultReferenceIdentity: identityId
+    siteConfig: {
+      minTlsVersion: '1.2'
+      scmMinTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+      appSettings: [for setting in items(union(appSettings, platformSettings)): { name: setting.key, value: setting.value }]
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storageBlobEndpoint}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+      }
+      runtime: { name: 'node', version: '22' }
+    }
+  }
+}
+
+// Publishing with basic (user name and password) credentials is off; azd and the Azure CLI
+// deploy with Entra ID.
+resource ftpPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: functionApp
+  name: 'ftp'
+  properties: { allow: false }
+}
+
+resource scmPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: functionApp
+  name: 'scm'
+  properties: { allow: false }
+}
+
+output name string = functionApp.name
+output defaultHostName string = functionApp.properties.defaultHostName
