@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Grants the monitor's managed identity the Microsoft Graph application permissions the tenant
-# checks read with: Organization.Read.All (licences, directory sync) and AuditLog.Read.All
-# (SSPR writeback failures). Run once, as a Privileged Role Administrator or Global
+# checks read with: Organization.Read.All (licences, directory sync), and AuditLog.Read.All with
+# Directory.Read.All (SSPR writeback failures: the directoryAudits API reference names both as
+# its least privileged application permissions). Run once, as a Privileged Role Administrator or Global
 # Administrator, with the Azure CLI signed in to the tenant:
 #
 #   infra/grant-graph-permissions.sh <principal-id-of-the-managed-identity>
@@ -16,7 +17,7 @@ graph_app_id="00000003-0000-0000-c000-000000000000" # Microsoft Graph, the same 
 
 graph_sp=$(az ad sp show --id "$graph_app_id" --query id -o tsv)
 
-for permission in Organization.Read.All AuditLog.Read.All; do
+for permission in Organization.Read.All AuditLog.Read.All Directory.Read.All; do
   role=$(az ad sp show --id "$graph_app_id" --query "appRoles[?value=='$permission' && contains(allowedMemberTypes, 'Application')].id | [0]" -o tsv)
   existing=$(az rest --method GET \
     --uri "https://graph.microsoft.com/v1.0/servicePrincipals/$principal/appRoleAssignments" \

@@ -88,6 +88,7 @@ describe('the remediation table', () => {
       'sync_disabled',
       'sync_stale',
       'writeback_failures',
+      'writeback_disabled',
       'graph_permission',
     ];
     for (const code of codes) expect(ruleFor({ checkKind: 'x', code, location: 'x', target: 'x' }).match.code, code).toBe(code);
@@ -274,7 +275,10 @@ describe('remediationFor', () => {
       'Password writeback failed for users in the tenant: open the Entra audit log for the SSPR writeback failures',
     );
     const graph = remediationFor(tenant('graph_permission'));
-    expect(graph.summary).toBe("The monitor's managed identity lacks Microsoft Graph permissions: grant Organization.Read.All and AuditLog.Read.All");
+    expect(graph.summary).toBe("The monitor's managed identity lacks Microsoft Graph permissions: grant Organization.Read.All, AuditLog.Read.All and Directory.Read.All");
+    expect(remediationFor(tenant('writeback_disabled')).summary).toBe(
+      'Password writeback was turned off for the directory: synced users cannot reset or change their passwords until it is back on',
+    );
     expect(graph.steps[0]).toContain('infra');
   });
 

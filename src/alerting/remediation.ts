@@ -578,15 +578,27 @@ export const REMEDIATIONS: readonly RemediationRule[] = [
     },
   },
   {
+    match: { code: 'writeback_disabled' },
+    remediation: {
+      summary: 'Password writeback was turned off for the directory: synced users cannot reset or change their passwords until it is back on',
+      steps: [
+        'Entra admin center, Protection, Password reset, On-premises integration: "Enable password write back for synced users" must be on; the audit log names who turned it off and when.',
+        'On the Connect server: Entra Connect wizard, Customize synchronization options, Optional features: "Password writeback" must be ticked; re-run the wizard if it was unticked.',
+        'Get-ADSyncAADPasswordResetConfiguration -Connector "<tenant>.onmicrosoft.com - AAD" must show Status: Enabled; Set-ADSyncAADPasswordResetConfiguration -Enable $true if not.',
+        'The check clears when the audit log shows "Enable password writeback for directory".',
+      ],
+    },
+  },
+  {
     match: { code: 'graph_permission' },
     remediation: {
-      summary: "The monitor's managed identity lacks Microsoft Graph permissions: grant Organization.Read.All and AuditLog.Read.All",
+      summary: "The monitor's managed identity lacks Microsoft Graph permissions: grant Organization.Read.All, AuditLog.Read.All and Directory.Read.All",
       steps: [
         "Run the project's infra script that grants Microsoft Graph app roles (under infra/) for the Function App's managed identity; it needs a Privileged Role Administrator or Global Administrator.",
-        'Or by hand with Microsoft Graph PowerShell: New-MgServicePrincipalAppRoleAssignment for Organization.Read.All and AuditLog.Read.All, from the Microsoft Graph service principal to the managed identity.',
-        'Check in the Entra admin center: Enterprise applications, filter Managed Identities, the Function App, Permissions: both must show as granted.',
+        'Or by hand with Microsoft Graph PowerShell: New-MgServicePrincipalAppRoleAssignment for Organization.Read.All, AuditLog.Read.All and Directory.Read.All (the audit log API names both of the last two), from the Microsoft Graph service principal to the managed identity.',
+        'Check in the Entra admin center: Enterprise applications, filter Managed Identities, the Function App, Permissions: all three must show as granted.',
         'New roles only appear in a fresh token and the managed identity\'s token can be cached for up to 24 hours, so the check may fail for a while after the grant.',
-        'For local runs with WBMON_GRAPH_TOKEN, the token must carry both roles.',
+        'For local runs with WBMON_GRAPH_TOKEN, the token must carry all three roles.',
       ],
     },
   },
@@ -654,7 +666,7 @@ export const REMEDIATIONS: readonly RemediationRule[] = [
       summary: "A tenant check failed ({code}): check the monitor's Microsoft Graph access and the tenant's writeback settings",
       steps: [
         'Read the alert message for what Microsoft Graph answered.',
-        "Check the Function App's managed identity has Organization.Read.All and AuditLog.Read.All.",
+        "Check the Function App's managed identity has Organization.Read.All, AuditLog.Read.All and Directory.Read.All.",
         'Check in the Entra admin center: licences (Entra ID P1/P2), Password reset, On-premises integration (writeback enabled), and the last directory sync.',
       ],
     },

@@ -2,12 +2,13 @@
  * Tenant checks through Microsoft Graph: licence, directory sync on and fresh, and real
  * writeback failures from the directory audit log. The evaluators are pure (Graph answers in,
  * check results out); `runTenantChecks` fetches and evaluates.
- *
- * The check kind is `tenant`, which CheckKind (src/checks/state.ts) does not list yet, so it is
- * carried here as a plain string; the remediation table already matches `kind: 'tenant'`.
+ * Failure codes: docs/probe-codes.md, "Tenant check codes".
  */
 import type { CheckResult } from '../checks/state.js';
 import { GraphPermissionError, graphGet, type GraphGetOptions } from './client.js';
+import { evaluateWritebackAudit, type AuditCursor } from './writeback-audit.js';
+
+export { maskUser } from './writeback-audit.js';
 
 export const TENANT_KIND = 'tenant';
 export const TENANT_LOCATION = 'tenant';
@@ -99,104 +100,7 @@ function formatAge(minutes: number): string {
   return hours < 48 ? `${hours} h ${minutes % 60} min` : `${Math.floor(hours / 24)} days`;
 }
 
-// ---- writeback failures -----------------------------------------------------------------------
-
-/**
- * SSPR activities whose failure can be a writeback failure. These are the activityDisplayName
- * values Entra lists for the "Self-service Password Management" service (Microsoft Learn,
- * "Reporting options for Microsoft Entra password management"): a reset, change or unlock of a
- * synced user is written back on-prem, and the progress activity records the step that failed.
- * Registration, blocking and admin resets are left out: they never reach on-prem AD from SSPR.
- */
-export const WRITEBACK_ACTIVITIES: readonly string[] = [
-  'Reset password (self-service)',
-  'Change password (self-service)',
-  'Unlock user account (self-service)',
-  'Self-serve password reset flow activity progress',
-];
-
-/**
- * Reasons that point to on-prem. Entra records them either as the error names SSPR uses
- * (OnPremisesConnectivityFailure, OnPremisesAdminActionRequired) or as free text mentioning
- * on-premises; the text varies, so these match both. Anything else (wrong verification code,
- * user cancelled, weak password in the cloud) is the user's business, not writeback's.
- */
-const ON_PREM = /on-?prem|writeback/i;
-const REASONS: ReadonlyArray<{ label: string; code: RegExp; words: RegExp }> = [
-  {
-    label: 'on-premises connectivity',
-    code: /OnPremisesConnectivityFailure/i,
-    words: /\b(connect\w*|reach\w*|unreachable|unavailable|respond\w*|timed? ?out|offline)\b/i,
-  },
-  {
-    label: 'on-premises admin action required',
-    code: /OnPremisesAdminActionRequired/i,
-    words: /\b(admin\w*|permission\w*|access denied|polic\w*)\b/i,
-  },
-];
-
-interface DirectoryAudit {
-  activityDateTime?: string;
-  activityDisplayName?: string;
-  result?: string;
-  resultReason?: string;
-  initiatedBy?: { user?: { userPrincipalName?: string | null } | null };
-  targetResources?: Array<{ userPrincipalName?: string | null }>;
-}
-
-/** `jane@contoso.com` → `j***@contoso.com`; a name without a domain → `j***`. */
-export function maskUser(name: string | null | undefined): string {
-  if (!name) return 'unknown user';
-  const at = name.lastIndexOf('@');
-  const local = at > 0 ? name.slice(0, at) : name;
-  return `${local.slice(0, 1)}***${at > 0 ? name.slice(at) : ''}`;
-}
-
-export function classifyReason(reason: string | undefined): string | undefined {
-  if (!reason) return undefined;
-  const byCode = REASONS.find((r) => r.code.test(reason));
-  if (byCode) return byCode.label;
-  if (!ON_PREM.test(reason)) return undefined;
-  return REASONS.find((r) => r.words.test(reason))?.label;
-}
-
-/**
- * Evaluates audits since `cursor`. Entries exactly at the cursor were seen by the run that
- * set it (the cursor is the newest activityDateTime of that run), so they are skipped.
- */
-export function evaluateWritebackFailures(
-  audits: readonly unknown[],
-  cursor: string,
-  now: Date,
-  startedAt: string,
-): { result: CheckResult; nextCursor: string } {
-  const cursorMs = Date.parse(cursor);
-  let newest = Number.NaN;
-  const byReason = new Map<string, string[]>();
-  for (const a of audits as readonly DirectoryAudit[]) {
-    const at = Date.parse(a.activityDateTime ?? '');
-    if (Number.isNaN(at)) continue;
-    if (!(newest >= at)) newest = at;
-    if (at <= cursorMs) continue;
-    if (a.result !== 'failure' || !WRITEBACK_ACTIVITIES.includes(a.activityDisplayName ?? '')) continue;
-    const label = classifyReason(a.resultReason);
-    if (!label) continue;
-    const user = a.targetResources?.find((t) => t.userPrincipalName)?.userPrincipalName ?? a.initiatedBy?.user?.userPrincipalName;
-    byReason.set(label, [...(byReason.get(label) ?? []), maskUser(user)]);
-  }
-  const nextCursor = Number.isNaN(newest) || newest < cursorMs ? (audits.length ? cursor : now.toISOString()) : new Date(newest).toISOString();
-  if (byReason.size === 0) return { result: ok(startedAt), nextCursor };
-  const total = [...byReason.values()].reduce((n, users) => n + users.length, 0);
-  const parts = [...byReason].map(([label, users]) => {
-    const distinct = [...new Set(users)];
-    const shown = distinct.slice(0, 3).join(', ') + (distinct.length > 3 ? `, +${distinct.length - 3} more` : '');
-    return `${label}: ${users.length} (${shown})`;
-  });
-  return {
-    result: fail(startedAt, 'writeback_failures', `${total} password writeback failure${total === 1 ? '' : 's'} since ${cursor}; ${parts.join('; ')}`),
-    nextCursor,
-  };
-}
+// ---- writeback failures: src/graph/writeback-audit.ts ----------------------------------------
 
 // ---- running them -----------------------------------------------------------------------------
 
@@ -205,7 +109,7 @@ export interface TenantCheckOptions {
   readonly token: GraphGetOptions['token'];
   readonly now: Date;
   /** The cursor of the previous run; without one, the audit log is read from `now - auditLookbackMinutes`. */
-  readonly lastAuditAt?: string;
+  readonly lastAudit?: AuditCursor;
   readonly syncMaxAgeMinutes: number;
   /** Default 60. */
   readonly auditLookbackMinutes?: number;
@@ -216,8 +120,8 @@ export interface TenantCheckOptions {
 
 export interface TenantCheckRun {
   readonly results: TenantCheckOutcome[];
-  /** Pass back as `lastAuditAt` next run. Unchanged when the audit log could not be read. */
-  readonly nextAuditCursor: string;
+  /** Pass back as `lastAudit` next run. Unchanged when the audit log could not be read. */
+  readonly nextAudit: AuditCursor;
 }
 
 export async function runTenantChecks(options: TenantCheckOptions): Promise<TenantCheckRun> {
@@ -243,8 +147,8 @@ export async function runTenantChecks(options: TenantCheckOptions): Promise<Tena
       ? { result: fail(startedAt, 'graph_permission', err.message), status: 'misconfigured' }
       : { result: fail(startedAt, 'graph_error', err instanceof Error ? err.message : 'Microsoft Graph could not be read'), status: 'unknown' };
 
-  const cursor = options.lastAuditAt ?? new Date(options.now.getTime() - (options.auditLookbackMinutes ?? 60) * 60_000).toISOString();
-  const filter = `loggedByService eq 'Self-service Password Management' and activityDateTime ge ${cursor}`;
+  const cursor: AuditCursor = options.lastAudit ?? { at: new Date(options.now.getTime() - (options.auditLookbackMinutes ?? 60) * 60_000).toISOString() };
+  const filter = `loggedByService eq 'Self-service Password Management' and activityDateTime ge ${cursor.at}`;
   const auditPath = `${PATHS.directoryAudits}?$filter=${encodeURIComponent(filter)}`;
 
   const [skus, orgs, audits] = await Promise.allSettled([
@@ -270,14 +174,14 @@ export async function runTenantChecks(options: TenantCheckOptions): Promise<Tena
     results.push(outcome('sync-fresh', PATHS.organization, e.result, e.status));
   }
 
-  let nextAuditCursor = cursor;
+  let nextAudit = cursor;
   if (audits.status === 'fulfilled') {
-    const evaluated = evaluateWritebackFailures(audits.value, cursor, options.now, startedAt);
-    nextAuditCursor = evaluated.nextCursor;
+    const evaluated = evaluateWritebackAudit(audits.value, cursor, options.now, startedAt);
+    nextAudit = evaluated.next;
     results.push(outcome('writeback-failures', PATHS.directoryAudits, evaluated.result));
   } else {
     const e = onError(audits.reason);
     results.push(outcome('writeback-failures', PATHS.directoryAudits, e.result, e.status));
   }
-  return { results, nextAuditCursor };
+  return { results, nextAudit };
 }

@@ -48,10 +48,13 @@ export class GraphPermissionError extends Error {
   }
 }
 
-/** The application permission a Graph path needs (the least privileged one that reads it). */
+/**
+ * The application permission a Graph path needs (the least privileged that reads it, per the
+ * API reference: listing directoryAudits names AuditLog.Read.All *and* Directory.Read.All).
+ */
 export function permissionFor(path: string): string {
   const p = path.replace(/^\/?(v1\.0|beta)\//, '').replace(/^\//, '').toLowerCase();
-  if (p.startsWith('auditlogs/')) return 'AuditLog.Read.All';
+  if (p.startsWith('auditlogs/')) return 'AuditLog.Read.All and Directory.Read.All';
   if (p.startsWith('subscribedskus') || p.startsWith('organization')) return 'Organization.Read.All';
   return 'the Microsoft Graph permission for this resource';
 }

@@ -10,6 +10,7 @@
 import type { Settings } from '../config/settings.js';
 import type { Transition } from '../checks/state.js';
 import { runTenantChecks } from '../graph/checks.js';
+import type { AuditCursor } from '../graph/writeback-audit.js';
 import type { GraphGetOptions } from '../graph/client.js';
 import { StoreConflictError, type Store } from '../store/store.js';
 import { recordResult } from './checks-repository.js';
@@ -31,15 +32,18 @@ export async function runTenantCycle(
   now: Date,
   io: { observe?: ResultObserver; log?: (line: string) => void } = {},
 ): Promise<TenantCycle> {
-  const cursor = await store.get<{ at: string }>(CURSORS, AUDIT_CURSOR);
+  const cursor = await store.get<AuditCursor>(CURSORS, AUDIT_CURSOR);
   const run = await runTenantChecks({
     baseUrl: settings.tenant.graphUrl,
     token,
     now,
     syncMaxAgeMinutes: settings.tenant.syncMaxAgeMinutes,
-    ...(cursor && { lastAuditAt: cursor.value.at }),
+    ...(cursor && { lastAudit: cursor.value }),
   });
-  const thresholds = { failure: settings.failureThreshold, success: settings.successThreshold };
+  // A tenant reading is definitive (a licence is missing, an hour of users' resets failed): one
+  // failed reading is enough, where a probe needs WBMON_FAILURE_THRESHOLD to ride out a blip.
+  // Coming back still takes WBMON_SUCCESS_THRESHOLD clean readings.
+  const thresholds = { failure: 1, success: settings.successThreshold };
   const transitions: Transition[] = [];
   const unknown: string[] = [];
   let recorded = 0;
@@ -55,14 +59,14 @@ export async function runTenantCycle(
     if (transition) transitions.push(transition);
     recorded++;
   }
-  await saveCursor(store, cursor?.etag, run.nextAuditCursor);
+  await saveCursor(store, cursor?.etag, run.nextAudit);
   return { recorded, unknown, transitions };
 }
 
-async function saveCursor(store: Store, etag: string | undefined, at: string): Promise<void> {
+async function saveCursor(store: Store, etag: string | undefined, next: AuditCursor): Promise<void> {
   try {
-    if (etag) await store.replace(CURSORS, AUDIT_CURSOR, { at }, etag);
-    else await store.insert(CURSORS, AUDIT_CURSOR, { at });
+    if (etag) await store.replace(CURSORS, AUDIT_CURSOR, next, etag);
+    else await store.insert(CURSORS, AUDIT_CURSOR, next);
   } catch (err) {
     // Another run moved the cursor at the same time; its value is as good as ours.
     if (!(err instanceof StoreConflictError)) throw err;

@@ -21,7 +21,7 @@ const healthy: Record<string, Handler> = {
 
 async function run(overrides: Record<string, Handler> = {}): Promise<TenantCheckRun> {
   server = await startGraphServer({ ...healthy, ...overrides });
-  return runTenantChecks({ baseUrl: server.baseUrl, token: async () => TOKEN, now: NOW, lastAuditAt: CURSOR, syncMaxAgeMinutes: 120, timeoutMs: 2000 });
+  return runTenantChecks({ baseUrl: server.baseUrl, token: async () => TOKEN, now: NOW, lastAudit: { at: CURSOR }, syncMaxAgeMinutes: 120, timeoutMs: 2000 });
 }
 
 const byId = (r: TenantCheckRun, id: string) => r.results.find((x) => x.id === `tenant:${id}`)!;
@@ -37,7 +37,7 @@ describe('the tenant checks', () => {
     ]);
     expect(r.results.every((x) => x.kind === 'tenant' && x.location === 'tenant')).toBe(true);
     expect(byId(r, 'licence').target).toBe(`${server!.baseUrl}/v1.0/subscribedSkus`);
-    expect(r.nextAuditCursor).toBe('2026-03-01T11:20:00.000Z');
+    expect(r.nextAudit).toEqual({ at: '2026-03-01T11:20:00.000Z' });
     expect(server!.requests.every((q) => q.authorization === `Bearer ${TOKEN}`)).toBe(true);
   });
 
@@ -98,23 +98,23 @@ describe('the tenant checks', () => {
     expect(message).toContain('on-premises connectivity: 2 (j***@contoso.com, b***@contoso.com)');
     expect(message).toContain('on-premises admin action required: 1 (c***@contoso.com)');
     expect(message).not.toMatch(/jane|bob|carol|dave|erin/);
-    expect(r.nextAuditCursor).toBe('2026-03-01T11:50:00.000Z');
+    expect(r.nextAudit).toEqual({ at: '2026-03-01T11:50:00.000Z' });
   });
 
   it('move the audit cursor to now when the audit log has nothing new', async () => {
     const r = await run({ '/v1.0/auditLogs/directoryAudits': (_q, res) => json(res, 200, { value: [] }) });
     expect(byId(r, 'writeback-failures').result.ok).toBe(true);
-    expect(r.nextAuditCursor).toBe(NOW.toISOString());
+    expect(r.nextAudit).toEqual({ at: NOW.toISOString() });
   });
 
-  it('mark the writeback check misconfigured with AuditLog.Read.All on a 403, not as an outage', async () => {
+  it('mark the writeback check misconfigured with AuditLog.Read.All and Directory.Read.All on a 403, not as an outage', async () => {
     const r = await run({ '/v1.0/auditLogs/directoryAudits': forbidden });
     const c = byId(r, 'writeback-failures');
     expect(c.status).toBe('misconfigured');
     expect(c.result.failure?.code).toBe('graph_permission');
-    expect(c.result.failure?.message).toContain('AuditLog.Read.All');
+    expect(c.result.failure?.message).toContain('grant the application permission AuditLog.Read.All and Directory.Read.All');
     expect(c.result.failure?.message).not.toContain(TOKEN);
-    expect(r.nextAuditCursor).toBe(CURSOR);
+    expect(r.nextAudit).toEqual({ at: CURSOR });
     expect(byId(r, 'licence').status).toBe('ok');
   });
 

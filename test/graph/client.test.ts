@@ -80,12 +80,12 @@ describe('the Graph client', () => {
     expect(waits).toEqual([30_000, 30_000]);
   });
 
-  it('turns a 403 on the audit log into a GraphPermissionError naming AuditLog.Read.All', async () => {
+  it('turns a 403 on the audit log into a GraphPermissionError naming AuditLog.Read.All and Directory.Read.All', async () => {
     server = await startGraphServer({ '/v1.0/auditLogs/directoryAudits': forbidden });
     const err = await expectError(graphGet("/v1.0/auditLogs/directoryAudits?$filter=x eq 'y'", { baseUrl: server.baseUrl, token: TOKEN }));
     expect(err).toBeInstanceOf(GraphPermissionError);
     expect(err.name).toBe('GraphPermissionError');
-    expect((err as GraphPermissionError).permission).toBe('AuditLog.Read.All');
+    expect((err as GraphPermissionError).permission).toBe('AuditLog.Read.All and Directory.Read.All');
     expect(err.message).toContain('AuditLog.Read.All');
   });
 
