@@ -17,3 +17,12 @@ export function durationBetween(fromIso: string, toIso: string): string | undefi
   const ms = Date.parse(toIso) - Date.parse(fromIso);
   return Number.isNaN(ms) ? undefined : humanDuration(ms);
 }
+
+/**
+ * A check failing because the monitor lacks access (a Microsoft Graph permission), not because
+ * what it watches broke. The contract's states have no "misconfigured", so the check is down;
+ * the channels word it as what it is, so nobody is woken for a tenant outage that is not one.
+ */
+export function isMisconfiguration(event: { readonly failure?: { readonly code: string } | undefined }): boolean {
+  return event.failure?.code === 'graph_permission';
+}

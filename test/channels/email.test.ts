@@ -170,6 +170,22 @@ function parts(raw: string): { headers: Map<string, string>; text: string; html:
 // ---------------------------------------------------------------------------------------------
 
 describe('the email payload', () => {
+  it('heads a missing Graph permission MISCONFIGURED, in the subject and the text', () => {
+    const permission: AlertEvent = {
+      ...triggered,
+      checkId: 'tenant:writeback-failures',
+      checkKind: 'tenant',
+      target: 'https://graph.microsoft.com/v1.0/auditLogs/directoryAudits',
+      location: 'tenant',
+      failure: { code: 'graph_permission', phase: 'graph', message: 'grant the application permission AuditLog.Read.All and Directory.Read.All' },
+    };
+    const mail = buildPayload(permission, TO, FROM);
+    expect(mail.subject.startsWith('[MISCONFIGURED] ')).toBe(true);
+    expect(mail.subject.endsWith(' - graph_permission in graph')).toBe(true);
+    expect(mail.text.split('\n')[0]!.startsWith('MISCONFIGURED: ')).toBe(true);
+    expect(buildPayload({ ...permission, failure: { code: 'writeback_failures', phase: 'graph', message: 'x' } }, TO, FROM).subject.startsWith('[DOWN] ')).toBe(true);
+  });
+
   it('builds the exact mail for a triggered relay check, with the failure and the numbered fix', () => {
     const th = 'padding:3px 16px 3px 0;vertical-align:top;text-align:left;font-weight:600';
     const td = 'padding:3px 16px 3px 0;vertical-align:top;text-align:left';

@@ -195,6 +195,23 @@ describe('the Teams card', () => {
     expect(heartbeatTitle.text).toBe('DOWN: relay connect01 stopped sending heartbeats');
   });
 
+  it('words a missing Graph permission as the monitor misconfigured, not as the tenant down', () => {
+    const permission: AlertEvent = {
+      ...relayDown,
+      checkId: 'tenant:licence',
+      checkKind: 'tenant',
+      target: 'https://graph.microsoft.com/v1.0/subscribedSkus',
+      location: 'tenant',
+      failure: { code: 'graph_permission', phase: 'graph', message: 'grant the application permission Organization.Read.All' },
+    };
+    const [title] = card(buildPayload(permission)).body as [TextBlock];
+    expect(title.text).toBe('MISCONFIGURED: the monitor may not read https://graph.microsoft.com/v1.0/subscribedSkus (a Microsoft Graph permission is missing)');
+    const [resolved] = card(buildPayload({ ...permission, kind: 'resolved', state: 'up' })).body as [TextBlock];
+    expect(resolved.text).toBe('RESOLVED: the monitor reads https://graph.microsoft.com/v1.0/subscribedSkus again');
+    const [stale] = card(buildPayload({ ...permission, failure: { code: 'sync_stale', phase: 'graph', message: 'x' } })).body as [TextBlock];
+    expect(stale.text).toBe('DOWN: tenant check failing: https://graph.microsoft.com/v1.0/subscribedSkus');
+  });
+
   it('writes durations the way people say them', () => {
     expect(durationBetween('2025-03-04T01:00:00Z', '2025-03-04T01:00:45Z')).toBe('45 s');
     expect(durationBetween('2025-03-04T01:00:00Z', '2025-03-04T01:12:59Z')).toBe('12 min');

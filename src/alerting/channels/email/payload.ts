@@ -7,7 +7,7 @@
  * value of the event can inject a header. Every value of the event is HTML-escaped in the HTML
  * body.
  */
-import { durationBetween } from '../../words.js';
+import { durationBetween, isMisconfiguration } from '../../words.js';
 import type { AlertEvent, AlertKind } from '../../event.js';
 
 export interface EmailMessage {
@@ -23,7 +23,7 @@ export const SUBJECT_MAX = 150;
 export function buildPayload(event: AlertEvent, to: readonly string[], from: string): EmailMessage {
   const rows = facts(event);
   const fix = fixHeading(event.kind);
-  const headline = `${HEADLINE[event.kind]}: ${oneLine(describeCheck(event))}`;
+  const headline = `${headlineWord(event)}: ${oneLine(describeCheck(event))}`;
   const note = NOTE[event.kind];
   const summary = oneLine(event.remediation.summary);
   const steps = event.remediation.steps.map(oneLine);
@@ -73,6 +73,11 @@ const HEADLINE: Record<AlertKind, string> = {
   flapping: 'FLAPPING',
 };
 
+/** DOWN, unless the check fails only because the monitor lacks access. */
+function headlineWord(event: AlertEvent): string {
+  return event.kind === 'triggered' && isMisconfiguration(event) ? 'MISCONFIGURED' : HEADLINE[event.kind];
+}
+
 const NOTE: Record<AlertKind, string | undefined> = {
   triggered: undefined,
   reminder: undefined,
@@ -97,7 +102,7 @@ export function subject(event: AlertEvent): string {
   const failure = event.failure ? ` - ${oneLine(event.failure.code)} in ${oneLine(event.failure.phase)}` : '';
   switch (event.kind) {
     case 'triggered':
-      return fit('[DOWN] ', what, failure);
+      return fit(`[${headlineWord(event)}] `, what, failure);
     case 'reminder': {
       const span = durationBetween(event.since, event.at);
       return fit('[REMINDER] still down: ', what, span === undefined ? failure : ` (for ${span})${failure}`);

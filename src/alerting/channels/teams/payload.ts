@@ -8,7 +8,7 @@
  * are put on one line, shortened, and their Markdown characters escaped with a backslash.
  * The whole message stays under MAX_MESSAGE_BYTES (Teams refuses cards of about 28 KB).
  */
-import { durationBetween } from '../../words.js';
+import { durationBetween, isMisconfiguration } from '../../words.js';
 import type { CheckKind, CheckState } from '../../../checks/state.js';
 import type { AlertEvent, AlertKind } from '../../event.js';
 
@@ -167,10 +167,10 @@ function locationLabel(kind: CheckKind, location: string): string {
 /** The title line; `location` and `target` are already escaped. */
 function title(event: AlertEvent, location: string, target: string, duration: string | undefined): string {
   const where = locationLabel(event.checkKind, location);
-  const phrase = PHRASES[event.checkKind](where, target);
+  const phrase = isMisconfiguration(event) ? misconfigured(target) : PHRASES[event.checkKind](where, target);
   switch (event.kind) {
     case 'triggered':
-      return `DOWN: ${phrase.down}`;
+      return isMisconfiguration(event) ? `MISCONFIGURED: ${phrase.down}` : `DOWN: ${phrase.down}`;
     case 'resolved':
       return `RESOLVED: ${phrase.up}`;
     case 'reminder':
@@ -183,6 +183,11 @@ function title(event: AlertEvent, location: string, target: string, duration: st
 }
 
 type Phrase = (where: string, target: string) => { readonly down: string; readonly up: string };
+
+const misconfigured = (target: string) => ({
+  down: `the monitor may not read ${target} (a Microsoft Graph permission is missing)`,
+  up: `the monitor reads ${target} again`,
+});
 
 const reach: Phrase = (where, target) => ({ down: `${where} cannot reach ${target}`, up: `${where} reaches ${target} again` });
 
