@@ -66,8 +66,8 @@ param retentionInDays int = 30
 @description('Key Vault purge protection (cannot be turned off once on).')
 param enablePurgeProtection bool = false
 
-@description('Flex Consumption scale-out limit.')
-@minValue(1)
+@description('Flex Consumption scale-out limit (the platform\'s lowest allowed maximum is 40).')
+@minValue(40)
 @maxValue(1000)
 param maximumInstanceCount int = 40
 

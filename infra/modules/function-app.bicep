@@ -22,8 +22,8 @@ param appInsightsConnectionString string
 @description('App settings besides the platform ones set here (WBMON_* values and Key Vault references).')
 param appSettings object
 
-@description('Upper bound on instances; the monitor needs one, heartbeats from many relays may use a few.')
-@minValue(1)
+@description('Upper bound on instances; Flex Consumption\'s lowest allowed maximum is 40.')
+@minValue(40)
 @maxValue(1000)
 param maximumInstanceCount int
 
@@ -70,11 +70,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     httpsOnly: true
     clientCertEnabled: false
     keyVaultReferenceIdentity: identityId
+    // Flex Consumption accepts only a few siteConfig properties and newer regions reject the
+    // rest (ARM error 51021 names e.g. ftpsState); there is no FTP to turn off anyway.
     siteConfig: {
       minTlsVersion: '1.2'
-      scmMinTlsVersion: '1.2'
-      ftpsState: 'Disabled'
-      http20Enabled: true
       appSettings: [for setting in items(union(appSettings, platformSettings)): { name: setting.key, value: setting.value }]
     }
     functionAppConfig: {

@@ -171,7 +171,10 @@ if ('unavailable' in found) {
       const props = site.properties as Record<string, any>;
       expect(props.httpsOnly).toBe(true);
       expect(props.siteConfig.minTlsVersion).toBe('1.2');
-      expect(props.siteConfig.ftpsState).toBe('Disabled');
+      // Only what Flex Consumption accepts: newer regions reject the rest (ARM error 51021).
+      // (the appSettings loop compiles to a `copy` property)
+      expect(Object.keys(props.siteConfig).sort()).toEqual(['copy', 'minTlsVersion']);
+      expect(props.siteConfig.copy.map((c: { name: string }) => c.name)).toEqual(['appSettings']);
       expect(props.functionAppConfig.runtime).toEqual({ name: 'node', version: '22' });
       expect(props.functionAppConfig.deployment.storage.type).toBe('blobContainer');
       expect(props.functionAppConfig.deployment.storage.authentication.type).toBe('UserAssignedIdentity');
@@ -251,9 +254,12 @@ if ('unavailable' in found) {
       for (const r of rules) expect(loaded(r)).toBe(queries[r.name as string]);
       const silent = rules.find((r) => r.name === 'monitor-silent')!;
       expect(silent).toMatchObject({ timeAggregation: 'Total', metricMeasureColumn: 'Results', operator: 'LessThan', threshold: 1, severity: 0 });
-      expect(rules.find((r) => r.name === 'check-failing')).toMatchObject({ timeAggregation: 'Count', operator: 'GreaterThan', threshold: 0, dimensions: ['Name', 'Location', 'FailureCode'] });
+      expect(rules.find((r) => r.name === 'check-failing')).toMatchObject({ timeAggregation: 'Count', operator: 'GreaterThan', threshold: 0, dimensions: ['Name', 'Location'] });
+      expect(rules.find((r) => r.name === 'heartbeat-missing')).toMatchObject({ dimensions: ['Relay'] });
       const resources = allResources(alerts);
-      expect(resources.filter((r) => r.type === 'Microsoft.Insights/scheduledQueryRules')).toHaveLength(1); // one copy loop
+      const ruleResources = resources.filter((r) => r.type === 'Microsoft.Insights/scheduledQueryRules');
+      expect(ruleResources).toHaveLength(1); // one copy loop
+      expect(ruleResources[0]!.properties).toMatchObject({ skipQueryValidation: true, autoMitigate: true, evaluationFrequency: 'PT5M' });
       const group = one(resources, 'Microsoft.Insights/actionGroups');
       expect(group.location).toBe('global');
     });
