@@ -10,7 +10,8 @@ param environmentName string
 @description('Azure region for every resource.')
 param location string = resourceGroup().location
 
-@description('Who gets the alert emails: addresses separated by commas.')
+@description('Who gets the alert emails: addresses separated by commas. Required: the alert rules exist to reach someone.')
+@minLength(3)
 param alertEmails string
 
 @description('Optional extra receiver for the Azure Monitor alerts: a webhook URL (common alert schema).')
