@@ -197,6 +197,7 @@ module functionApp 'modules/function-app.bicep' = {
     identityClientId: identity.properties.clientId
     storageAccountName: storage.outputs.name
     storageBlobEndpoint: storage.outputs.blobEndpoint
+    storageTableEndpoint: storage.outputs.tableEndpoint
     deploymentContainerName: deploymentContainerName
     appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
     appSettings: monitorAppSettings

@@ -26,6 +26,14 @@ describe('which Table Storage the Functions app opens', () => {
     });
   });
 
+  it("drops the trailing slash of ARM's primaryEndpoints.table, as infra/ passes it", () => {
+    expect(storageTarget({ AzureWebJobsStorage__tableServiceUri: 'https://stwbmon01.table.core.windows.net/' })).toEqual({
+      kind: 'identity',
+      tableServiceUri: 'https://stwbmon01.table.core.windows.net',
+      clientId: undefined,
+    });
+  });
+
   it('finds nothing when none of them is set', () => {
     expect(storageTarget({ AzureWebJobsStorage: '  ' })).toBeUndefined();
   });

@@ -15,6 +15,9 @@ param identityClientId string
 
 param storageAccountName string
 param storageBlobEndpoint string
+
+@description('The table endpoint, so the app needs no cloud-specific suffix (national clouds).')
+param storageTableEndpoint string
 param deploymentContainerName string
 
 param appInsightsConnectionString string
@@ -48,6 +51,7 @@ var platformSettings = {
   AzureWebJobsStorage__accountName: storageAccountName
   AzureWebJobsStorage__credential: 'managedidentity'
   AzureWebJobsStorage__clientId: identityClientId
+  AzureWebJobsStorage__tableServiceUri: storageTableEndpoint
   APPLICATIONINSIGHTS_CONNECTION_STRING: appInsightsConnectionString
   // Entra ID authentication to Application Insights (local auth is off on the component): the
   // host reads this, and src/telemetry/setup.ts hands the same identity to the exporter.

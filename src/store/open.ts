@@ -19,7 +19,8 @@ export type StorageTarget =
 export function storageTarget(env: Env): StorageTarget | undefined {
   const connectionString = env.AzureWebJobsStorage?.trim();
   if (connectionString) return { kind: 'connection-string', connectionString };
-  const uri = env.AzureWebJobsStorage__tableServiceUri?.trim();
+  // ARM's primaryEndpoints end in '/', which would double up in request paths.
+  const uri = env.AzureWebJobsStorage__tableServiceUri?.trim().replace(/\/+$/, '');
   const account = env.AzureWebJobsStorage__accountName?.trim();
   const clientId = env.AzureWebJobsStorage__clientId?.trim() || undefined;
   if (uri) return { kind: 'identity', tableServiceUri: uri, clientId };

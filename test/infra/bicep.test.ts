@@ -12,7 +12,9 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cachedBicepPath, findBicep, parseDiagnostics, runtimeIdentifier } from '../../infra/check/bicep.js';
 import { bicepFiles, bicepProblems, checkParametersFile, compileAndLint, readJson, type ArmTemplate, type BicepFileResult } from '../../infra/check/infra-check.js';
-import { SETTING_NAMES } from '../../src/config/settings.js';
+import { parseSettings, SETTING_NAMES } from '../../src/config/settings.js';
+import { storageTarget } from '../../src/store/open.js';
+import { parseAuthenticationString } from '../../src/telemetry/setup.js';
 import { DEFAULT_TABLE_NAME } from '../../src/store/table-store.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -191,11 +193,39 @@ if ('unavailable' in found) {
         'AzureWebJobsStorage__accountName',
         'AzureWebJobsStorage__clientId',
         'AzureWebJobsStorage__credential',
+        'AzureWebJobsStorage__tableServiceUri',
       ]);
       const text = JSON.stringify(template);
       for (const banned of ['FUNCTIONS_WORKER_RUNTIME', 'WEBSITE_NODE_DEFAULT_VERSION', 'listKeys', 'AccountKey=', 'InstrumentationKey=']) {
         expect(text, banned).not.toContain(banned);
       }
+    });
+
+    it('boots the app on a first deployment: identity-based storage found, settings valid with no secret created yet', { timeout: 180_000 }, async () => {
+      const template = await mainTemplate();
+      const platform = Object.keys(nested(template, 'functionApp').variables?.platformSettings as object);
+      const secretSettings = template.variables?.secretSettings as { setting: string; secret: string }[];
+      // What the Function App sees: the platform settings with sample values, and every secret
+      // setting as the literal Key Vault reference App Service leaves when the secret is missing.
+      const sample: Record<string, string> = {
+        AzureWebJobsStorage__accountName: 'stwbmonabc',
+        AzureWebJobsStorage__credential: 'managedidentity',
+        AzureWebJobsStorage__clientId: '11111111-2222-3333-4444-555555555555',
+        AzureWebJobsStorage__tableServiceUri: 'https://stwbmonabc.table.core.windows.net/',
+        APPLICATIONINSIGHTS_CONNECTION_STRING: 'InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://westeurope-5.in.applicationinsights.azure.com/',
+        APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=11111111-2222-3333-4444-555555555555;Authorization=AAD',
+        AZURE_CLIENT_ID: '11111111-2222-3333-4444-555555555555',
+      };
+      expect(Object.keys(sample).sort()).toEqual([...platform].sort());
+      const env: Record<string, string> = { ...sample };
+      for (const s of secretSettings) env[s.setting] = `@Microsoft.KeyVault(VaultName=kv-wbmon-abc;SecretName=${s.secret})`;
+
+      const settings = parseSettings(env);
+      expect(settings.unresolvedSecrets).toEqual(secretSettings.map((s) => s.setting).sort());
+      expect(settings.relays.size).toBe(0);
+      expect(settings.telemetryConnection).toBe(sample.APPLICATIONINSIGHTS_CONNECTION_STRING);
+      expect(storageTarget(env)).toEqual({ kind: 'identity', tableServiceUri: 'https://stwbmonabc.table.core.windows.net', clientId: sample.AzureWebJobsStorage__clientId });
+      expect(parseAuthenticationString(env.APPLICATIONINSIGHTS_AUTHENTICATION_STRING)).toEqual({ clientId: sample.AZURE_CLIENT_ID });
     });
 
     it('turns shared keys off on storage, local auth off on Application Insights, RBAC on Key Vault', { timeout: 180_000 }, async () => {
