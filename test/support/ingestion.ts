@@ -4,7 +4,7 @@
  * a child process that executes the BUILT code against it. The exporter always posts over https,
  * so the child trusts the capture through NODE_EXTRA_CA_CERTS.
  */
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -65,6 +65,11 @@ export interface Ingestion {
    * the capture, then `extraEnv`.
    */
   runTelemetryChild(script: string, extraEnv?: NodeJS.ProcessEnv): Promise<ChildRun>;
+  /**
+   * Asserts what every capture test needs first: the child exited 0, something was posted to
+   * `/v2.1/track`, and no captured request contains any of `secrets`.
+   */
+  expectPosted(run: ChildRun, secrets?: readonly string[]): void;
   /** Stops the server and removes `dir`. */
   close(): Promise<void>;
 }
@@ -138,6 +143,11 @@ export async function startIngestion(prefix: string): Promise<Ingestion> {
           NODE_EXTRA_CA_CERTS: caFile,
           ...extraEnv,
         });
+      },
+      expectPosted(run, secrets = []) {
+        expect(run.code, run.output).toBe(0);
+        expect(tracks().length, `captured: ${captured.map((c) => c.path).join(', ')}\n${run.output}`).toBeGreaterThan(0);
+        for (const c of captured) for (const secret of secrets) expect(c.body).not.toContain(secret);
       },
       close,
     };
