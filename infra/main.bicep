@@ -51,6 +51,9 @@ param emailTo string = ''
 @description('Other non-secret WBMON_* settings, e.g. {"WBMON_TARGETS": "...", "WBMON_REMIND_MINUTES": "30"} (README, Settings).')
 param monitorSettings object = {}
 
+@description('Run the Microsoft Graph tenant checks (they need the Graph permissions of infra/grant-graph-permissions.sh). False disables the checkTenant function.')
+param tenantChecks bool = true
+
 @description('Minutes a check must fail on every run before the check-failing alert rule fires.')
 @allowed([5, 10, 15, 30, 45, 60])
 param checkFailingMinutes int = 15
@@ -182,6 +185,8 @@ var monitorAppSettings = union(
   monitorSettings,
   empty(emailFrom) ? {} : { WBMON_EMAIL_FROM: emailFrom },
   empty(emailTo) ? {} : { WBMON_EMAIL_TO: emailTo },
+  // The Functions host's own switch for one function (AzureWebJobs.<name>.Disabled).
+  tenantChecks ? {} : { 'AzureWebJobs.checkTenant.Disabled': 'true' },
   toObject(secretSettings, s => s.setting, s => '@Microsoft.KeyVault(VaultName=${keyVault.outputs.name};SecretName=${s.secret})')
 )
 

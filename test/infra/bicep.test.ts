@@ -259,6 +259,13 @@ if ('unavailable' in found) {
       for (const name of ['emailFrom', 'emailTo']) expect(template.parameters?.[name]?.type).toBe('string');
     });
 
+    it('can switch the tenant checks off with the host setting named after the registered function', { timeout: 180_000 }, async () => {
+      const template = await mainTemplate();
+      expect(template.parameters?.tenantChecks).toEqual({ type: 'bool', defaultValue: true, metadata: expect.anything() });
+      expect(JSON.stringify(template)).toContain("'AzureWebJobs.checkTenant.Disabled', 'true'");
+      expect(await readFile(join(ROOT, 'functions', 'checkTenant.ts'), 'utf8')).toContain("app.timer('checkTenant',");
+    });
+
     it('assigns exactly the roles the app needs, from one list', { timeout: 180_000 }, async () => {
       const template = await mainTemplate();
       expect(template.variables?.appRoles).toEqual([
