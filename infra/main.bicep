@@ -181,6 +181,8 @@ module roles 'modules/role-assignments.bicep' = {
   }
 }
 
+// Later objects win in union(): monitorSettings cannot replace a secret reference, and the
+// platform settings (function-app.bicep) win over all of these.
 var monitorAppSettings = union(
   monitorSettings,
   empty(emailFrom) ? {} : { WBMON_EMAIL_FROM: emailFrom },
