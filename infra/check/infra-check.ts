@@ -9,7 +9,7 @@
  */
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, join, relative } from 'node:path';
+import { join, relative } from 'node:path';
 import { formatDiagnostic, parseDiagnostics, type BicepCli, type BicepDiagnostic } from './bicep.js';
 import { analyzeKql, formatKqlProblem } from './kql.js';
 import { checkWorkbookStructure, workbookQueries } from './workbook.js';
@@ -48,11 +48,8 @@ export async function checkWorkbook(infraDir: string): Promise<string[]> {
 
 /** main.bicep first, then the modules, in a stable order. */
 export async function bicepFiles(infraDir: string): Promise<string[]> {
-  const files = await filesUnder(infraDir, '.bicep');
-  return files.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
-  function rank(file: string): number {
-    return basename(file) === 'main.bicep' && relative(infraDir, file) === 'main.bicep' ? 0 : 1;
-  }
+  const rank = (file: string): number => (relative(infraDir, file) === 'main.bicep' ? 0 : 1);
+  return (await filesUnder(infraDir, '.bicep')).sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 }
 
 export interface BicepFileResult {

@@ -11,7 +11,7 @@ import { bicepFiles, bicepProblems, checkKql, checkParametersFile, checkWorkbook
 /** The repository root, from dist/infra/check/main.js or infra/check/main.ts alike. */
 export function repositoryRoot(): string {
   const here = dirname(fileURLToPath(import.meta.url));
-  return here.includes(`${join('dist', 'infra')}`) ? resolve(here, '..', '..', '..') : resolve(here, '..', '..');
+  return here.includes(join('dist', 'infra')) ? resolve(here, '..', '..', '..') : resolve(here, '..', '..');
 }
 
 async function main(): Promise<number> {

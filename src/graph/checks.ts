@@ -6,9 +6,8 @@
  */
 import type { CheckResult } from '../checks/state.js';
 import { GraphPermissionError, graphGet, type GraphGetOptions } from './client.js';
+import { fail, ok } from './result.js';
 import { evaluateWritebackAudit, type AuditCursor } from './writeback-audit.js';
-
-export { maskUser } from './writeback-audit.js';
 
 export const TENANT_KIND = 'tenant';
 export const TENANT_LOCATION = 'tenant';
@@ -36,14 +35,6 @@ export const PATHS = {
 } as const;
 
 const ENTRA_PLANS = ['AAD_PREMIUM', 'AAD_PREMIUM_P2'];
-
-function ok(startedAt: string): CheckResult {
-  return { ok: true, startedAt };
-}
-
-function fail(startedAt: string, code: string, message: string): CheckResult {
-  return { ok: false, startedAt, failure: { code, phase: 'graph', message } };
-}
 
 // ---- licence ----------------------------------------------------------------------------------
 
@@ -99,8 +90,6 @@ function formatAge(minutes: number): string {
   const hours = Math.floor(minutes / 60);
   return hours < 48 ? `${hours} h ${minutes % 60} min` : `${Math.floor(hours / 24)} days`;
 }
-
-// ---- writeback failures: src/graph/writeback-audit.ts ----------------------------------------
 
 // ---- running them -----------------------------------------------------------------------------
 

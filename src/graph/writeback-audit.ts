@@ -19,6 +19,7 @@
  * instead of those names, hence the word matching below.
  */
 import type { CheckResult } from '../checks/state.js';
+import { fail, ok } from './result.js';
 
 export const WRITEBACK_ACTIVITIES: readonly string[] = [
   'Reset password (self-service)',
@@ -146,10 +147,6 @@ export function evaluateWritebackAudit(
     const message = `password writeback was disabled for the directory at ${disabled.at} by ${disabled.by}${failures ? `; ${failures}` : ''}`;
     return { result: fail(startedAt, 'writeback_disabled', message), next };
   }
-  if (total === 0) return { result: { ok: true, startedAt }, next };
+  if (total === 0) return { result: ok(startedAt), next };
   return { result: fail(startedAt, 'writeback_failures', failures), next };
-}
-
-function fail(startedAt: string, code: string, message: string): CheckResult {
-  return { ok: false, startedAt, failure: { code, phase: 'graph', message } };
 }

@@ -10,7 +10,7 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cachedBicepPath, findBicep, parseDiagnostics, runtimeIdentifier } from '../../infra/check/bicep.js';
+import { cachedBicepPath, exec, findBicep, parseDiagnostics, runtimeIdentifier } from '../../infra/check/bicep.js';
 import { bicepFiles, bicepProblems, checkParametersFile, compileAndLint, readJson, type ArmTemplate, type BicepFileResult } from '../../infra/check/infra-check.js';
 import { parseSettings, SETTING_NAMES } from '../../src/config/settings.js';
 import { storageTarget } from '../../src/store/open.js';
@@ -70,7 +70,6 @@ describe('finding a Bicep CLI', () => {
 /** Runs programs with PATH set to `path` only, as a machine without them would. */
 function withPath(path: string): Parameters<typeof findBicep>[0]['exec'] {
   return async (file, args) => {
-    const { exec } = await import('../../infra/check/bicep.js');
     const saved = process.env.PATH;
     process.env.PATH = path;
     try {

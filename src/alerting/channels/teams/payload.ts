@@ -167,10 +167,11 @@ function locationLabel(kind: CheckKind, location: string): string {
 /** The title line; `location` and `target` are already escaped. */
 function title(event: AlertEvent, location: string, target: string, duration: string | undefined): string {
   const where = locationLabel(event.checkKind, location);
-  const phrase = isMisconfiguration(event) ? misconfigured(target) : PHRASES[event.checkKind](where, target);
+  const misconfiguration = isMisconfiguration(event);
+  const phrase = misconfiguration ? misconfigured(target) : PHRASES[event.checkKind](where, target);
   switch (event.kind) {
     case 'triggered':
-      return isMisconfiguration(event) ? `MISCONFIGURED: ${phrase.down}` : `DOWN: ${phrase.down}`;
+      return `${misconfiguration ? 'MISCONFIGURED' : 'DOWN'}: ${phrase.down}`;
     case 'resolved':
       return `RESOLVED: ${phrase.up}`;
     case 'reminder':
