@@ -92,6 +92,26 @@ function storeContract(name: string, makeStore: () => Store): void {
       expect((await store.list(C, { prefix: 'a/' })).map((e) => e.key)).toEqual(['a/b']);
     });
 
+    it('keeps keys of any length whole: a 2,048-character target with every escaped character, as get, list, prefix, replace and delete see it', async () => {
+      const head = 'relay:r1:https://h.example/';
+      const long = (fill: string) => `${head}${fill.repeat(Math.ceil(2000 / fill.length)).slice(0, 2000)}`;
+      const keys = [long('/'), long('%/#?'), long('a'), long('é東🚀'), `${head}short`];
+      for (const key of keys) await store.insert(C, key, { key });
+      for (const key of keys) expect((await store.get(C, key))?.value).toEqual({ key });
+      expect((await store.list<{ key: string }>(C, { prefix: head })).map((e) => e.key).sort()).toEqual([...keys].sort());
+      // A prefix longer than any row key's readable head still selects exactly its keys.
+      expect((await store.list(C, { prefix: long('/').slice(0, 1500) })).map((e) => e.key)).toEqual([long('/')]);
+      expect((await store.list(C, { prefix: long('a').slice(0, 1500) + 'b' }))).toEqual([]);
+      const etag = (await store.get(C, long('/')))!.etag;
+      await store.replace(C, long('/'), { n: 2 }, etag);
+      await expect(store.replace(C, long('/'), { n: 3 }, etag)).rejects.toBeInstanceOf(StoreConflictError);
+      await expect(store.insert(C, long('%/#?'), { n: 4 })).rejects.toBeInstanceOf(StoreConflictError);
+      expect((await store.get(C, long('/')))?.value).toEqual({ n: 2 });
+      await store.delete(C, long('a'));
+      expect(await store.get(C, long('a'))).toBeUndefined();
+      expect((await store.list(C)).length).toBe(keys.length - 1);
+    });
+
     it('hands out copies, so mutating a written or returned object does not change the stored one', async () => {
       const written = { nested: { n: 1 } };
       await store.insert(C, 'k', written);

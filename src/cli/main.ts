@@ -11,6 +11,7 @@ import { serve } from '../local/serve.js';
 import { parseRelaySettings } from '../relay/settings.js';
 import { runRelay } from './relay-command.js';
 import { runKeepalive } from './keepalive-command.js';
+import { guardProcess } from '../local/process-guard.js';
 
 const USAGE = `usage: writeback-monitor <command>
   serve [--port N] [--data DIR]     the whole monitor on this machine (default port 7071)
@@ -69,6 +70,7 @@ async function serveCommand(args: string[]): Promise<number> {
   if (problems.length > 0 || !settings) throw new UsageError(problems);
 
   const log = timestampedLog;
+  guardProcess(log);
   const monitor = await serve({ settings, port, log, ...(values.data !== undefined && { dataDir: values.data as string }) });
   process.stdout.write(`writeback-monitor serving at ${monitor.url}/api\n`);
   await new Promise<void>((resolve) => {

@@ -28,8 +28,21 @@ export async function timerRun(name: string, context: InvocationContext, work: T
   }
   try {
     await inSpan(name, { kind: SpanKind.SERVER }, async () => {
-      log(await work(rt, log));
-      log(summarizeAlerts(await evaluateAlerts(rt.settings, rt.store, rt.channels, new Date(), log, rt.observer?.delivery)));
+      // The alert pass runs even when the work failed: one part's failure (a relay, the
+      // tenant, the store for a moment) must never silence the alerts of everything else.
+      let failed: unknown;
+      try {
+        log(await work(rt, log));
+      } catch (err) {
+        failed = err;
+      }
+      try {
+        log(summarizeAlerts(await evaluateAlerts(rt.settings, rt.store, rt.channels, new Date(), log, rt.observer?.delivery)));
+      } catch (err) {
+        if (!failed) throw err;
+        context.error(`alert pass: failed: ${(err as Error).message}`);
+      }
+      if (failed) throw failed;
     });
   } finally {
     await rt.telemetry.flush();

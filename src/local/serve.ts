@@ -36,6 +36,8 @@ export interface ServeOptions {
   readonly log: (line: string) => void;
   readonly clock?: Clock;
   readonly probe?: ProbeEnvironment;
+  /** The state store; AzureWebJobsStorage or the embedded Azurite unless given. */
+  readonly store?: Store;
   /** Alert channels by name; built from the settings unless given. */
   readonly channels?: ReadonlyMap<string, Channel>;
 }
@@ -53,9 +55,11 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
   const { settings, log } = options;
   const clock = options.clock ?? systemClock;
   let azurite: RunningAzurite | undefined;
-  let store: TableStore;
+  let store: Store;
   const devStorage = settings.storageConnection === 'UseDevelopmentStorage=true';
-  if (settings.storageConnection && !devStorage) {
+  if (options.store) {
+    store = options.store;
+  } else if (settings.storageConnection && !devStorage) {
     store = TableStore.fromConnectionString(settings.storageConnection);
   } else {
     // UseDevelopmentStorage=true (as in local.settings.sample.json) means Azurite's fixed
@@ -89,26 +93,45 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
     const pass = await evaluateAlerts(settings, store, channels, clock.now(), (line) => log(line), observer?.delivery);
     if (pass.events.length || pass.delivery.sent || pass.delivery.failed) log(summarizeAlerts(pass));
   };
+  /**
+   * Every timer run is its work, then the alert pass over what is recorded, even when the work
+   * failed: a failure in one part (one relay, the tenant, the store for a moment) must never
+   * silence the alerts of everything else.
+   */
+  const withAlerts =
+    (work: (store: Store) => Promise<void>) =>
+    async (): Promise<void> => {
+      const store = await readyStore();
+      let failed: unknown;
+      try {
+        await work(store);
+      } catch (err) {
+        failed = err;
+      }
+      try {
+        await alert(store);
+      } catch (err) {
+        if (!failed) throw err;
+        log(`alert pass: failed: ${(err as Error).message}`);
+      }
+      if (failed) throw failed;
+    };
   const sequences = new SequenceCache();
   const jobs: Job[] = [
     {
       name: 'probeEndpoints',
       schedule: settings.probeSchedule,
-      run: async () => {
-        const store = await readyStore();
+      run: withAlerts(async (store) => {
         const outcome = await runProbeCycle(settings, store, location, { ...options.probe, now: () => clock.now(), ...(observer && { observe: observer.result }) });
         log(`probeEndpoints: ${summarizeCycle(outcome)}`);
-        await alert(store);
-      },
+      }),
     },
     {
       name: 'evaluateHeartbeats',
       schedule: settings.evaluateSchedule,
-      run: async () => {
-        const store = await readyStore();
+      run: withAlerts(async (store) => {
         log(`evaluateHeartbeats: ${summarizeEvaluation(await evaluateHeartbeats(settings, store, clock.now(), observer ? { observe: observer.result, onRelay: observer.relay } : {}))}`);
-        await alert(store);
-      },
+      }),
     },
   ];
   // Locally there is no managed identity: the tenant checks run when a token is given.
@@ -117,12 +140,10 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
     jobs.push({
       name: 'checkTenant',
       schedule: settings.tenant.schedule,
-      run: async () => {
-        const store = await readyStore();
+      run: withAlerts(async (store) => {
         const run = await runTenantCycle(settings, store, token, clock.now(), { log, ...(observer && { observe: observer.result }) });
         log(`checkTenant: ${summarizeTenant(run)}`);
-        await alert(store);
-      },
+      }),
     });
   } else {
     log('checkTenant: off (set WBMON_GRAPH_TOKEN to run the Microsoft Graph tenant checks locally)');
@@ -146,7 +167,7 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
       },
     },
     options.port,
-    { maxBodyBytes: MAX_BODY_BYTES },
+    { maxBodyBytes: MAX_BODY_BYTES, log },
   ).catch(async (err: unknown) => {
     await azurite?.close();
     await telemetry.shutdown();

@@ -80,6 +80,11 @@ export interface RelayEvaluation {
   readonly state: RelayState;
   readonly heartbeatsProcessed: number;
   readonly transitions: Transition[];
+  /**
+   * What could not be stored for this relay this run (one line each). One relay's trouble
+   * never stops the others, nor its own dead-man's switch, nor the alert pass after.
+   */
+  readonly errors: string[];
 }
 
 export interface EvaluateOptions {
@@ -124,46 +129,82 @@ export async function evaluateHeartbeats(settings: Settings, store: Store, now: 
     observe: options.observe,
     onRelay: options.onRelay,
   };
-  return inPool([...settings.relays], options.concurrency ?? 16, ([relayId, config]) => evaluateRelay(context, relayId, config));
+  return inPool([...settings.relays], options.concurrency ?? 16, ([relayId, config]) =>
+    // Whatever goes wrong with one relay stays with it: the others are evaluated all the same.
+    evaluateRelay(context, relayId, config).catch((err: unknown): RelayEvaluation => ({
+      relayId,
+      state: 'new',
+      heartbeatsProcessed: 0,
+      transitions: [],
+      errors: [`relay ${relayId}: ${(err as Error).message}`],
+    })),
+  );
 }
 
 async function evaluateRelay(ctx: Context, relayId: string, config: RelayConfig): Promise<RelayEvaluation> {
   const { store, now, settings } = ctx;
   const thresholds = { failure: settings.failureThreshold, success: settings.successThreshold };
   const transitions: Transition[] = [];
-  const record = async (identity: CheckIdentity, result: CheckResult): Promise<void> => {
+  const errors: string[] = [];
+  /** False when the result could not be stored; the error is kept and the relay goes on. */
+  const record = async (identity: CheckIdentity, result: CheckResult): Promise<boolean> => {
     ctx.observe?.(identity, result);
-    const outcome = await recordResult(store, identity, result, thresholds, now, ctx.checks.get(identity.id) ?? null);
-    if (outcome.etag) ctx.checks.set(identity.id, { value: outcome.check, etag: outcome.etag });
-    if (outcome.transition) transitions.push(outcome.transition);
+    try {
+      const outcome = await recordResult(store, identity, result, thresholds, now, ctx.checks.get(identity.id) ?? null);
+      if (outcome.etag) ctx.checks.set(identity.id, { value: outcome.check, etag: outcome.etag });
+      if (outcome.transition) transitions.push(outcome.transition);
+      return true;
+    } catch (err) {
+      errors.push(`${identity.id.slice(0, 200)}: ${(err as Error).message}`);
+      return false;
+    }
   };
 
   let relay = ctx.records.get(relayId);
   let processed = 0;
   let keepaliveReport: KeepaliveReport | undefined;
-  for (const { key, value: stored } of ctx.pending.get(relayId) ?? []) {
-    if (stored.sequence > (relay?.value.lastSequence ?? -1)) {
-      const { results, keepalive, eventLog, dc, sentAt } = stored.heartbeat;
-      for (const result of results) await record(relayProbeCheck(relayId, result.target), result);
-      if (keepalive) {
-        keepaliveReport = keepalive;
-        await record(keepaliveCheck(relayId, keepalive.target), keepaliveResult(keepalive));
+  try {
+    for (const { key, value: stored } of ctx.pending.get(relayId) ?? []) {
+      if (stored.sequence > (relay?.value.lastSequence ?? -1)) {
+        const { results, keepalive, eventLog, dc, sentAt } = stored.heartbeat;
+        let unstored = 0;
+        const count = (ok: boolean): void => void (ok || unstored++);
+        for (const result of results) count(await record(relayProbeCheck(relayId, result.target), result));
+        if (keepalive) {
+          keepaliveReport = keepalive;
+          count(await record(keepaliveCheck(relayId, keepalive.target), keepaliveResult(keepalive)));
+        }
+        const fromLog = eventLog && eventLogResult(eventLog);
+        if (fromLog) count(await record(eventLogCheck(relayId), fromLog));
+        if (dc) count(await record(dcCheck(relayId, dc.host), dcResult(dc, sentAt)));
+        // A heartbeat whose reports the monitor could not keep is not a healthy one: it fails
+        // the relay's own check, so the loss is alerted on like any failure of this relay.
+        await record(heartbeatCheck(relayId), unstored === 0 ? { ok: true, startedAt: stored.receivedAt } : unstoredResults(stored.receivedAt, unstored, errors));
+        relay = await saveRelay(store, relayId, relay, stored);
+        processed++;
       }
-      const fromLog = eventLog && eventLogResult(eventLog);
-      if (fromLog) await record(eventLogCheck(relayId), fromLog);
-      if (dc) await record(dcCheck(relayId, dc.host), dcResult(dc, sentAt));
-      await record(heartbeatCheck(relayId), { ok: true, startedAt: stored.receivedAt });
-      relay = await saveRelay(store, relayId, relay, stored);
-      processed++;
+      if (now.getTime() - Date.parse(stored.receivedAt) > REPLAY_RETENTION_MS) await store.delete(HEARTBEATS, key);
     }
-    if (now.getTime() - Date.parse(stored.receivedAt) > REPLAY_RETENTION_MS) await store.delete(HEARTBEATS, key);
+  } catch (err) {
+    // The relay record could not move on: the rest of its heartbeats wait for the next run.
+    errors.push(`relay ${relayId}: ${(err as Error).message}`);
   }
 
   const state = relayState(relay?.value.lastHeartbeatAt, config, now);
   const last = relay?.value.lastHeartbeatAt;
   ctx.onRelay?.(relayId, last ? (now.getTime() - Date.parse(last)) / 1000 : undefined, keepaliveReport);
   if (state === 'down') await record(heartbeatCheck(relayId), missedHeartbeat(relayId, relay?.value.lastHeartbeatAt, config, now));
-  return { relayId, state, heartbeatsProcessed: processed, transitions };
+  return { relayId, state, heartbeatsProcessed: processed, transitions, errors };
+}
+
+/** The heartbeat arrived, but some of what it reported could not be stored. */
+export function unstoredResults(at: string, count: number, errors: readonly string[]): CheckResult {
+  const first = errors.at(-1) ?? 'unknown error';
+  return {
+    ok: false,
+    startedAt: at,
+    failure: { code: 'results_unstored', phase: 'heartbeat', message: `the monitor could not store ${count} of this heartbeat's reports: ${first.slice(0, 300)}` },
+  };
 }
 
 /** Moves the relay record to `stored` under its ETag; never back, when evaluators race. */

@@ -17,7 +17,8 @@ export function summarizeEvaluation(relays: readonly RelayEvaluation[]): string 
   if (relays.length === 0) return 'heartbeat evaluation: no relays configured (WBMON_RELAYS)';
   const states = relays.map((r) => `${r.relayId} ${r.state}${r.heartbeatsProcessed ? ` (+${r.heartbeatsProcessed})` : ''}`);
   const changes = relays.flatMap((r) => r.transitions).map(describeTransition);
-  return [`heartbeat evaluation: ${states.join(', ')}`, ...changes].join('; ');
+  const errors = relays.flatMap((r) => r.errors.map((e) => `not stored: ${e}`));
+  return [`heartbeat evaluation: ${states.join(', ')}`, ...changes, ...errors].join('; ');
 }
 
 function describeTransition(t: Transition): string {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { TableClient, odata } from '@azure/data-tables';
 import { isLoopback } from '../config/loopback.js';
 import {
@@ -22,6 +23,8 @@ interface Row {
   readonly rowKey: string;
   /** The value as a JSON string, first chunk; `data1`, `data2`, ... hold the rest. */
   readonly data: string;
+  /** The whole key, for keys too long for a RowKey (see rowKeyOf); absent otherwise. */
+  readonly key?: string;
   readonly [chunk: `data${number}`]: string;
 }
 
@@ -67,6 +70,44 @@ export function decodeKey(rowKey: string): string {
   return rowKey.replace(/%([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 }
 
+/**
+ * Table Storage caps a RowKey at 1 KiB (Azurite: 512 UTF-16 code units), and escaping can
+ * triple a key: a relay's 2,048-character target in a check id would make the insert fail
+ * with HTTP 400. Encoded keys longer than MAX_ROW_KEY become their first HEAD_CHARS characters,
+ * the marker `%~` and the SHA-256 of the whole key (365 characters at most), and the row keeps
+ * the whole key in its `key` property. encodeKey never writes `%` followed by anything but two
+ * hex digits, so no ordinary key can collide with a shortened one.
+ *
+ * The head is cut where it does not split an escape or a surrogate pair, and depends only on
+ * the key's first characters, so prefix listing still works: a key starting with a prefix has
+ * a row key starting with the prefix's (equally cut) encoding. Order among shortened keys
+ * sharing a head is by hash, not by key.
+ */
+const MAX_ROW_KEY = 400;
+const HEAD_CHARS = 299;
+const SHORTENED = '%~';
+
+function cutHead(encoded: string): string {
+  let end = Math.min(HEAD_CHARS, encoded.length);
+  const escape = encoded.lastIndexOf('%', end - 1);
+  if (escape >= 0 && escape > end - 3) end = escape; // never keep half of %XX
+  const last = encoded.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--; // never keep half of a surrogate pair
+  return encoded.slice(0, end);
+}
+
+export function rowKeyOf(key: string): string {
+  const encoded = encodeKey(key);
+  if (encoded.length <= MAX_ROW_KEY) return encoded;
+  return `${cutHead(encoded)}${SHORTENED}${createHash('sha256').update(key).digest('hex')}`;
+}
+
+/** The range start for listing keys with this prefix (see rowKeyOf). */
+function prefixLow(prefix: string): string {
+  const encoded = encodeKey(prefix);
+  return encoded.length <= HEAD_CHARS ? encoded : cutHead(encoded);
+}
+
 /** Table Storage returns at most 1000 entities per page anyway. */
 const MAX_PAGE = 1000;
 
@@ -104,7 +145,7 @@ export class TableStore implements Store {
 
   async get<T>(collection: string, key: string): Promise<Versioned<T> | undefined> {
     try {
-      const row = await this.client.getEntity<Row>(collection, encodeKey(key));
+      const row = await this.client.getEntity<Row>(collection, rowKeyOf(key));
       return { value: JSON.parse(fromChunks(row)) as T, etag: row.etag };
     } catch (err) {
       if (statusOf(err) === 404) return undefined;
@@ -141,14 +182,17 @@ export class TableStore implements Store {
     let filter = odata`PartitionKey eq ${collection}`;
     if (prefix) {
       // Every key starting with the prefix sorts in [enc(prefix), enc(prefix) + U+FFFF).
-      const low = encodeKey(prefix);
+      const low = prefixLow(prefix);
       filter += ' and ' + odata`RowKey ge ${low} and RowKey lt ${low + '\uffff'}`;
     }
     try {
       const pages = this.client.listEntities<Row>({ queryOptions: { filter } }).byPage({ maxPageSize: Math.min(limit, MAX_PAGE) });
       for await (const page of pages) {
         for (const row of page) {
-          out.push({ key: decodeKey(row.rowKey), value: JSON.parse(fromChunks(row)) as T, etag: requireEtag(row.etag) });
+          const key = row.key ?? decodeKey(row.rowKey);
+          // A shortened row key's head can match a prefix the whole key does not start with.
+          if (!key.startsWith(prefix)) continue;
+          out.push({ key, value: JSON.parse(fromChunks(row)) as T, etag: requireEtag(row.etag) });
           if (out.length >= limit) return out; // stop paging: no further requests
         }
       }
@@ -160,7 +204,7 @@ export class TableStore implements Store {
 
   async delete(collection: string, key: string): Promise<void> {
     try {
-      await this.client.deleteEntity(collection, encodeKey(key));
+      await this.client.deleteEntity(collection, rowKeyOf(key));
     } catch (err) {
       if (statusOf(err) !== 404) throw this.unavailable(`delete ${collection}/${key}`, err);
     }
@@ -170,7 +214,8 @@ export class TableStore implements Store {
   async close(): Promise<void> {}
 
   private row(collection: string, key: string, value: unknown): Row {
-    return { partitionKey: collection, rowKey: encodeKey(key), ...toChunks(JSON.stringify(value)) } as Row;
+    const rowKey = rowKeyOf(key);
+    return { partitionKey: collection, rowKey, ...(rowKey !== encodeKey(key) && { key }), ...toChunks(JSON.stringify(value)) } as Row;
   }
 
   /**
