@@ -130,9 +130,9 @@ describe('serve when a timer run fails', () => {
       await monitor.firstCycle;
       expect(channel.events).toEqual([]); // one failure of port 9 is below the threshold of 2
       // A check that went down, recorded (by another instance, say) and not yet announced.
-      const id = 'cloud:https://passwordreset.microsoftonline.com/';
+      const id = 'relay:relay-a:https://passwordreset.microsoftonline.com/';
       await inner.insert('checks', id, {
-        id, kind: 'probe', target: 'https://passwordreset.microsoftonline.com/', location: 'westeurope', state: 'down', since: at(0).toISOString(),
+        id, kind: 'relay-probe', target: 'https://passwordreset.microsoftonline.com/', location: 'relay-a', state: 'down', since: at(0).toISOString(),
         consecutiveFailures: 2, consecutiveSuccesses: 0, lastResult: { ok: false, startedAt: at(0).toISOString(), failure: { code: 'tcp_timeout', phase: 'tcp', message: 'no answer' } },
       });
       await monitor.run('evaluateHeartbeats');

@@ -13,7 +13,11 @@ import { StoreConflictError, type Store, type Versioned } from '../store/store.j
 import type { Channel } from './channels/channel.js';
 import type { AlertEvent } from './event.js';
 import { deliver, enqueue, type DeliveryReport } from './outbox.js';
-import { decide, DEFAULT_FLAP_CHANGES, DEFAULT_FLAP_WINDOW_MINUTES, type Notified } from './policy.js';
+import { decide, DEFAULT_FLAP_CHANGES, DEFAULT_FLAP_WINDOW_MINUTES, retiredEvent, type Notified } from './policy.js';
+import { inMaintenance } from './maintenance.js';
+import { RELAYS, type RelayRecord } from '../heartbeat/ingest.js';
+import { cloudTargets } from '../monitor/probe-cycle.js';
+import { retirementReason, type Reporting } from '../monitor/retirement.js';
 import { remediationFor } from './remediation.js';
 
 export const NOTIFIED = 'notified';
@@ -25,6 +29,8 @@ export interface AlertPass {
   readonly delivery: DeliveryReport;
   /** Check ids inside a maintenance window now. */
   readonly paused: string[];
+  /** Check ids retired in this pass (no configuration or relay reports them any more). */
+  readonly retired: string[];
 }
 
 export async function evaluateAlerts(
@@ -35,11 +41,18 @@ export async function evaluateAlerts(
   log: (line: string) => void = () => undefined,
   onOutcome?: (channel: string, outcome: 'sent' | 'failed') => void,
 ): Promise<AlertPass> {
-  const [checks, notified, transitions] = await Promise.all([
+  const [checks, notified, transitions, relays, targets] = await Promise.all([
     store.list<CheckRecord>(CHECKS),
     store.list<Notified>(NOTIFIED),
     store.list<Transition>(TRANSITIONS),
+    store.list<RelayRecord>(RELAYS),
+    cloudTargets(settings, store),
   ]);
+  const reporting: Reporting = {
+    cloudTargets: new Set(targets),
+    relays: new Set(settings.relays.keys()),
+    lastHeartbeatAt: new Map(relays.map((r) => [r.key, r.value.lastHeartbeatAt])),
+  };
   const told = new Map(notified.map((e) => [e.key, e]));
   const byCheck = new Map<string, Transition[]>();
   for (const { value } of transitions) byCheck.set(value.checkId, [...(byCheck.get(value.checkId) ?? []), value]);
@@ -52,8 +65,21 @@ export async function evaluateAlerts(
 
   const events: AlertEvent[] = [];
   const paused: string[] = [];
+  const retired: string[] = [];
   for (const { value: check } of checks) {
     const previous = told.get(check.id);
+    const gone = retirementReason(check, reporting, now);
+    if (gone) {
+      // Announced first, then removed: a crash in between decides the same event again, and
+      // its id keeps it single. Inside a maintenance window it goes quietly.
+      const notice = inMaintenance(settings.alerting.maintenance, check.id, now) ? [] : [retiredEvent(check, gone, now)];
+      await enqueue(store, notice, [...channels.keys()], now);
+      await store.delete(CHECKS, check.id);
+      await store.delete(NOTIFIED, check.id);
+      events.push(...notice);
+      retired.push(check.id);
+      continue;
+    }
     const decision = decide(check, byCheck.get(check.id) ?? [], previous?.value, now, options, (c) =>
       remediationFor({ checkKind: c.kind, location: c.location, target: c.target, ...(c.lastResult?.failure && { code: c.lastResult.failure.code, phase: c.lastResult.failure.phase }) }),
     );
@@ -68,7 +94,7 @@ export async function evaluateAlerts(
   }
   for (const e of events) log(`alert ${e.kind}: ${e.checkId} is ${e.state}${e.failure ? ` (${e.failure.code})` : ''}`);
   const delivery = await deliver(store, channels, now, { log, ...(onOutcome && { onOutcome }) });
-  return { events, delivery, paused };
+  return { events, delivery, paused, retired };
 }
 
 /** False when another evaluator moved the record first: it has told people, not us. */

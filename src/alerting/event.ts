@@ -4,7 +4,8 @@
  */
 import type { CheckKind, CheckState } from '../checks/state.js';
 
-export type AlertKind = 'triggered' | 'resolved' | 'reminder' | 'flapping';
+/** `retired`: the check is gone (no configuration or relay reports it); said once, then it is removed. */
+export type AlertKind = 'triggered' | 'resolved' | 'reminder' | 'flapping' | 'retired';
 
 /** What to do about it, from the checklist in Microsoft's writeback troubleshooting guide. */
 export interface Remediation {

@@ -102,3 +102,25 @@ export function decide(
   }
   return decided([], settled);
 }
+
+/**
+ * The one notice for a check that is gone (src/monitor/retirement.ts). Its id depends only on
+ * the check and its state history, so racing evaluators make one.
+ */
+export function retiredEvent(check: CheckRecord, reason: string, now: Date): AlertEvent {
+  return {
+    id: `${check.id}|retired|${check.since}`,
+    kind: 'retired',
+    checkId: check.id,
+    checkKind: check.kind,
+    target: check.target,
+    location: check.location,
+    state: check.state,
+    since: check.since,
+    at: now.toISOString(),
+    remediation: {
+      summary: `No longer monitored: ${reason}. Nothing to fix.`,
+      steps: ['If this check should still run, restore the setting or the relay that reported it; the check starts again as new with its next result.'],
+    },
+  };
+}

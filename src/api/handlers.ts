@@ -12,6 +12,7 @@ import { heartbeatCheck } from '../monitor/evaluate-heartbeats.js';
 import { relayState, relayStateSince, type RelayState } from '../heartbeat/freshness.js';
 import { advanceRecord, HEARTBEATS, RELAYS, type RelayRecord, type StoredHeartbeat } from '../heartbeat/ingest.js';
 import type { Store } from '../store/store.js';
+import { isStale } from '../monitor/retirement.js';
 
 export interface ApiResponse {
   readonly status: number;
@@ -30,6 +31,8 @@ export interface StatusEntry {
   state: string;
   since: string | null;
   lastResult: CheckRecord['lastResult'] | null;
+  /** A relay's reported check while that relay is late or down: its state is as last reported, not current. */
+  stale?: true;
 }
 
 /**
@@ -125,6 +128,8 @@ export async function status(
       graceSeconds: config.graceSeconds,
     });
   }
+  const relayStates = new Map(relayList.map((r) => [r.relayId, r.state]));
+  for (const entry of entries) if (isStale({ kind: entry.kind as CheckRecord['kind'], location: entry.location ?? '' }, relayStates)) entry.stale = true;
   return { status: 200, body: { generatedAt: now.toISOString(), checks: entries, relays: relayList } };
 }
 

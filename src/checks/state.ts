@@ -51,6 +51,11 @@ export interface CheckRecord extends CheckIdentity {
   readonly consecutiveFailures: number;
   readonly consecutiveSuccesses: number;
   readonly lastResult?: ProbeResult | CheckResult;
+  /**
+   * The monitor's own time of the last result it recorded (ISO). Results carry the prober's
+   * clock, which on a relay is not ours; retirement goes by this one.
+   */
+  readonly reportedAt?: string;
 }
 
 export interface Transition {

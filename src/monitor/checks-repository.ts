@@ -26,8 +26,9 @@ export async function recordResult(
     const current = attempt === 1 && known !== undefined ? known : await store.get<CheckRecord>(CHECKS, identity.id);
     const base = current?.value ?? newCheck(identity, now);
     const input = { ...base, ...identity };
-    const outcome = applyResult(input, result, thresholds);
-    if (current && outcome.check === input) return { ...outcome, etag: current.etag }; // a repeat: nothing to write
+    const applied = applyResult(input, result, thresholds);
+    if (current && applied.check === input) return { ...applied, etag: current.etag }; // a repeat: nothing to write
+    const outcome = { ...applied, check: { ...applied.check, reportedAt: now.toISOString() } };
     let etag: string;
     try {
       etag = current ? await store.replace(CHECKS, identity.id, outcome.check, current.etag) : await store.insert(CHECKS, identity.id, outcome.check);

@@ -85,7 +85,18 @@ export interface RelayEvaluation {
    * never stops the others, nor its own dead-man's switch, nor the alert pass after.
    */
   readonly errors: string[];
+  /** Targets beyond MAX_TARGETS_PER_RELAY that this run did not turn into checks. */
+  readonly ignoredTargets: number;
 }
+
+/**
+ * Distinct targets one relay may have checks for. A relay probes the writeback endpoints (3)
+ * and perhaps its tenant's own relay namespaces; 10 leaves room for those and a few more. A
+ * heartbeat naming 50 new targets (which a signed but hostile or broken relay can send) would
+ * otherwise add 50 checks, and 50 alerts, every time. A check no longer reported is retired
+ * (src/monitor/retirement.ts), which frees its place.
+ */
+export const MAX_TARGETS_PER_RELAY = 10;
 
 export interface EvaluateOptions {
   /** Relays evaluated at once; each makes its own sequence of store calls. */
@@ -137,6 +148,7 @@ export async function evaluateHeartbeats(settings: Settings, store: Store, now: 
       heartbeatsProcessed: 0,
       transitions: [],
       errors: [`relay ${relayId}: ${(err as Error).message}`],
+      ignoredTargets: 0,
     })),
   );
 }
@@ -160,6 +172,22 @@ async function evaluateRelay(ctx: Context, relayId: string, config: RelayConfig)
     }
   };
 
+  const targets = new Set<string>();
+  for (const check of ctx.checks.values()) {
+    if (check?.value.kind === 'relay-probe' && check.value.location === relayId) targets.add(check.value.target);
+  }
+  let ignoredTargets = 0;
+  /** Whether a result for this target may be recorded: a known target, or room for one more. */
+  const admit = (target: string): boolean => {
+    if (targets.has(target)) return true;
+    if (targets.size >= MAX_TARGETS_PER_RELAY) {
+      ignoredTargets++;
+      return false;
+    }
+    targets.add(target);
+    return true;
+  };
+
   let relay = ctx.records.get(relayId);
   let processed = 0;
   let keepaliveReport: KeepaliveReport | undefined;
@@ -169,7 +197,7 @@ async function evaluateRelay(ctx: Context, relayId: string, config: RelayConfig)
         const { results, keepalive, eventLog, dc, sentAt } = stored.heartbeat;
         let unstored = 0;
         const count = (ok: boolean): void => void (ok || unstored++);
-        for (const result of results) count(await record(relayProbeCheck(relayId, result.target), result));
+        for (const result of results) if (admit(result.target)) count(await record(relayProbeCheck(relayId, result.target), result));
         if (keepalive) {
           keepaliveReport = keepalive;
           count(await record(keepaliveCheck(relayId, keepalive.target), keepaliveResult(keepalive)));
@@ -194,7 +222,7 @@ async function evaluateRelay(ctx: Context, relayId: string, config: RelayConfig)
   const last = relay?.value.lastHeartbeatAt;
   ctx.onRelay?.(relayId, last ? (now.getTime() - Date.parse(last)) / 1000 : undefined, keepaliveReport);
   if (state === 'down') await record(heartbeatCheck(relayId), missedHeartbeat(relayId, relay?.value.lastHeartbeatAt, config, now));
-  return { relayId, state, heartbeatsProcessed: processed, transitions, errors };
+  return { relayId, state, heartbeatsProcessed: processed, transitions, errors, ignoredTargets };
 }
 
 /** The heartbeat arrived, but some of what it reported could not be stored. */

@@ -1,5 +1,5 @@
 import type { TenantCycle } from './tenant-cycle.js';
-import type { RelayEvaluation } from './evaluate-heartbeats.js';
+import { MAX_TARGETS_PER_RELAY, type RelayEvaluation } from './evaluate-heartbeats.js';
 import type { AlertPass } from '../alerting/evaluate-alerts.js';
 import type { Transition } from '../checks/state.js';
 import type { CycleOutcome } from './probe-cycle.js';
@@ -18,7 +18,8 @@ export function summarizeEvaluation(relays: readonly RelayEvaluation[]): string 
   const states = relays.map((r) => `${r.relayId} ${r.state}${r.heartbeatsProcessed ? ` (+${r.heartbeatsProcessed})` : ''}`);
   const changes = relays.flatMap((r) => r.transitions).map(describeTransition);
   const errors = relays.flatMap((r) => r.errors.map((e) => `not stored: ${e}`));
-  return [`heartbeat evaluation: ${states.join(', ')}`, ...changes, ...errors].join('; ');
+  const ignored = relays.flatMap((r) => (r.ignoredTargets ? [`${r.relayId}: ${r.ignoredTargets} results for targets beyond ${MAX_TARGETS_PER_RELAY} per relay ignored`] : []));
+  return [`heartbeat evaluation: ${states.join(', ')}`, ...changes, ...errors, ...ignored].join('; ');
 }
 
 function describeTransition(t: Transition): string {

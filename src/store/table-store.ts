@@ -44,6 +44,16 @@ function toChunks(json: string): Record<string, string> {
   return out;
 }
 
+/**
+ * JSON with every non-ASCII character as a \uXXXX escape (valid JSON: JSON.stringify puts
+ * such characters only inside strings). Azurite, as seen here, decodes a large request body
+ * chunk by chunk and turns a UTF-8 character split across two chunks into U+FFFD, so a value
+ * came back one character longer, corrupted; a body of ASCII only cannot be split that way.
+ */
+function asciiJson(value: unknown): string {
+  return JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 function fromChunks(row: Row): string {
   let json = row.data;
   for (let i = 1; typeof row[`data${i}`] === 'string'; i++) json += row[`data${i}`];
@@ -215,7 +225,7 @@ export class TableStore implements Store {
 
   private row(collection: string, key: string, value: unknown): Row {
     const rowKey = rowKeyOf(key);
-    return { partitionKey: collection, rowKey, ...(rowKey !== encodeKey(key) && { key }), ...toChunks(JSON.stringify(value)) } as Row;
+    return { partitionKey: collection, rowKey, ...(rowKey !== encodeKey(key) && { key }), ...toChunks(asciiJson(value)) } as Row;
   }
 
   /**

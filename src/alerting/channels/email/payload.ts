@@ -71,6 +71,7 @@ const HEADLINE: Record<AlertKind, string> = {
   reminder: 'STILL DOWN',
   resolved: 'RESOLVED',
   flapping: 'FLAPPING',
+  retired: 'RETIRED',
 };
 
 /** DOWN, unless the check fails only because the monitor lacks access. */
@@ -83,6 +84,7 @@ const NOTE: Record<AlertKind, string | undefined> = {
   reminder: undefined,
   resolved: 'It works again. Nothing to do now.',
   flapping: 'The check keeps changing between up and down. Alerts for it pause until it settles; then its state is told again.',
+  retired: 'This check is no longer monitored, and this is the last message about it.',
 };
 
 const COLOUR: Record<AlertKind, string> = {
@@ -90,6 +92,7 @@ const COLOUR: Record<AlertKind, string> = {
   reminder: '#b00020',
   resolved: '#1b7f3b',
   flapping: '#a65c00',
+  retired: '#6b6b6b',
 };
 
 function fixHeading(kind: AlertKind): string {
@@ -111,6 +114,8 @@ export function subject(event: AlertEvent): string {
       return fit('[RESOLVED] ', what, '');
     case 'flapping':
       return fit('[FLAPPING] ', what, '');
+    case 'retired':
+      return fit('[RETIRED] no longer monitored: ', what, '');
   }
 }
 

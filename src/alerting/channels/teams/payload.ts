@@ -17,7 +17,7 @@ export const ADAPTIVE_CARD_CONTENT_TYPE = 'application/vnd.microsoft.card.adapti
 /** The serialized message (UTF-8) stays below this, with room left under Teams' ~28 KB. */
 export const MAX_MESSAGE_BYTES = 27 * 1024;
 
-export type CardColor = 'attention' | 'good';
+export type CardColor = 'attention' | 'good' | 'default';
 
 export interface TextBlock {
   readonly type: 'TextBlock';
@@ -153,6 +153,7 @@ const COLORS: Record<AlertKind, CardColor> = {
   reminder: 'attention',
   flapping: 'attention',
   resolved: 'good',
+  retired: 'default',
 };
 
 const STATE_WORDS: Record<CheckState, string> = { down: 'down', up: 'up', new: 'new (no result yet)' };
@@ -180,6 +181,8 @@ function title(event: AlertEvent, location: string, target: string, duration: st
         : `REMINDER: still down after ${duration}: ${phrase.down}`;
     case 'flapping':
       return `FLAPPING: ${phrase.down}, on and off`;
+    case 'retired':
+      return `RETIRED: no longer monitored: ${phrase.up.replace(/ again$/, '')}`;
   }
 }
 
