@@ -59,10 +59,17 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
     store = TableStore.fromConnectionString(settings.storageConnection);
   } else {
     // UseDevelopmentStorage=true (as in local.settings.sample.json) means Azurite's fixed
-    // table port, so `func start` and Storage Explorer can share the embedded one.
-    azurite = await startAzurite({ ...(devStorage && { port: DEV_STORAGE_TABLE_PORT }), ...(options.dataDir && { dataDir: options.dataDir }) });
+    // table port and well-known key, so `func start` and Storage Explorer can share the
+    // embedded one. Otherwise it takes a random key per run: no other local process can use it.
+    azurite = await startAzurite({
+      ...(devStorage && { port: DEV_STORAGE_TABLE_PORT, wellKnownKey: true }),
+      ...(options.dataDir && { dataDir: options.dataDir }),
+    });
     store = TableStore.fromConnectionString(azurite.connectionString);
-    log(`state store: embedded Azurite on port ${azurite.port} (${options.dataDir ? `data in ${options.dataDir}` : 'in memory'})`);
+    log(
+      `state store: embedded Azurite on port ${azurite.port} (${options.dataDir ? `data in ${options.dataDir}` : 'in memory'}; ` +
+        `${devStorage ? "Azurite's well-known key, for UseDevelopmentStorage=true" : 'a random account key for this run'})`,
+    );
   }
 
   let ready: Store | undefined;
