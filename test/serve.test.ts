@@ -95,6 +95,23 @@ describe('serve with UseDevelopmentStorage=true', () => {
   });
 });
 
+describe('serve with a generic webhook', () => {
+  const UNSIGNED = 'webhook: WBMON_WEBHOOK_SECRET is not set, so webhook requests are unsigned: receivers cannot tell them from forged ones';
+
+  async function startLines(env: Record<string, string>): Promise<string[]> {
+    const lines: string[] = [];
+    const settings = parseSettings({ WBMON_TARGETS: 'https://127.0.0.1:1/', WBMON_WEBHOOK_URL: 'http://127.0.0.1:9/hook', ...env });
+    const monitor = await serve({ settings, port: 0, log: (l) => lines.push(l) });
+    await monitor.stop();
+    return lines;
+  }
+
+  it('says once at start that webhooks are unsigned when WBMON_WEBHOOK_SECRET is not set, and not when it is', async () => {
+    expect((await startLines({})).filter((l) => l.startsWith('webhook:'))).toEqual([UNSIGNED]);
+    expect((await startLines({ WBMON_WEBHOOK_SECRET: 'w'.repeat(32) })).filter((l) => l.startsWith('webhook:'))).toEqual([]);
+  });
+});
+
 describe('serve with storage that cannot be reached', () => {
   it('keeps answering /api/health and names AzureWebJobsStorage in /api/status, without the key', async () => {
     const closed = createServer();

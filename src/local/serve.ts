@@ -92,6 +92,10 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
   if (telemetry.enabled) log('telemetry: Application Insights (APPLICATIONINSIGHTS_CONNECTION_STRING)');
   const channels = options.channels ?? configuredChannels(settings.alerting);
   log(`alert channels: ${channels.size ? [...channels.keys()].join(', ') : 'none configured (WBMON_TEAMS_WEBHOOK_URL, WBMON_WEBHOOK_URL, WBMON_SMTP_URL)'}`);
+  // Unsigned is allowed (a receiver may rely on the URL's own secret), but never silently.
+  if (settings.alerting.webhookUrl && !settings.alerting.webhookSecret) {
+    log('webhook: WBMON_WEBHOOK_SECRET is not set, so webhook requests are unsigned: receivers cannot tell them from forged ones');
+  }
   const alert = async (store: Store): Promise<void> => {
     const pass = await evaluateAlerts(settings, store, channels, clock.now(), (line) => log(line), observer?.delivery);
     if (pass.events.length || pass.delivery.sent || pass.delivery.failed) log(summarizeAlerts(pass));
