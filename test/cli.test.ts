@@ -125,6 +125,12 @@ describe('writeback-monitor serve', () => {
       'WBMON_PROBE_SCHEDULE: "0 0 25 * * *" is not a valid NCRONTAB schedule: hour: 25 is out of range 0-23',
     ]);
   });
+
+  it('refuses a one-character WBMON_WEBHOOK_SECRET with exit 2 and one line naming it', async () => {
+    const { code, stderr } = await cli(['serve', '--port', '0'], { WBMON_WEBHOOK_URL: 'https://hooks.example.com/wbmon', WBMON_WEBHOOK_SECRET: 'k' });
+    expect(code).toBe(2);
+    expect(stderr).toBe('WBMON_WEBHOOK_SECRET: must be at least 32 characters (e.g. openssl rand -hex 32)\n');
+  });
 });
 
 describe('writeback-monitor relay --once', () => {

@@ -4,6 +4,7 @@ import { parseSettings } from '../src/config/settings.js';
 import { startAzurite, type RunningAzurite } from '../src/local/azurite.js';
 import { systemClock } from '../src/local/scheduler.js';
 import { serve, type RunningMonitor } from '../src/local/serve.js';
+import { heartbeatKey } from '../src/heartbeat/ingest.js';
 import { TableStore } from '../src/store/table-store.js';
 import { heartbeat, RELAYS_JSON, SECRET_B, signed, type SignedRequest } from './support/heartbeats.js';
 
@@ -143,6 +144,48 @@ describe('POST /api/heartbeat', () => {
     await expectRefused(signed(JSON.stringify(heartbeat(sequence, { relayId: 'relay-b' })), at(0)), 400, {
       error: 'heartbeat does not match schema version 1',
       details: [{ path: 'relayId', message: 'must equal the X-Wbmon-Relay header' }],
+    });
+  });
+
+  it('refuses a sequence more than 360 s of milliseconds ahead of the server clock with 400 naming "sequence", storing nothing', async () => {
+    await expectRefused(signed(JSON.stringify(heartbeat(Number.MAX_SAFE_INTEGER)), at(0)), 400, {
+      error: 'heartbeat sequence is too far ahead of the server clock',
+      details: [{ path: 'sequence', message: `must be at most ${NOW + 360_000} (the server clock in unix milliseconds + 360 s)` }],
+    });
+  });
+
+  it('lets a relay locked out by a runaway sequence stored before the limit existed send again, and evaluates what it sends', async () => {
+    // What a monitor without the limit was left with: the runaway heartbeat processed into the
+    // record, and still kept among the heartbeats.
+    const runaway = Number.MAX_SAFE_INTEGER;
+    const earlier = new Date(NOW - 60_000).toISOString();
+    await store.insert('relays', 'relay-b', {
+      relayId: 'relay-b',
+      lastSequence: runaway,
+      lastHeartbeatAt: earlier,
+      lastSentAt: earlier,
+      host: 'connect02.corp.example',
+      agentVersion: '0.1.0',
+    });
+    await store.insert('heartbeats', heartbeatKey('relay-b', runaway), {
+      relayId: 'relay-b',
+      sequence: runaway,
+      receivedAt: earlier,
+      heartbeat: heartbeat(runaway, { relayId: 'relay-b' }),
+    });
+
+    const next = NOW; // a relay's sequence: its clock in milliseconds
+    const body = JSON.stringify(heartbeat(next, { relayId: 'relay-b', host: 'connect02.corp.example' }));
+    const answer = await post(signed(body, { relayId: 'relay-b', secret: SECRET_B, ...at(0) }));
+    expect(answer).toEqual({ status: 202, body: { accepted: true, relayId: 'relay-b', sequence: next } });
+    expect((await store.list<any>('heartbeats', { prefix: 'relay-b|' })).map((e) => e.value.sequence)).toEqual([next]);
+
+    await monitor.run('evaluateHeartbeats');
+    const status = (await (await fetch(`${monitor.url}/api/status`)).json()) as { relays: { relayId: string }[] };
+    expect(status.relays.find((r) => r.relayId === 'relay-b')).toMatchObject({ lastSequence: next, lastHeartbeatAt: new Date(NOW).toISOString() });
+    // The replay guard works again from the new number.
+    await expectRefused(signed(body, { relayId: 'relay-b', secret: SECRET_B, ...at(0) }), 409, {
+      error: `replay: sequence ${next} is not greater than the last stored ${next}`,
     });
   });
 

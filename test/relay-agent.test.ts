@@ -1,5 +1,5 @@
 /** The relay agent against a real `serve` (embedded HTTP API, Azurite in-process). */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -228,6 +228,16 @@ describe('relay sequence numbers', () => {
     expect(b).toBe(a + 1);
     rmSync(dir, { recursive: true, force: true });
     expect(await new SequenceFile(dir).next(new Date(now.getTime() + 1000))).toBeGreaterThan(b);
+  });
+
+  it('start again from the clock when counting on would pass the limit the monitor accepts, the clock + 360 s', async () => {
+    const dir = stateDir();
+    const now = new Date('2026-03-01T10:00:00Z');
+    writeFileSync(join(dir, 'sequence'), String(now.getTime() + 360_000 - 1));
+    expect(await new SequenceFile(dir).next(now)).toBe(now.getTime() + 360_000);
+    writeFileSync(join(dir, 'sequence'), String(Number.MAX_SAFE_INTEGER));
+    expect(await new SequenceFile(dir).next(now)).toBe(now.getTime());
+    expect(await new SequenceFile(dir).next(now)).toBe(now.getTime() + 1);
   });
 });
 

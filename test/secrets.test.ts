@@ -16,7 +16,7 @@ import { respond, startHttps, type Running } from './support/servers.js';
 const SECRETS = {
   teams: 'TEAMS-SIG-7f3a9c',
   webhook: 'WEBHOOK-CODE-51e0d2',
-  hmac: 'HMAC-SECRET-c0ffee42',
+  hmac: 'HMAC-SECRET-c0ffee42-0123456789abcdef',
   smtp: 'SMTP-PASSWORD-9b8a7c',
   relay: 'RELAY-SECRET-0123456789abcdef0123456789',
 };

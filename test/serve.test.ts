@@ -1,9 +1,11 @@
 import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseSettings } from '../src/config/settings.js';
+import { ACCOUNT, WELL_KNOWN_KEY } from '../src/local/azurite.js';
 import { serve, type RunningMonitor } from '../src/local/serve.js';
 import { createTestCa, type TestCa } from './support/certs.js';
 import { respond, startHttps, type Running } from './support/servers.js';
+import { listTablesStatus } from './support/tables.js';
 
 let ca: TestCa;
 const servers: Running[] = [];
@@ -60,9 +62,53 @@ describe('serve', () => {
   });
 
   it('logs a line for the timer run, with the state changes', () => {
-    expect(lines.find((l) => l.startsWith('state store:'))).toMatch(/^state store: embedded Azurite on port \d+ \(in memory\)$/);
+    expect(lines.find((l) => l.startsWith('state store:'))).toMatch(/^state store: embedded Azurite on port \d+ \(in memory; a random account key for this run\)$/);
     const run = lines.find((l) => l.startsWith('probeEndpoints: probe cycle: 1/2 up'));
     expect(run).toContain(`cloud:${down.url} new->down`);
+  });
+
+  it("keeps its embedded Azurite to itself: a client with the well-known devstoreaccount1 key gets 403, while the monitor uses its state", async () => {
+    const port = Number(/embedded Azurite on port (\d+)/.exec(lines.find((l) => l.startsWith('state store:')) ?? '')?.[1]);
+    expect(await listTablesStatus(port, ACCOUNT, WELL_KNOWN_KEY)).toBe(403);
+    const { status, body } = await getJson(`${monitor.url}/api/status`);
+    expect(status).toBe(200);
+    expect(body.checks).toHaveLength(2);
+    expect(lines.join('\n')).not.toMatch(/AccountKey|[A-Za-z0-9+/]{86}==/);
+  });
+});
+
+describe('serve with UseDevelopmentStorage=true', () => {
+  it("embeds Azurite on port 10002 with the well-known key, as Storage Explorer and func start expect", async () => {
+    const lines: string[] = [];
+    const settings = parseSettings({ WBMON_TARGETS: 'https://127.0.0.1:1/', AzureWebJobsStorage: 'UseDevelopmentStorage=true' });
+    const monitor = await serve({ settings, port: 0, log: (l) => lines.push(l) });
+    try {
+      await monitor.firstCycle;
+      expect(lines.find((l) => l.startsWith('state store:'))).toBe(
+        "state store: embedded Azurite on port 10002 (in memory; Azurite's well-known key, for UseDevelopmentStorage=true)",
+      );
+      expect(await listTablesStatus(10002, ACCOUNT, WELL_KNOWN_KEY)).toBe(200);
+      expect((await getJson(`${monitor.url}/api/status`)).status).toBe(200);
+    } finally {
+      await monitor.stop();
+    }
+  });
+});
+
+describe('serve with a generic webhook', () => {
+  const UNSIGNED = 'webhook: WBMON_WEBHOOK_SECRET is not set, so webhook requests are unsigned: receivers cannot tell them from forged ones';
+
+  async function startLines(env: Record<string, string>): Promise<string[]> {
+    const lines: string[] = [];
+    const settings = parseSettings({ WBMON_TARGETS: 'https://127.0.0.1:1/', WBMON_WEBHOOK_URL: 'http://127.0.0.1:9/hook', ...env });
+    const monitor = await serve({ settings, port: 0, log: (l) => lines.push(l) });
+    await monitor.stop();
+    return lines;
+  }
+
+  it('says once at start that webhooks are unsigned when WBMON_WEBHOOK_SECRET is not set, and not when it is', async () => {
+    expect((await startLines({})).filter((l) => l.startsWith('webhook:'))).toEqual([UNSIGNED]);
+    expect((await startLines({ WBMON_WEBHOOK_SECRET: 'w'.repeat(32) })).filter((l) => l.startsWith('webhook:'))).toEqual([]);
   });
 });
 

@@ -154,6 +154,22 @@ describe('alert settings', () => {
     ]);
     expect(problems.join('\n')).not.toMatch(/SECRET/);
   });
+
+  it('refuses a WBMON_WEBHOOK_SECRET shorter than 32 characters in one line naming it, without the value', () => {
+    expect(problemsOf(() => parseSettings({ WBMON_WEBHOOK_URL: 'https://hooks.example.com/wbmon', WBMON_WEBHOOK_SECRET: 'x' }))).toEqual([
+      'WBMON_WEBHOOK_SECRET: must be at least 32 characters (e.g. openssl rand -hex 32)',
+    ]);
+    expect(problemsOf(() => parseSettings({ WBMON_WEBHOOK_SECRET: 'S'.repeat(31) }))).toEqual([
+      'WBMON_WEBHOOK_SECRET: must be at least 32 characters (e.g. openssl rand -hex 32)',
+    ]);
+    expect(parseSettings({ WBMON_WEBHOOK_SECRET: 'S'.repeat(32) }).alerting.webhookSecret).toBe('S'.repeat(32));
+  });
+
+  it('refuses plain http to a name under .localhost, which is resolved through DNS', () => {
+    expect(problemsOf(() => parseSettings({ WBMON_WEBHOOK_URL: 'http://hooks.localhost:9000/hook' }))).toEqual([
+      'WBMON_WEBHOOK_URL: must be an https URL (plain http only to a loopback host)',
+    ]);
+  });
 });
 
 describe('Key Vault references the platform did not resolve', () => {

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { parseSchedule, type Schedule } from '../schedule/ncrontab.js';
 import { ConfigError } from './errors.js';
 import { isLoopback } from './loopback.js';
-import { parseRelays, type RelayMap } from './relays.js';
+import { MIN_SECRET_LENGTH, parseRelays, type RelayMap } from './relays.js';
 import { parseMaintenance, type MaintenanceWindow } from '../alerting/maintenance.js';
 
 /** The writeback endpoints every deployment needs to reach (Microsoft's SSPR network requirements). */
@@ -155,7 +155,12 @@ const schema = z.object({
     }),
   WBMON_TEAMS_WEBHOOK_URL: secretUrl(['https:'], 'http:', 'an https URL'),
   WBMON_WEBHOOK_URL: secretUrl(['https:'], 'http:', 'an https URL'),
-  WBMON_WEBHOOK_SECRET: z.string().optional(),
+  // The HMAC key receivers check webhook requests with: as long as a relay secret, since a
+  // short one can be guessed offline from a single signed request.
+  WBMON_WEBHOOK_SECRET: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || v.length >= MIN_SECRET_LENGTH, `must be at least ${MIN_SECRET_LENGTH} characters (e.g. openssl rand -hex 32)`),
   // smtp:// is allowed anywhere: the email channel then requires STARTTLS except to loopback.
   WBMON_SMTP_URL: secretUrl(['smtps:', 'smtp:'], null, 'an smtps:// (implicit TLS) or smtp:// (STARTTLS) URL'),
   WBMON_EMAIL_FROM: z

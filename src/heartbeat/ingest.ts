@@ -10,9 +10,14 @@
  * The relay record (last sequence, last heartbeat time, reports) is kept by the evaluation,
  * which also keeps processed heartbeats for REPLAY_RETENTION_MS: longer than the 300 s
  * timestamp window, so a captured request replayed to another instance still collides.
+ *
+ * verify.ts refuses sequence numbers beyond sequenceLimit(now). One stored before that limit
+ * existed would refuse every later heartbeat as a replay, for good: such a number is a runaway,
+ * and the first request that meets one clears it (see clearRunaways).
  */
 import type { Heartbeat, KeepaliveReport } from './schema.js';
-import { StoreConflictError, type Store } from '../store/store.js';
+import { sequenceLimit } from './verify.js';
+import { StoreConflictError, type Entry, type Store, type Versioned } from '../store/store.js';
 
 export const RELAYS = 'relays';
 export const HEARTBEATS = 'heartbeats';
@@ -61,15 +66,59 @@ export class SequenceCache {
   note(relayId: string, sequence: number): void {
     this.last.set(relayId, Math.max(sequence, this.last.get(relayId) ?? -1));
   }
+
+  forget(relayId: string): void {
+    this.last.delete(relayId);
+  }
 }
 
-/** The highest sequence stored for a relay: its record, or a newer heartbeat not yet evaluated. */
-async function lastStoredSequence(store: Store, relayId: string): Promise<number> {
-  const [record, pending] = await Promise.all([
-    store.get<RelayRecord>(RELAYS, relayId),
-    store.list<StoredHeartbeat>(HEARTBEATS, { prefix: `${relayId}|` }),
-  ]);
-  return Math.max(record?.value.lastSequence ?? -1, pending.at(-1)?.value.sequence ?? -1);
+/**
+ * The highest sequence stored for a relay (its record, or a newer heartbeat not yet
+ * evaluated), after clearing runaways: numbers beyond `limit`, which only a monitor without the
+ * limit can have stored.
+ */
+async function lastStoredSequence(store: Store, relayId: string, limit: number): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    const [record, pending] = await Promise.all([
+      store.get<RelayRecord>(RELAYS, relayId),
+      store.list<StoredHeartbeat>(HEARTBEATS, { prefix: `${relayId}|` }),
+    ]);
+    const kept = pending.filter((e) => e.value.sequence <= limit);
+    const highestKept = kept.at(-1)?.value.sequence ?? -1;
+    if (!(record && record.value.lastSequence > limit) && kept.length === pending.length) {
+      return Math.max(record?.value.lastSequence ?? -1, highestKept);
+    }
+    try {
+      await clearRunaways(store, relayId, record, pending, limit, highestKept);
+    } catch (err) {
+      // The evaluation (or another request) changed the record meanwhile: look again.
+      if (err instanceof StoreConflictError && attempt < 3) continue;
+      throw err;
+    }
+  }
+}
+
+/**
+ * Removes a runaway sequence number. Pending heartbeats beyond the limit are deleted (else the
+ * evaluation would process them after newer ones and put the number back), and the record's
+ * lastSequence goes back to the highest pending heartbeat within the limit: every one of those
+ * has been processed, since the runaway, processed after them, is in the record. With none
+ * pending (they are kept for 15 minutes), -1 is safe: a replay of anything older carries a
+ * timestamp outside the 300 s window. The evaluation only processes heartbeats above
+ * lastSequence, so without this a relay would stay down even after its heartbeats are accepted.
+ */
+async function clearRunaways(
+  store: Store,
+  relayId: string,
+  record: Versioned<RelayRecord> | undefined,
+  pending: readonly Entry<StoredHeartbeat>[],
+  limit: number,
+  highestKept: number,
+): Promise<void> {
+  for (const entry of pending) if (entry.value.sequence > limit) await store.delete(HEARTBEATS, entry.key);
+  if (record && record.value.lastSequence > limit) {
+    await store.replace<RelayRecord>(RELAYS, relayId, { ...record.value, lastSequence: highestKept }, record.etag);
+  }
 }
 
 export async function ingestHeartbeat(
@@ -79,9 +128,15 @@ export async function ingestHeartbeat(
   receivedAt: Date,
   cache: SequenceCache = new SequenceCache(),
 ): Promise<IngestOutcome> {
+  const limit = sequenceLimit(receivedAt);
   let last = cache.get(relayId);
+  // A cached number beyond the limit was read before the runaway was cleared: read again.
+  if (last !== undefined && last > limit) {
+    cache.forget(relayId);
+    last = undefined;
+  }
   if (last === undefined) {
-    last = await lastStoredSequence(store, relayId);
+    last = await lastStoredSequence(store, relayId, limit);
     cache.note(relayId, last);
   }
   if (heartbeat.sequence <= last) {

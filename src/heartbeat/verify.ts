@@ -1,16 +1,42 @@
 /**
  * Everything about a heartbeat request that can be decided without the store, in the order
  * the design fixes: size, content type, known relay, timestamp window, signature, JSON,
- * schema. Pure: the clock and the relay table are passed in. The replay check needs the
- * store and happens in ingest.ts.
+ * schema (including the sequence limit). Pure: the clock and the relay table are passed in.
+ * The replay check needs the store and happens in ingest.ts.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { RelayMap } from '../config/relays.js';
 import { heartbeatSchema, type Heartbeat } from './schema.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 export const MAX_CLOCK_SKEW_SECONDS = 300;
 
+/**
+ * How far a sequence number may run ahead of the server clock, in milliseconds. A relay's next
+ * number is max(last + 1, its clock in ms) (src/relay/sequence.ts), and its clock may be up to
+ * MAX_CLOCK_SKEW_SECONDS ahead of ours, or its timestamps would be refused anyway; the extra
+ * 60 s absorbs the time between numbering a heartbeat and signing it. Without a limit, one
+ * heartbeat numbered 2^53 - 1 is stored and every later one is refused as a replay: the relay
+ * is locked out for good. With it, a number accepted now can hold back a relay whose numbers
+ * restart from its clock (a reinstall) for at most these 360 s.
+ */
+export const MAX_SEQUENCE_LEAD_MS = (MAX_CLOCK_SKEW_SECONDS + 60) * 1000;
+
+/** The highest sequence number accepted at `now`. */
+export function sequenceLimit(now: Date): number {
+  return now.getTime() + MAX_SEQUENCE_LEAD_MS;
+}
+
+/**
+ * Signs for relay ids that do not exist, so that refusing one costs the same HMAC and
+ * comparison as refusing a bad signature: otherwise the faster 401 tells which ids exist.
+ * Random per process and 64 characters, like a relay secret from `openssl rand -hex 32`
+ * (HMAC hashes keys longer than 64 bytes first, which would cost a little more).
+ */
+const UNKNOWN_RELAY_SECRET = randomBytes(32).toString('hex');
+
+/** The signing function; a parameter of verifyHeartbeat so tests can see it is called. */
+export type Signer = (secret: string, timestamp: string, body: Uint8Array) => string;
 export interface HeartbeatRequest {
   /** Header lookup, case-insensitive. */
   header(name: string): string | undefined;
@@ -38,7 +64,7 @@ export function sign(secret: string, timestamp: string, body: Uint8Array): strin
   return `sha256=${createHmac('sha256', secret).update(`${timestamp}.`).update(body).digest('hex')}`;
 }
 
-export function verifyHeartbeat(request: HeartbeatRequest, relays: RelayMap, now: Date): Verified {
+export function verifyHeartbeat(request: HeartbeatRequest, relays: RelayMap, now: Date, signer: Signer = sign): Verified {
   if (request.body.byteLength > MAX_BODY_BYTES) return reject(413, `body larger than ${MAX_BODY_BYTES} bytes`);
 
   const contentType = request.header('content-type')?.split(';')[0]?.trim().toLowerCase();
@@ -50,18 +76,22 @@ export function verifyHeartbeat(request: HeartbeatRequest, relays: RelayMap, now
     ok: false,
     rejection: { status: 401, error: 'unauthorized: unknown relay, bad signature, or timestamp outside 300 s of the server clock', reason },
   });
+  // The same work whatever is wrong: parse the timestamp, compute the HMAC (with a stand-in
+  // secret for an unknown id) and compare, and only then decide. Returning early for an
+  // unknown id made its 401 measurably faster (70-120 µs), which told which ids exist.
   const relayId = request.header('x-wbmon-relay') ?? '';
   const relay = relays.get(relayId);
-  if (!relay) return unauthorized('unknown relay');
-
   const timestamp = request.header('x-wbmon-timestamp') ?? '';
-  if (!/^\d{1,12}$/.test(timestamp)) return unauthorized('timestamp header missing or not unix seconds');
+  const wellFormed = /^\d{1,12}$/.test(timestamp);
   const skew = now.getTime() / 1000 - Number(timestamp);
-  if (Math.abs(skew) > MAX_CLOCK_SKEW_SECONDS) return unauthorized(`timestamp ${Math.round(skew)} s away from the server clock`);
-
   const given = Buffer.from(request.header('x-wbmon-signature') ?? '');
-  const expected = Buffer.from(sign(relay.secret, timestamp, request.body));
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return unauthorized('signature does not match');
+  const expected = Buffer.from(signer(relay?.secret ?? UNKNOWN_RELAY_SECRET, timestamp, request.body));
+  const matches = given.length === expected.length && timingSafeEqual(given, expected);
+
+  if (!relay) return unauthorized('unknown relay');
+  if (!wellFormed) return unauthorized('timestamp header missing or not unix seconds');
+  if (Math.abs(skew) > MAX_CLOCK_SKEW_SECONDS) return unauthorized(`timestamp ${Math.round(skew)} s away from the server clock`);
+  if (!matches) return unauthorized('signature does not match');
 
   let json: unknown;
   try {
@@ -80,6 +110,12 @@ export function verifyHeartbeat(request: HeartbeatRequest, relays: RelayMap, now
   }
   if (parsed.data.relayId !== relayId) {
     return reject(400, 'heartbeat does not match schema version 1', [{ path: 'relayId', message: 'must equal the X-Wbmon-Relay header' }]);
+  }
+  const limit = sequenceLimit(now);
+  if (parsed.data.sequence > limit) {
+    return reject(400, 'heartbeat sequence is too far ahead of the server clock', [
+      { path: 'sequence', message: `must be at most ${limit} (the server clock in unix milliseconds + ${MAX_SEQUENCE_LEAD_MS / 1000} s)` },
+    ]);
   }
   return { ok: true, relayId, heartbeat: parsed.data };
 }

@@ -63,10 +63,17 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
     store = TableStore.fromConnectionString(settings.storageConnection);
   } else {
     // UseDevelopmentStorage=true (as in local.settings.sample.json) means Azurite's fixed
-    // table port, so `func start` and Storage Explorer can share the embedded one.
-    azurite = await startAzurite({ ...(devStorage && { port: DEV_STORAGE_TABLE_PORT }), ...(options.dataDir && { dataDir: options.dataDir }) });
+    // table port and well-known key, so `func start` and Storage Explorer can share the
+    // embedded one. Otherwise it takes a random key per run: no other local process can use it.
+    azurite = await startAzurite({
+      ...(devStorage && { port: DEV_STORAGE_TABLE_PORT, wellKnownKey: true }),
+      ...(options.dataDir && { dataDir: options.dataDir }),
+    });
     store = TableStore.fromConnectionString(azurite.connectionString);
-    log(`state store: embedded Azurite on port ${azurite.port} (${options.dataDir ? `data in ${options.dataDir}` : 'in memory'})`);
+    log(
+      `state store: embedded Azurite on port ${azurite.port} (${options.dataDir ? `data in ${options.dataDir}` : 'in memory'}; ` +
+        `${devStorage ? "Azurite's well-known key, for UseDevelopmentStorage=true" : 'a random account key for this run'})`,
+    );
   }
 
   let ready: Store | undefined;
@@ -89,6 +96,10 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
   if (telemetry.enabled) log('telemetry: Application Insights (APPLICATIONINSIGHTS_CONNECTION_STRING)');
   const channels = options.channels ?? configuredChannels(settings.alerting);
   log(`alert channels: ${channels.size ? [...channels.keys()].join(', ') : 'none configured (WBMON_TEAMS_WEBHOOK_URL, WBMON_WEBHOOK_URL, WBMON_SMTP_URL)'}`);
+  // Unsigned is allowed (a receiver may rely on the URL's own secret), but never silently.
+  if (settings.alerting.webhookUrl && !settings.alerting.webhookSecret) {
+    log('webhook: WBMON_WEBHOOK_SECRET is not set, so webhook requests are unsigned: receivers cannot tell them from forged ones');
+  }
   const alert = async (store: Store): Promise<void> => {
     const pass = await evaluateAlerts(settings, store, channels, clock.now(), (line) => log(line), observer?.delivery);
     if (pass.events.length || pass.delivery.sent || pass.delivery.failed) log(summarizeAlerts(pass));

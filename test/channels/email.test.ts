@@ -368,6 +368,10 @@ describe('the SMTP transport options', () => {
     expect(['localhost', 'LOCALHOST.', '127.0.0.1', '127.255.0.9', '::1', '[::1]', '::ffff:127.0.0.1'].every(isLoopback)).toBe(true);
     expect(['10.0.0.1', 'smtp.example.com', '::2', 'localhost.example.com', '128.0.0.1'].some(isLoopback)).toBe(false);
   });
+
+  it('do not count names under .localhost as loopback, since they are resolved through DNS', () => {
+    expect(['mail.localhost', 'a.b.localhost', 'X.LOCALHOST.'].map(isLoopback)).toEqual([false, false, false]);
+  });
 });
 
 describe('the email channel against a real SMTP server on loopback', () => {
