@@ -12,6 +12,7 @@ import { heartbeatCheck } from '../monitor/evaluate-heartbeats.js';
 import { relayState, relayStateSince, type RelayState } from '../heartbeat/freshness.js';
 import { advanceRecord, HEARTBEATS, RELAYS, type RelayRecord, type StoredHeartbeat } from '../heartbeat/ingest.js';
 import type { Store } from '../store/store.js';
+import { stripControlsDeep } from '../text/safe-text.js';
 
 export interface ApiResponse {
   readonly status: number;
@@ -125,7 +126,9 @@ export async function status(
       graceSeconds: config.graceSeconds,
     });
   }
-  return { status: 200, body: { generatedAt: now.toISOString(), checks: entries, relays: relayList } };
+  // Relays wrote most of this text (hosts, versions, targets, failure and event messages); pages
+  // and terminals show it: no controls, bidi or zero-width characters.
+  return { status: 200, body: stripControlsDeep({ generatedAt: now.toISOString(), checks: entries, relays: relayList }) };
 }
 
 /** The monitor cannot answer because of its own set-up (settings, storage): say which. */

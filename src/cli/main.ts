@@ -11,6 +11,7 @@ import { serve } from '../local/serve.js';
 import { parseRelaySettings } from '../relay/settings.js';
 import { runRelay } from './relay-command.js';
 import { runKeepalive } from './keepalive-command.js';
+import { safeLog } from '../text/safe-text.js';
 
 const USAGE = `usage: writeback-monitor <command>
   serve [--port N] [--data DIR]     the whole monitor on this machine (default port 7071)
@@ -90,9 +91,10 @@ async function relayCommand(args: string[]): Promise<number> {
   return runRelay(settings, values.once === true, timestampedLog);
 }
 
-function timestampedLog(line: string): void {
+/** The log of serve and the relay agent: one timestamped line per call, whatever the text holds. */
+const timestampedLog = safeLog((line: string): void => {
   process.stdout.write(`${new Date().toISOString()} ${line}\n`);
-}
+});
 
 async function keepaliveCommand(args: string[]): Promise<number> {
   const values = parse(args, { target: { type: 'string' }, idle: { type: 'string' }, timeout: { type: 'string' } });
