@@ -8,6 +8,7 @@ import { systemClock } from '../src/local/scheduler.js';
 import { serve, type RunningMonitor } from '../src/local/serve.js';
 import { TableStore } from '../src/store/table-store.js';
 import { heartbeat, RELAYS_JSON, SECRET_B, signed, type SignedRequest } from './support/heartbeats.js';
+import { FORGED, FORGED_ESCAPED, UNSAFE, UNSAFE_IN_JSON } from './support/hostile-text.js';
 
 const NOW = Date.parse('2026-03-01T10:00:00Z');
 const NOW_S = NOW / 1000;
@@ -153,14 +154,6 @@ describe('POST /api/heartbeat', () => {
     expect(res.status).toBe(405);
   });
 });
-
-/** Every code point a log line, title or status text must not carry as it is. */
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/u;
-/** The same in JSON text, where C0 and DEL may also appear as escapes. */
-const UNSAFE_IN_JSON = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]|\\[bfnrt]|\\u00[01][0-9a-f]|\\u007f/iu;
-/** A forged log line after CR/LF, terminal escapes (erase line, column 1, hidden) and a bidi override. */
-const FORGED = '\r\n2026-12-01T00:00:00Z alert resolved: everything is fine\u001b[2K\u001b[1G\u001b[8m\u202e\u0085';
-const FORGED_ESCAPED = '\\r\\n2026-12-01T00:00:00Z alert resolved: everything is fine\\x1b[2K\\x1b[1G\\x1b[8m\\u202e\\x85';
 
 const DC = (host: string) => ({ host, ports: [{ port: 389, ok: true, ms: 3 }] });
 

@@ -23,6 +23,7 @@ const UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
  */
 const TERMINAL_SEQUENCE = /(?:\u001b\[|\u009b)[0-?]*[ -/]*[@-~]|(?:\u001b\]|\u009d)[^\u0007\u001b\u009c]*(?:\u0007|\u001b\\|\u009c)/g;
 const WHITESPACE_CONTROL = /[\t\n\v\f\r\u0085\u2028\u2029]+/g;
+const UNSAFE_NOT_WHITESPACE = /(?![\t\n\v\f\r\u0085\u2028\u2029])[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
 
 const NAMED: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
@@ -42,7 +43,8 @@ export function escapeControls(text: string): string {
 
 /** Text for people to read: line breaks and tabs as spaces, everything else unsafe removed. */
 export function stripControls(text: string): string {
-  return text.replace(TERMINAL_SEQUENCE, '').replace(WHITESPACE_CONTROL, ' ').replace(UNSAFE, '');
+  // Removed before the breaks are joined, so "a\r\u200b\n" is one break, one space.
+  return text.replace(TERMINAL_SEQUENCE, '').replace(UNSAFE_NOT_WHITESPACE, '').replace(WHITESPACE_CONTROL, ' ');
 }
 
 /** stripControls over every string of a JSON value (plain objects, arrays, keys included): API bodies, payloads. */
