@@ -11,7 +11,7 @@ import { serve } from '../local/serve.js';
 import { parseRelaySettings } from '../relay/settings.js';
 import { runRelay } from './relay-command.js';
 import { runKeepalive } from './keepalive-command.js';
-import { safeLog } from '../text/safe-text.js';
+import { escapeControls, safeLog } from '../text/safe-text.js';
 
 const USAGE = `usage: writeback-monitor <command>
   serve [--port N] [--data DIR]     the whole monitor on this machine (default port 7071)
@@ -145,7 +145,7 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     // Anything else is our bug or the machine's: one line, not a stack trace.
-    process.stderr.write(`writeback-monitor ${command}: ${(err as Error).message}\n`);
+    process.stderr.write(`${escapeControls(`writeback-monitor ${command}: ${(err as Error).message}`)}\n`);
     return 1;
   }
 }
