@@ -2,9 +2,10 @@ import '../src/telemetry/preload.js';
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { MAX_BODY_BYTES, receiveHeartbeat } from '../src/api/heartbeat.js';
 import { respond } from '../src/host/respond.js';
+import { safeLog } from '../src/text/safe-text.js';
 
 export async function heartbeat(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  return respond(context, async ({ settings, store, sequences }) => {
+  return respond(context, async ({ settings, store, sequences, refusals }) => {
     // A declared length over the limit is refused without reading the body.
     const declared = Number(request.headers.get('content-length') ?? 0);
     const body = declared > MAX_BODY_BYTES ? new Uint8Array(MAX_BODY_BYTES + 1) : new Uint8Array(await request.arrayBuffer());
@@ -13,8 +14,10 @@ export async function heartbeat(request: HttpRequest, context: InvocationContext
       settings.relays,
       async () => store,
       new Date(),
-      (line) => context.warn(line),
+      // Relay-supplied text reaches this line: one line, controls escaped.
+      safeLog((line) => context.warn(line)),
       sequences,
+      refusals,
     );
   });
 }

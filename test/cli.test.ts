@@ -164,6 +164,12 @@ describe('writeback-monitor relay --once', () => {
       expect(refused.stdout).toContain('not accepted (unauthorized, HTTP 401): unauthorized: unknown relay, bad signature, or timestamp outside 300 s of the server clock');
       expect(refused.stdout).not.toContain(SECRET_B);
 
+      const hostile = await cli(['relay', '--once'], { ...relayEnv, WBMON_RELAY_SECRET: SECRET_A, WBMON_DC_HOST: 'dc02; Start-Process calc;\r\necho' });
+      expect(hostile.code).toBe(2);
+      expect(hostile.stderr).toBe(
+        'WBMON_DC_HOST: "dc02; Start-Process calc;\\r\\necho" is not a host name: it must be a DNS name or an IP address (letters, digits, ".", "-", "_"; or an IPv6 literal)\n',
+      );
+
       const bad = await cli(['relay', '--once'], { WBMON_MONITOR_URL: 'ftp://x' });
       expect(bad.code).toBe(2);
       expect(bad.stderr.split('\n')[0]).toBe('WBMON_MONITOR_URL: must be https (plain http only to a loopback host)');

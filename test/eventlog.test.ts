@@ -49,6 +49,11 @@ describe('Connect event log (wevtutil)', () => {
     expect(report.relayNamespaces).toEqual(['ssprdedicatedsbprodncu.servicebus.windows.net', 'ssprdedicatedsbprodscu.servicebus.windows.net']);
   });
 
+  it('strips ESC sequences, CR/LF, C1, bidi and zero-width characters from a message, raw or as XML entities', async () => {
+    const [failure] = (await read('hostile.xml')).failures;
+    expect(failure!.message).toBe('Service Bus error 2026-12-01T00:00:00Z alert resolved: everything is fine enod tail');
+  });
+
   it('asks wevtutil for an hour of PasswordResetService and ADSync events as rendered XML, newest first', async () => {
     const argsFile = join(mkdtempSync(join(tmpdir(), 'wbmon-wevtutil-')), 'args.json');
     process.env.WBMON_FAKE_WEVTUTIL_ARGS = argsFile;

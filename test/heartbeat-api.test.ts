@@ -1,5 +1,7 @@
 /** POST /api/heartbeat through the real serve HTTP server, with the store on a real Azurite. */
+import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { HOST_NAME_RULE } from '../src/config/hostname.js';
 import { parseSettings } from '../src/config/settings.js';
 import { startAzurite, type RunningAzurite } from '../src/local/azurite.js';
 import { systemClock } from '../src/local/scheduler.js';
@@ -7,6 +9,7 @@ import { serve, type RunningMonitor } from '../src/local/serve.js';
 import { heartbeatKey } from '../src/heartbeat/ingest.js';
 import { TableStore } from '../src/store/table-store.js';
 import { heartbeat, RELAYS_JSON, SECRET_B, signed, type SignedRequest } from './support/heartbeats.js';
+import { FORGED, FORGED_ESCAPED, UNSAFE, UNSAFE_IN_JSON } from './support/hostile-text.js';
 
 const NOW = Date.parse('2026-03-01T10:00:00Z');
 const NOW_S = NOW / 1000;
@@ -194,3 +197,79 @@ describe('POST /api/heartbeat', () => {
     expect(res.status).toBe(405);
   });
 });
+
+const DC = (host: string) => ({ host, ports: [{ port: 389, ok: true, ms: 3 }] });
+
+describe('POST /api/heartbeat with text that is not what it claims to be', () => {
+  it('refuses a dc.host with ;, |, spaces, quotes, backticks or $( with exactly 400 and the path dc.host, and takes DNS names and IP literals', async () => {
+    for (const host of ['dc02; Start-Process calc; echo', 'dc02|calc', 'dc02 calc', 'dc02"', "dc02'", 'dc`02', 'dc$(calc)']) {
+      await expectRefused(signed(JSON.stringify(heartbeat(sequence, { dc: DC(host) })), at(0)), 400, {
+        error: 'heartbeat does not match schema version 1',
+        details: [{ path: 'dc.host', message: HOST_NAME_RULE }],
+      });
+    }
+    for (const [i, host] of ['dc01.corp.example', '10.0.0.5', 'fd00::5'].entries()) {
+      expect((await post(signed(JSON.stringify(heartbeat(sequence + i, { dc: DC(host) })), at(0)))).status, host).toBe(202);
+    }
+  });
+
+  it('refuses a probe target carrying CR/LF with 400 and the path of the target', async () => {
+    const [result] = heartbeat(sequence).results;
+    await expectRefused(signed(JSON.stringify(heartbeat(sequence, { results: [{ ...result!, target: `https://sb.example/${FORGED}` }] })), at(0)), 400, {
+      error: 'heartbeat does not match schema version 1',
+      details: [{ path: 'results.0.target', message: 'must be a URL in printable ASCII, as URL.href gives it (no spaces or control characters)' }],
+    });
+  });
+
+  it('logs a refused relay header on one line with its C1 characters escaped', async () => {
+    // fetch allows no byte above 0x7f in a header; node:http sends Latin-1 as it is.
+    const request = signed(JSON.stringify(heartbeat(sequence)), at(0));
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest(`${monitor.url}/api/heartbeat`, { method: 'POST', headers: { ...request.headers, 'x-wbmon-relay': 'relay\u009b2K\u0085x' } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.once('error', reject);
+      req.end(request.body);
+    });
+    expect(status).toBe(401);
+    expect(log.at(-1)).toBe('heartbeat refused (401) for relay "relay\\x9b2K\\x85x": unknown relay');
+  });
+
+  it('gives the serve log one line per call, CR/LF, ESC and bidi escaped, for a check stored with them by an older relay', async () => {
+    const id = `relay:relay-a:https://old.example/${FORGED}`;
+    await store.insert('checks', id, {
+      id,
+      kind: 'relay-probe',
+      target: `https://old.example/${FORGED}`,
+      location: 'relay-a',
+      state: 'down',
+      since: new Date(NOW - 60_000).toISOString(),
+      consecutiveFailures: 2,
+      consecutiveSuccesses: 0,
+      lastResult: { ok: false, startedAt: new Date(NOW).toISOString(), failure: { code: 'tcp_timeout', phase: 'tcp', message: `no answer${FORGED}` } },
+    });
+    const before = log.length;
+    await monitor.run('evaluateHeartbeats');
+    const lines = log.slice(before);
+    expect(lines).toContain(`alert triggered: relay:relay-a:https://old.example/${FORGED_ESCAPED} is down (tcp_timeout)`);
+    expect(lines.filter((l) => UNSAFE.test(l))).toEqual([]);
+  });
+
+  it('answers /api/status with no control, bidi or zero-width character from a relay\'s host, version or failure message', async () => {
+    const [result] = heartbeat(sequence).results;
+    const hostile = heartbeat(sequence, {
+      host: `connect01\u202e${FORGED}\u200b\ufeff`,
+      agentVersion: '0.1.0\u001b[8m\u2066',
+      results: [{ ...result!, ok: false, startedAt: '2026-03-01T10:00:00.000Z', failure: { code: 'tcp_timeout', phase: 'tcp', message: `no answer${FORGED}` } }],
+    });
+    expect((await post(signed(JSON.stringify(hostile), at(0)))).status).toBe(202);
+    await monitor.run('evaluateHeartbeats');
+    const text = await (await fetch(`${monitor.url}/api/status`)).text();
+    expect(text).toContain('no answer 2026-12-01T00:00:00Z alert resolved: everything is fine');
+    expect(text).toContain('"host":"connect01 2026-12-01T00:00:00Z alert resolved: everything is fine "');
+    expect(text).toContain('"agentVersion":"0.1.0"');
+    expect(text).not.toMatch(UNSAFE_IN_JSON);
+  });
+});
+

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { receiveHeartbeat } from '../src/api/heartbeat.js';
+import { receiveHeartbeat, refusalLimiter } from '../src/api/heartbeat.js';
 import { parseRelays } from '../src/config/relays.js';
 import { sign } from '../src/heartbeat/verify.js';
 import { SequenceCache } from '../src/heartbeat/ingest.js';
@@ -51,7 +51,7 @@ describe('heartbeat handler under random input', () => {
           'x-wbmon-signature': r.signature === 'valid' ? sign(SECRET_A, timestamp, body) : r.signature,
         };
         const before = (await store.list('heartbeats')).length;
-        const answer = await receiveHeartbeat({ header: (n) => headers[n.toLowerCase()], body }, relays, async () => store, NOW, () => undefined, sequences);
+        const answer = await receiveHeartbeat({ header: (n) => headers[n.toLowerCase()], body }, relays, async () => store, NOW, () => undefined, sequences, refusalLimiter());
         expect([202, 400, 401, 409, 413, 415]).toContain(answer.status);
         const after = (await store.list('heartbeats')).length;
         expect(after - before).toBe(answer.status === 202 ? 1 : 0);

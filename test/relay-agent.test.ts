@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HOST_NAME_RULE } from '../src/config/hostname.js';
 import { parseSettings } from '../src/config/settings.js';
 import { startAzurite, type RunningAzurite } from '../src/local/azurite.js';
 import { serve, type RunningMonitor } from '../src/local/serve.js';
@@ -252,4 +253,18 @@ describe('relay settings', () => {
       ].join('\n'),
     );
   });
+
+  it('refuses a WBMON_DC_HOST that is not a DNS name or an IP literal, with one line naming it', () => {
+    const base = { WBMON_MONITOR_URL: 'https://monitor.example', WBMON_RELAY_ID: 'relay-a', WBMON_RELAY_SECRET: SECRET_A };
+    for (const host of ['dc02; Start-Process calc; echo', 'dc02|calc', 'dc02 calc', 'dc02"', "dc02'", 'dc`02', 'dc$(calc)']) {
+      expect(() => parseRelaySettings({ ...base, WBMON_DC_HOST: host }), host).toThrow(
+        `WBMON_DC_HOST: "${host}" is not a host name: it ${HOST_NAME_RULE}`,
+      );
+    }
+    expect(() => parseRelaySettings({ ...base, WBMON_DC_HOST: 'dc02\r\nStart-Process calc' })).toThrow(
+      `WBMON_DC_HOST: "dc02\\r\\nStart-Process calc" is not a host name: it ${HOST_NAME_RULE}`,
+    );
+    for (const host of ['dc01.corp.example', '10.0.0.5', 'fd00::5']) expect(parseRelaySettings({ ...base, WBMON_DC_HOST: host }).dcHost).toBe(host);
+  });
 });
+

@@ -19,6 +19,9 @@ function tenant(code: string): RemediationInput {
   return { checkKind: 'tenant', code, phase: 'graph', location: 'tenant', target: 'contoso.onmicrosoft.com' };
 }
 
+/** What older relays could store as dc.host before it had to be a host name. */
+const HOSTILE_HOSTS = ['dc02; Start-Process calc; echo', 'dc02 | calc', 'dc02 -Port 1; calc', 'dc02"; calc', "dc02'", 'dc`calc', 'dc$(calc)', '  ', ':::::'];
+
 const FINAL = REMEDIATIONS[REMEDIATIONS.length - 1]!;
 const PHASE_OF: Record<string, string> = { dns: 'dns', proxy: 'proxy', tcp: 'tcp', tls: 'tls', http: 'http' };
 const phaseOf = (code: string): string => (code === 'proxy_unreachable' ? 'tcp' : (PHASE_OF[code.split('_')[0]!] ?? 'http'));
@@ -328,4 +331,36 @@ describe('remediationFor', () => {
     const plain = remediationFor(fromRelay('dc', 'dc_unreachable', 'tcp', 'admin@dc01.contoso.local?token=abc'));
     expect([plain.summary, ...plain.steps].join('\n')).not.toMatch(/admin@|token=abc/);
   });
+
+  it('fills a hostile stored DC host into no step and no summary, only the placeholder <host>', () => {
+    for (const host of HOSTILE_HOSTS) {
+      const r = remediationFor(fromRelay('dc', 'dc_unreachable', 'tcp', host));
+      const text = [r.summary, ...r.steps].join('\n');
+      if (host.trim()) expect(text, host).not.toContain(host.trim());
+      expect(r.summary, host).toBe('The Connect server cannot reach domain controller <host> on LDAP (389) or Kerberos (88): open those ports');
+      expect(r.steps[0], host).toBe('From the Connect server: Test-NetConnection <host> -Port 389 and Test-NetConnection <host> -Port 88.');
+    }
+  });
+
+  it('fills the placeholder for a URL target whose host name carries shell syntax', () => {
+    // The WHATWG URL parser keeps ';', '$(', quotes and backticks in host names.
+    const r = remediationFor(relay('tcp_timeout', 'tcp', 'https://sb;Start-Process calc;$(x)/'));
+    expect(r.steps[0]).toBe('On the Connect server, run: Test-NetConnection <host> -Port 443 (TcpTestSucceeded must be True).');
+    expect([r.summary, ...r.steps].join('\n')).not.toMatch(/Start-Process|\$\(/);
+  });
+
+  it('fills the placeholders <location> and <code> for a stored location or code that is not a plain word', () => {
+    const r = remediationFor({ checkKind: 'eventlog', code: 'eventlog; calc', phase: 'eventlog', location: 'connect01 | calc', target: 'x' });
+    expect(r.summary).toBe("The event log check of relay <location> failed (<code>): read Entra Connect's events on the Connect server");
+  });
+
+  it('still fills IPv4 and IPv6 literals into the commands', () => {
+    expect(remediationFor(fromRelay('dc', 'dc_unreachable', 'tcp', '10.0.0.5')).steps[0]).toBe(
+      'From the Connect server: Test-NetConnection 10.0.0.5 -Port 389 and Test-NetConnection 10.0.0.5 -Port 88.',
+    );
+    expect(remediationFor(fromRelay('dc', 'dc_unreachable', 'tcp', 'fd00::5')).steps[0]).toBe(
+      'From the Connect server: Test-NetConnection fd00::5 -Port 389 and Test-NetConnection fd00::5 -Port 88.',
+    );
+  });
 });
+

@@ -18,7 +18,13 @@
  * `{location}` (an Azure region, `local`, `tenant`, or a relay id) and `{code}`. Only the host
  * of a URL is ever filled in, never its user name, password, path or query, so no key can leak
  * into an alert through a target.
+ *
+ * The steps are commands an administrator pastes on the Connect server, and targets and DC
+ * hosts come from relays (or from the store, written by older relays that sent free text). So a
+ * value is filled in only when it is a valid host name (src/config/hostname.ts), relay id or
+ * code; anything else becomes a fixed placeholder (`<host>`), never the text itself.
  */
+import { isHostName } from '../config/hostname.js';
 import type { Remediation } from './event.js';
 
 export interface RemediationMatch {
@@ -697,6 +703,12 @@ function matches(match: RemediationMatch, input: RemediationInput): boolean {
   return true;
 }
 
+export const HOST_PLACEHOLDER = '<host>';
+export const LOCATION_PLACEHOLDER = '<location>';
+export const CODE_PLACEHOLDER = '<code>';
+/** What relay ids (RELAY_ID), Azure regions and failure codes are made of. */
+const WORD = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
 /** The first rule that matches; the table ends with a catch-all, so there always is one. */
 export function ruleFor(input: RemediationInput): RemediationRule {
   for (const rule of REMEDIATIONS) if (matches(rule.match, input)) return rule;
@@ -706,10 +718,13 @@ export function ruleFor(input: RemediationInput): RemediationRule {
 /** What to do about a failure, with the target's host, the location and the code filled in. */
 export function remediationFor(input: RemediationInput): Remediation {
   const { remediation } = ruleFor(input);
+  const host = hostOf(input.target);
+  const location = input.location.trim();
+  const code = input.code?.trim() ?? '';
   const values: Record<string, string> = {
-    host: hostOf(input.target),
-    location: input.location.trim() || 'unknown location',
-    code: input.code?.trim() || 'no code',
+    host: isHostName(host) ? host : HOST_PLACEHOLDER,
+    location: location === '' ? 'unknown location' : WORD.test(location) ? location : LOCATION_PLACEHOLDER,
+    code: code === '' ? 'no code' : WORD.test(code) ? code : CODE_PLACEHOLDER,
   };
   const fill = (text: string): string => text.replace(/\{(host|location|code)\}/g, (_, name: string) => values[name] ?? '');
   return { summary: fill(remediation.summary), steps: remediation.steps.map(fill) };
@@ -717,7 +732,8 @@ export function remediationFor(input: RemediationInput): Remediation {
 
 /**
  * The host of a URL target; any other target (a relay id, a DC host name, a log name) as it is,
- * minus anything that could carry a credential (user info, query, fragment).
+ * minus anything that could carry a credential (user info, query, fragment). Not yet checked to
+ * be a host name: the caller does that.
  */
 function hostOf(target: string): string {
   const trimmed = target.trim();
@@ -728,7 +744,7 @@ function hostOf(target: string): string {
     } catch {
       // not a parsable URL: fall through to the plain-text cleanup
     }
-    return trimmed.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').replace(/^[^/?#]*@/, '').split(/[/?#]/)[0] || 'the target';
+    return trimmed.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').replace(/^[^/?#]*@/, '').split(/[/?#]/)[0] ?? '';
   }
-  return trimmed.replace(/^[^@]*@/, '').split(/[?#]/)[0] || 'the target';
+  return trimmed.replace(/^[^@]*@/, '').split(/[?#]/)[0] ?? '';
 }

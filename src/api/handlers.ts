@@ -13,6 +13,7 @@ import { relayState, relayStateSince, type RelayState } from '../heartbeat/fresh
 import { advanceRecord, HEARTBEATS, RELAYS, type RelayRecord, type StoredHeartbeat } from '../heartbeat/ingest.js';
 import type { Store } from '../store/store.js';
 import { isStale } from '../monitor/retirement.js';
+import { stripControlsDeep } from '../text/safe-text.js';
 
 export interface ApiResponse {
   readonly status: number;
@@ -130,7 +131,9 @@ export async function status(
   }
   const relayStates = new Map(relayList.map((r) => [r.relayId, r.state]));
   for (const entry of entries) if (isStale({ kind: entry.kind as CheckRecord['kind'], location: entry.location ?? '' }, relayStates)) entry.stale = true;
-  return { status: 200, body: { generatedAt: now.toISOString(), checks: entries, relays: relayList } };
+  // Relays wrote most of this text (hosts, versions, targets, failure and event messages); pages
+  // and terminals show it: no controls, bidi or zero-width characters.
+  return { status: 200, body: stripControlsDeep({ generatedAt: now.toISOString(), checks: entries, relays: relayList }) };
 }
 
 /** The monitor cannot answer because of its own set-up (settings, storage): say which. */

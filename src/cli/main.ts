@@ -12,6 +12,7 @@ import { parseRelaySettings } from '../relay/settings.js';
 import { runRelay } from './relay-command.js';
 import { runKeepalive } from './keepalive-command.js';
 import { guardProcess } from '../local/process-guard.js';
+import { escapeControls, safeLog } from '../text/safe-text.js';
 
 const USAGE = `usage: writeback-monitor <command>
   serve [--port N] [--data DIR]     the whole monitor on this machine (default port 7071)
@@ -92,9 +93,10 @@ async function relayCommand(args: string[]): Promise<number> {
   return runRelay(settings, values.once === true, timestampedLog);
 }
 
-function timestampedLog(line: string): void {
+/** The log of serve and the relay agent: one timestamped line per call, whatever the text holds. */
+const timestampedLog = safeLog((line: string): void => {
   process.stdout.write(`${new Date().toISOString()} ${line}\n`);
-}
+});
 
 async function keepaliveCommand(args: string[]): Promise<number> {
   const values = parse(args, { target: { type: 'string' }, idle: { type: 'string' }, timeout: { type: 'string' } });
@@ -145,7 +147,7 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     // Anything else is our bug or the machine's: one line, not a stack trace.
-    process.stderr.write(`writeback-monitor ${command}: ${(err as Error).message}\n`);
+    process.stderr.write(`${escapeControls(`writeback-monitor ${command}: ${(err as Error).message}`)}\n`);
     return 1;
   }
 }

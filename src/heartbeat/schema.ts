@@ -7,13 +7,22 @@
  * safe to store and to show.
  */
 import { z } from 'zod';
+import { HOST_NAME_PATTERN, HOST_NAME_RULE, isHostName, MAX_HOST_NAME } from '../config/hostname.js';
 import { FAILURE_CODES, WARNING_CODES } from '../probes/result.js';
 
 const ms = z.number().min(0).max(3_600_000);
 const text = (max: number) => z.string().max(max);
+// Relays send targets as URL.href, which is printable ASCII; a target with controls or spaces
+// in it would carry them into check ids, log lines and alert titles.
+const target = () =>
+  z
+    .url({ protocol: /^https?$/ })
+    .max(2048)
+    .regex(/^[!-~]+$/, 'must be a URL in printable ASCII, as URL.href gives it (no spaces or control characters)')
+    .meta({ format: 'uri' }); // the pattern would otherwise replace the format in the JSON Schema
 
 export const probeResultSchema = z.object({
-  target: z.url({ protocol: /^https?$/ }).max(2048),
+  target: target(),
   ok: z.boolean(),
   startedAt: z.iso.datetime({ offset: true }),
   failure: z
@@ -49,7 +58,7 @@ export const probeResultSchema = z.object({
 });
 
 export const keepaliveResultSchema = z.object({
-  target: z.url({ protocol: /^https?$/ }).max(2048),
+  target: target(),
   idleSeconds: z.number().int().min(1).max(3600),
   startedAt: z.iso.datetime({ offset: true }),
   survived: z.boolean(),
@@ -68,7 +77,7 @@ export const keepaliveResultSchema = z.object({
 
 /** One completed idle-keepalive test; it takes minutes, so it travels with the next heartbeat. */
 export const keepaliveReportSchema = z.object({
-  target: z.url({ protocol: /^https?$/ }).max(2048),
+  target: target(),
   /** The idle length the connection must survive for the check to pass (WBMON_KEEPALIVE_MIN). */
   requiredSeconds: z.number().int().min(1).max(3600),
   passed: z.boolean(),
@@ -101,7 +110,13 @@ export type EventLogReport = z.infer<typeof eventLogReportSchema>;
 
 /** TCP reachability of the domain controller writeback talks to (LDAP 389, Kerberos 88). */
 export const dcReportSchema = z.object({
-  host: text(253),
+  // Filled into the PowerShell of the remediation: a host name, never free text. The pattern is
+  // what the JSON Schema publishes; the refinement only adds that an IPv6 literal must be one.
+  host: z
+    .string()
+    .max(MAX_HOST_NAME)
+    .regex(HOST_NAME_PATTERN, { message: HOST_NAME_RULE, abort: true })
+    .refine(isHostName, HOST_NAME_RULE),
   ports: z
     .array(z.object({ port: z.number().int().min(1).max(65_535), ok: z.boolean(), ms: ms, error: text(200).optional() }))
     .max(4),

@@ -4,6 +4,7 @@
  */
 import type { HttpResponseInit, InvocationContext } from '@azure/functions';
 import { unavailable, type ApiResponse } from '../api/handlers.js';
+import { escapeControls } from '../text/safe-text.js';
 import { runtime, type Runtime } from './runtime.js';
 
 export async function respond(context: InvocationContext, answer: (rt: Runtime) => Promise<ApiResponse>): Promise<HttpResponseInit> {
@@ -11,7 +12,7 @@ export async function respond(context: InvocationContext, answer: (rt: Runtime) 
   try {
     result = await answer(await runtime());
   } catch (err) {
-    context.error(`${context.functionName}: ${(err as Error).message}`);
+    context.error(escapeControls(`${context.functionName}: ${(err as Error).message}`));
     result = unavailable((err as Error).message);
   }
   return { status: result.status, jsonBody: result.body };

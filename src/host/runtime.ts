@@ -8,6 +8,8 @@ import { openTableStore, storageTarget } from '../store/open.js';
 import { graphToken } from '../graph/token.js';
 import type { Store } from '../store/store.js';
 import { SequenceCache } from '../heartbeat/ingest.js';
+import { refusalLimiter } from '../api/heartbeat.js';
+import type { LineLimiter } from '../text/line-limiter.js';
 import { configuredChannels } from '../alerting/channels/registry.js';
 import type { Channel } from '../alerting/channels/channel.js';
 import type { TelemetryHandle } from '../telemetry/setup.js';
@@ -21,6 +23,8 @@ export interface Runtime {
   readonly location: string;
   /** Highest heartbeat sequence per relay seen by this worker: saves a read per heartbeat. */
   readonly sequences: SequenceCache;
+  /** Limits this worker's log lines for refused heartbeats, which anyone can cause. */
+  readonly refusals: LineLimiter;
   readonly channels: ReadonlyMap<string, Channel>;
   readonly telemetry: TelemetryHandle;
   /** Availability results and metrics; undefined without a connection string. */
@@ -53,6 +57,7 @@ async function create(): Promise<Runtime> {
     store,
     location: process.env.REGION_NAME ?? 'azure',
     sequences: new SequenceCache(),
+    refusals: refusalLimiter(),
     channels: configuredChannels(settings.alerting),
     telemetry,
     observer: pipelineObserver(telemetry),

@@ -8,6 +8,7 @@ import type { InvocationContext } from '@azure/functions';
 import { evaluateAlerts } from '../alerting/evaluate-alerts.js';
 import { summarizeAlerts } from '../monitor/summary.js';
 import { inSpan, SpanKind } from '../telemetry/tracing.js';
+import { safeLog } from '../text/safe-text.js';
 import { runtime, type Runtime } from './runtime.js';
 
 /** The work returns its one-line summary for the log. */
@@ -18,7 +19,8 @@ let settingsNoticed = false;
 
 export async function timerRun(name: string, context: InvocationContext, work: TimerWork): Promise<void> {
   const rt = await runtime();
-  const log = (line: string): void => context.log(line);
+  // Relay-supplied text (event logs, failure messages) reaches these lines: one safe line each.
+  const log = safeLog((line: string): void => context.log(line));
   if (!settingsNoticed) {
     settingsNoticed = true;
     const names = rt.settings.unresolvedSecrets;

@@ -7,7 +7,8 @@
  * at fault, and tries again on every timer run.
  */
 import { health, status, unavailable } from '../api/handlers.js';
-import { MAX_BODY_BYTES, receiveHeartbeat } from '../api/heartbeat.js';
+import { safeLog } from '../text/safe-text.js';
+import { MAX_BODY_BYTES, receiveHeartbeat, refusalLimiter } from '../api/heartbeat.js';
 import type { Settings } from '../config/settings.js';
 import { runProbeCycle, type ProbeEnvironment } from '../monitor/probe-cycle.js';
 import { summarizeAlerts, summarizeCycle, summarizeEvaluation, summarizeTenant } from '../monitor/summary.js';
@@ -52,7 +53,9 @@ export interface RunningMonitor {
 }
 
 export async function serve(options: ServeOptions): Promise<RunningMonitor> {
-  const { settings, log } = options;
+  const { settings } = options;
+  // Relay-supplied text reaches many of serve's lines: every one goes out as one safe line.
+  const log = safeLog(options.log);
   const clock = options.clock ?? systemClock;
   let azurite: RunningAzurite | undefined;
   let store: Store;
@@ -128,6 +131,7 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
       if (failed) throw failed;
     };
   const sequences = new SequenceCache();
+  const refusals = refusalLimiter();
   const jobs: Job[] = [
     {
       name: 'probeEndpoints',
@@ -174,7 +178,7 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
       },
       '/api/heartbeat': {
         method: 'POST',
-        handle: (request) => receiveHeartbeat(request, settings.relays, readyStore, clock.now(), log, sequences),
+        handle: (request) => receiveHeartbeat(request, settings.relays, readyStore, clock.now(), log, sequences, refusals),
       },
     },
     options.port,

@@ -15,6 +15,7 @@ import { Outbox } from './outbox.js';
 import { createSender, type SendOutcome, type Sender } from './sender.js';
 import { SequenceFile } from './sequence.js';
 import type { RelaySettings } from './settings.js';
+import { safeLog } from '../text/safe-text.js';
 
 export interface RelayIo extends ProbeEnvironment {
   readonly now?: () => Date;
@@ -55,7 +56,8 @@ export class RelayAgent {
     this.outbox = new Outbox(settings.stateDir, settings.bufferMax);
     this.sender = createSender(settings);
     this.now = io.now ?? (() => new Date());
-    this.log = io.log ?? (() => undefined);
+    // The monitor's answers and probe errors reach these lines: one safe line each, whoever logs.
+    this.log = safeLog(io.log ?? (() => undefined));
   }
 
   /**

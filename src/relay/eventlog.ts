@@ -14,6 +14,7 @@
  * stand-in there). On systems other than Windows the check is `unsupported`, not a failure.
  */
 import { execFile } from 'node:child_process';
+import { stripControls } from '../text/safe-text.js';
 
 export interface LogEvent {
   readonly provider: string;
@@ -66,8 +67,10 @@ export function parseEvents(xml: string): LogEvent[] {
     if (!Number.isFinite(eventId) || !time || Number.isNaN(Date.parse(time))) continue;
     const rendered = /<Message>([\s\S]*?)<\/Message>/.exec(block)?.[1];
     const data = [...block.matchAll(/<Data(?:\s[^>]*)?>([\s\S]*?)<\/Data>/g)].map((m) => m[1]).join(' ');
-    const message = unescapeXml(rendered ?? data).replace(/\s+/g, ' ').trim().slice(0, 1000);
-    events.push({ provider, eventId, time: new Date(time).toISOString(), message });
+    // Stripped at source: the text travels to logs, alerts and /api/status, and an escape such as
+    // &#x1b; unescapes to a terminal control, &#x202e; to a bidi override.
+    const message = stripControls(unescapeXml(rendered ?? data)).replace(/\s+/g, ' ').trim().slice(0, 1000);
+    events.push({ provider: stripControls(unescapeXml(provider)).trim(), eventId, time: new Date(time).toISOString(), message });
   }
   return events;
 }

@@ -6,7 +6,9 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { MIN_SECRET_LENGTH, RELAY_ID } from '../config/relays.js';
+import { HOST_NAME_RULE, isHostName } from '../config/hostname.js';
 import { isLoopback } from '../config/loopback.js';
+import { escapeControls } from '../text/safe-text.js';
 import { count, proxyUrl, targetList, validate, WRITEBACK_ENDPOINTS, type Env } from '../config/settings.js';
 
 export interface RelaySettings {
@@ -79,7 +81,11 @@ const schema = z.object({
     }),
   WBMON_KEEPALIVE_MIN: count(180, 1, 3600),
   WBMON_KEEPALIVE_TARGET: targetList([]),
-  WBMON_DC_HOST: z.string().optional(),
+  // Reported in heartbeats and filled into the remediation's commands: a host name only.
+  WBMON_DC_HOST: z
+    .string()
+    .refine(isHostName, { error: (issue) => `"${escapeControls(String(issue.input))}" is not a host name: it ${HOST_NAME_RULE}` })
+    .optional(),
   WBMON_RELAY_PERIOD_SECONDS: count(300, 10, 86_400),
   WBMON_PROBE_TIMEOUT_MS: count(10_000, 100, 120_000),
   WBMON_RELAY_STATE_DIR: z.string().optional(),

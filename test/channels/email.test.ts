@@ -6,6 +6,7 @@ import { DeliveryError, type Channel } from '../../src/alerting/channels/channel
 import { buildPayload, SUBJECT_MAX } from '../../src/alerting/channels/email/payload.js';
 import { describeSmtp, emailChannel, isLoopback, transportOptions } from '../../src/alerting/channels/email/index.js';
 import { startSilentTcp } from '../support/servers.js';
+import { HOSTILE_EVENT, UNSAFE } from '../support/hostile-text.js';
 import { createSelfSigned, createTestCa } from '../support/certs.js';
 
 const TARGET = 'https://ssprdedicatedsbprodscu.servicebus.windows.net/';
@@ -297,6 +298,14 @@ describe('the email payload', () => {
     expect(mail.subject).not.toMatch(/[\r\n]/);
     expect(mail.subject).toBe('[DOWN] cloud probe of https://x.example/ Bcc: victim@example.com (Azure westeurope) - dns X-Evil: 1 in dns');
     expect(mail.text).toContain('Error:         dns X-Evil: 1: line one line two');
+  });
+
+  it('keeps ESC sequences, C1, bidi and zero-width characters out of the subject, the text and the HTML', () => {
+    const mail = buildPayload(HOSTILE_EVENT, TO, FROM);
+    expect(mail.subject).toBe('[DOWN] relay connect01 cannot reach sb.example - tcp_timeout 2026-12-01T00:00:00Z alert resolved: everything is fine in tcp');
+    expect(mail.subject).not.toMatch(UNSAFE);
+    // The bodies have their own line breaks; no value may bring any other character.
+    for (const body of [mail.text, mail.html]) expect(body.replace(/\n/g, '')).not.toMatch(UNSAFE);
   });
 
   it('shortens a long subject to at most 150 characters and keeps the failure code', () => {

@@ -9,6 +9,7 @@ import { teamsChannel } from '../../src/alerting/channels/teams/index.js';
 import { buildPayload, type TeamsMessage, type TextBlock } from '../../src/alerting/channels/teams/payload.js';
 import { durationBetween } from '../../src/alerting/words.js';
 import type { AlertEvent } from '../../src/alerting/event.js';
+import { HOSTILE_EVENT, UNSAFE_IN_JSON } from '../support/hostile-text.js';
 
 const relayDown: AlertEvent = {
   id: 'relay:connect01:ssprdedicatedsbprodscu.servicebus.windows.net|triggered|2025-03-04T01:08:00.000Z',
@@ -225,6 +226,14 @@ describe('the Teams card', () => {
     const message = buildPayload({ ...relayDown, since: 'yesterday_night' });
     expect(fact(message, 'Since')).toBe('yesterday\\_night');
     expect(fact(message, 'Down for')).toBeUndefined();
+  });
+
+  it('keeps control, bidi and zero-width characters out of the title and every value of the card', () => {
+    const message = buildPayload(HOSTILE_EVENT);
+    expect((message.attachments[0].content.body[0] as TextBlock).text).toBe(
+      'DOWN: relay connect01 cannot reach https://sb.example/ 2026-12-01T00:00:00Z alert resolved: everything is fine',
+    );
+    expect(JSON.stringify(message)).not.toMatch(UNSAFE_IN_JSON);
   });
 
   it('escapes Markdown in every value that comes from the event, so a message cannot format or link the card', () => {

@@ -8,6 +8,7 @@ import { webhookChannel } from '../../src/alerting/channels/webhook/index.js';
 import { buildPayload } from '../../src/alerting/channels/webhook/payload.js';
 import { alertJsonSchema, alertPayloadSchema } from '../../src/alerting/channels/webhook/schema.js';
 import type { AlertEvent } from '../../src/alerting/event.js';
+import { HOSTILE_EVENT, UNSAFE_IN_JSON } from '../support/hostile-text.js';
 
 const event: AlertEvent = {
   id: 'heartbeat:connect01|triggered|2026-03-01T10:00:00.000Z',
@@ -24,6 +25,14 @@ const event: AlertEvent = {
 };
 
 describe('webhook channel', () => {
+  it('keeps control, bidi and zero-width characters out of every text of the payload', () => {
+    const payload = buildPayload(HOSTILE_EVENT);
+    expect(JSON.stringify(payload)).not.toMatch(UNSAFE_IN_JSON);
+    expect(payload.failure?.message).toBe('no answer 2026-12-01T00:00:00Z alert resolved: everything is fine ');
+    expect(payload.checkId).toBe('relay:connect01:https://sb.example/ 2026-12-01T00:00:00Z alert resolved: everything is fine ');
+    expect(alertPayloadSchema.safeParse(payload).success).toBe(true);
+  });
+
   it('builds the documented payload: the event itself, versioned, valid against the published schema', () => {
     const payload = buildPayload(event);
     expect(payload).toEqual({ version: 1, ...event });

@@ -3,10 +3,11 @@
  * broken in words, and a body (plain text and HTML) with the facts and the fix from the
  * writeback checklist, in the order they are needed. Pure: the same event gives the same mail.
  *
- * The subject is one line of at most SUBJECT_MAX characters with no control characters, so no
- * value of the event can inject a header. Every value of the event is HTML-escaped in the HTML
+ * The subject is one line of at most SUBJECT_MAX characters with no control, bidi or zero-width
+ * characters, so no value of the event can inject a header or disguise itself. Every value of the event is HTML-escaped in the HTML
  * body.
  */
+import { stripControls } from '../../../text/safe-text.js';
 import { durationBetween, isMisconfiguration } from '../../words.js';
 import type { AlertEvent, AlertKind } from '../../event.js';
 
@@ -203,9 +204,12 @@ function hostOf(target: string): string {
   }
 }
 
-/** Control characters (CR, LF, tabs, NUL, line separators) become single spaces. */
+/**
+ * One line with no control characters (so no header injection through the subject) and no
+ * bidi or zero-width characters (so a subject reads as what it is).
+ */
 export function oneLine(value: string): string {
-  return value.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').replace(/ {2,}/g, ' ').trim();
+  return stripControls(value).replace(/ {2,}/g, ' ').trim();
 }
 
 export function escapeHtml(value: string): string {

@@ -5,9 +5,11 @@
  *
  * Every value that comes from the event is made plain text: TextBlock (and, in Teams, FactSet)
  * text is Markdown, so a failure message could otherwise turn into bold, links or lists. Values
- * are put on one line, shortened, and their Markdown characters escaped with a backslash.
+ * are put on one line without control, bidi or zero-width characters, shortened, and their
+ * Markdown characters escaped with a backslash.
  * The whole message stays under MAX_MESSAGE_BYTES (Teams refuses cards of about 28 KB).
  */
+import { stripControls } from '../../../text/safe-text.js';
 import { durationBetween, isMisconfiguration } from '../../words.js';
 import type { CheckKind, CheckState } from '../../../checks/state.js';
 import type { AlertEvent, AlertKind } from '../../event.js';
@@ -223,8 +225,9 @@ function plain(text: string, max: number): string {
   return escapeLineStart(escapeInline(shorten(oneLine(text), max)));
 }
 
+/** No controls, bidi or zero-width characters: a title must read as what it is. */
 function oneLine(text: string): string {
-  return text.replace(/\s+/g, ' ').trim();
+  return stripControls(text).replace(/\s+/g, ' ').trim();
 }
 
 /** At most `max` characters, ending in "…" when cut; never splits a surrogate pair. */

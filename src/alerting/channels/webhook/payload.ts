@@ -2,6 +2,7 @@
  * The generic webhook's JSON: the alert event as it is, versioned. Published as
  * schemas/alert.v1.schema.json (generated; a test keeps it in step) and docs/alerts.md.
  */
+import { stripControlsDeep } from '../../../text/safe-text.js';
 import type { AlertEvent } from '../../event.js';
 
 export interface WebhookPayload extends AlertEvent {
@@ -9,5 +10,6 @@ export interface WebhookPayload extends AlertEvent {
 }
 
 export function buildPayload(event: AlertEvent): WebhookPayload {
-  return { version: 1, ...event };
+  // Receivers show these texts (chat bots, ticket titles): no controls, bidi or zero-width characters.
+  return stripControlsDeep({ version: 1, ...event });
 }
