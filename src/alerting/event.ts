@@ -5,7 +5,8 @@
 import type { CheckKind, CheckState } from '../checks/state.js';
 
 /** `retired`: the check is gone (no configuration or relay reports it); said once, then it is removed. */
-export type AlertKind = 'triggered' | 'resolved' | 'reminder' | 'flapping' | 'retired';
+/** `test`: sent by `writeback-monitor alert test` only, through every channel, and marked as such. */
+export type AlertKind = 'triggered' | 'resolved' | 'reminder' | 'flapping' | 'retired' | 'test';
 
 /** What to do about it, from the checklist in Microsoft's writeback troubleshooting guide. */
 export interface Remediation {

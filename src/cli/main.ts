@@ -12,6 +12,8 @@ import { parseRelaySettings } from '../relay/settings.js';
 import { runRelay } from './relay-command.js';
 import { runKeepalive } from './keepalive-command.js';
 import { guardProcess } from '../local/process-guard.js';
+import { configuredChannels } from '../alerting/channels/registry.js';
+import { describeAnswers, sendTestAlert } from '../alerting/test-alert.js';
 import { escapeControls, safeLog } from '../text/safe-text.js';
 
 const USAGE = `usage: writeback-monitor <command>
@@ -20,7 +22,8 @@ const USAGE = `usage: writeback-monitor <command>
                                     probe the targets once: exit 0 all up, 1 any down
   relay [--once]                    the on-prem relay agent
   keepalive --target URL --idle S[,S...]
-                                    the idle-keepalive test alone`;
+                                    the idle-keepalive test alone
+  alert test                        one marked test alert through every configured channel`;
 
 class UsageError extends ConfigError {}
 
@@ -121,6 +124,21 @@ async function keepaliveCommand(args: string[]): Promise<number> {
   return runKeepalive(settings.targets[0]!, [...new Set(idle.map(Number))].sort((a, b) => a - b), settings, process.stdout);
 }
 
+async function alertCommand(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub !== 'test') throw new UsageError([sub ? `alert: unknown subcommand "${sub}"; only "alert test"` : 'alert: say "alert test"']);
+  parse(rest, {});
+  const settings = settingsWith({}, {});
+  const channels = configuredChannels(settings.alerting);
+  if (channels.size === 0) {
+    throw new UsageError(['alert test: no alert channel is configured: set WBMON_TEAMS_WEBHOOK_URL, WBMON_WEBHOOK_URL, or WBMON_SMTP_URL with WBMON_EMAIL_FROM and WBMON_EMAIL_TO']);
+  }
+  const answers = await sendTestAlert(channels, new Date());
+  // The answers carry receivers' text: one safe line each.
+  for (const line of describeAnswers(answers)) process.stdout.write(`${escapeControls(line)}\n`);
+  return answers.every((a) => a.accepted) ? 0 : 1;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
   try {
@@ -133,6 +151,8 @@ export async function main(argv: string[]): Promise<number> {
         return await relayCommand(args);
       case 'keepalive':
         return await keepaliveCommand(args);
+      case 'alert':
+        return await alertCommand(args);
       case '--help':
       case '-h':
       case 'help':

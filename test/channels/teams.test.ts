@@ -364,7 +364,7 @@ describe('sending to Teams', () => {
     received.length = 0;
   }
 
-  async function failure(send: Promise<void>): Promise<DeliveryError> {
+  async function failure(send: Promise<unknown>): Promise<DeliveryError> {
     const err: unknown = await send.then(
       () => new Error('the send resolved, a DeliveryError was expected'),
       (e: unknown) => e,
@@ -395,7 +395,7 @@ describe('sending to Teams', () => {
 
   it('resolves on 200', async () => {
     answering({ status: 200 });
-    await expect(teamsChannel(url).send(cloudResolved)).resolves.toBeUndefined();
+    await expect(teamsChannel(url).send(cloudResolved)).resolves.toBe('HTTP 200');
     expect(received).toHaveLength(1);
   });
 

@@ -22,7 +22,10 @@ export class DeliveryError extends Error {
 
 export interface Channel {
   readonly name: string;
-  /** Delivers one event; resolves when the receiver accepted it. */
-  send(event: AlertEvent): Promise<void>;
+  /**
+   * Delivers one event; resolves when the receiver accepted it, with the receiver's answer in
+   * a few words (`HTTP 202`, the SMTP server's reply) for `alert test` to show.
+   */
+  send(event: AlertEvent): Promise<string | void>;
   close?(): Promise<void>;
 }

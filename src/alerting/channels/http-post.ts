@@ -23,7 +23,8 @@ export function retryAfterMs(value: string | string[] | undefined, now = Date.no
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
-export async function postJson(channel: string, url: string, body: string, options: PostOptions = {}): Promise<void> {
+/** Resolves with `HTTP <status>` when the receiver accepted the payload. */
+export async function postJson(channel: string, url: string, body: string, options: PostOptions = {}): Promise<string> {
   const timeoutMs = options.timeoutMs ?? 10_000;
   let status: number;
   let headers: Record<string, string | string[] | undefined>;
@@ -43,7 +44,7 @@ export async function postJson(channel: string, url: string, body: string, optio
     throw new DeliveryError(`${channel}: no answer (${code})`, false, { cause: err });
   }
   const accepted = options.accept ? options.accept.includes(status) : status >= 200 && status < 300;
-  if (accepted) return;
+  if (accepted) return `HTTP ${status}`;
   const wait = retryAfterMs(headers['retry-after']);
   const transient = status === 408 || status === 429 || status >= 500;
   throw new DeliveryError(`${channel}: HTTP ${status}`, !transient, wait === undefined ? {} : { retryAfterMs: wait });

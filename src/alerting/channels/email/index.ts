@@ -151,9 +151,9 @@ export function emailChannel(config: EmailChannelConfig): Channel {
 
   return {
     name: 'email',
-    async send(event: AlertEvent): Promise<void> {
+    async send(event: AlertEvent): Promise<string> {
       const message = buildPayload(event, config.to, config.from);
-      let info: { rejected?: unknown[]; rejectedErrors?: NodemailerError[] };
+      let info: { rejected?: unknown[]; rejectedErrors?: NodemailerError[]; response?: string };
       try {
         info = await (await transport()).sendMail({
           from: message.from,
@@ -180,6 +180,7 @@ export function emailChannel(config: EmailChannelConfig): Channel {
           !deferredOnly,
         );
       }
+      return scrub(`accepted by ${server}${info.response ? `: ${oneLine(info.response)}` : ''}`);
     },
     async close(): Promise<void> {
       (await transporter)?.close();

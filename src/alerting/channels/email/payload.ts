@@ -73,6 +73,7 @@ const HEADLINE: Record<AlertKind, string> = {
   resolved: 'RESOLVED',
   flapping: 'FLAPPING',
   retired: 'RETIRED',
+  test: 'TEST',
 };
 
 /** DOWN, unless the check fails only because the monitor lacks access. */
@@ -86,6 +87,7 @@ const NOTE: Record<AlertKind, string | undefined> = {
   resolved: 'It works again. Nothing to do now.',
   flapping: 'The check keeps changing between up and down. Alerts for it pause until it settles; then its state is told again.',
   retired: 'This check is no longer monitored, and this is the last message about it.',
+  test: 'This is a test, sent by writeback-monitor alert test. Nothing is wrong, and nothing needs doing.',
 };
 
 const COLOUR: Record<AlertKind, string> = {
@@ -94,6 +96,7 @@ const COLOUR: Record<AlertKind, string> = {
   resolved: '#1b7f3b',
   flapping: '#a65c00',
   retired: '#6b6b6b',
+  test: '#6b6b6b',
 };
 
 function fixHeading(kind: AlertKind): string {
@@ -117,6 +120,8 @@ export function subject(event: AlertEvent): string {
       return fit('[FLAPPING] ', what, '');
     case 'retired':
       return fit('[RETIRED] no longer monitored: ', what, '');
+    case 'test':
+      return '[TEST] writeback-monitor test alert: nothing is wrong';
   }
 }
 

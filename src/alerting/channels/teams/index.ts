@@ -14,7 +14,7 @@ export function teamsChannel(url: string, options: { timeoutMs?: number } = {}):
   return {
     name: 'teams',
     async send(event) {
-      await postJson('teams', url, JSON.stringify(buildPayload(event)), { accept: [200, 202], timeoutMs: options.timeoutMs });
+      return postJson('teams', url, JSON.stringify(buildPayload(event)), { accept: [200, 202], timeoutMs: options.timeoutMs });
     },
   };
 }

@@ -156,6 +156,7 @@ const COLORS: Record<AlertKind, CardColor> = {
   flapping: 'attention',
   resolved: 'good',
   retired: 'default',
+  test: 'default',
 };
 
 const STATE_WORDS: Record<CheckState, string> = { down: 'down', up: 'up', new: 'new (no result yet)' };
@@ -185,6 +186,8 @@ function title(event: AlertEvent, location: string, target: string, duration: st
       return `FLAPPING: ${phrase.down}, on and off`;
     case 'retired':
       return `RETIRED: no longer monitored: ${phrase.up.replace(/ again$/, '')}`;
+    case 'test':
+      return 'TEST: writeback-monitor test alert: nothing is wrong';
   }
 }
 

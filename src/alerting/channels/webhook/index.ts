@@ -19,7 +19,7 @@ export function webhookChannel(url: string, options: { secret?: string; timeoutM
         headers['x-wbmon-timestamp'] = timestamp;
         headers['x-wbmon-signature'] = `sha256=${createHmac('sha256', options.secret).update(`${timestamp}.${body}`).digest('hex')}`;
       }
-      await postJson('webhook', url, body, { headers, ...(options.timeoutMs && { timeoutMs: options.timeoutMs }) });
+      return postJson('webhook', url, body, { headers, ...(options.timeoutMs && { timeoutMs: options.timeoutMs }) });
     },
   };
 }

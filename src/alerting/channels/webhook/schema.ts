@@ -8,7 +8,7 @@ import { z } from 'zod';
 export const alertPayloadSchema = z.object({
   version: z.literal(1),
   id: z.string().describe('idempotency key: the same decision always has the same id'),
-  kind: z.enum(['triggered', 'resolved', 'reminder', 'flapping', 'retired']),
+  kind: z.enum(['triggered', 'resolved', 'reminder', 'flapping', 'retired', 'test']),
   checkId: z.string(),
   checkKind: z.enum(['probe', 'relay-probe', 'heartbeat', 'keepalive', 'eventlog', 'dc', 'tenant']),
   target: z.string(),
