@@ -50,7 +50,8 @@ export async function evaluateAlerts(
   ]);
   const reporting: Reporting = {
     cloudTargets: new Set(targets),
-    relays: new Set(settings.relays.keys()),
+    relays: new Set([...settings.relays.keys(), ...settings.relayProblems.invalid.keys()]),
+    relaysUnknown: settings.relayProblems.unusable !== undefined,
     lastHeartbeatAt: new Map(relays.map((r) => [r.key, r.value.lastHeartbeatAt])),
   };
   const told = new Map(notified.map((e) => [e.key, e]));

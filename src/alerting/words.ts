@@ -24,5 +24,8 @@ export function durationBetween(fromIso: string, toIso: string): string | undefi
  * the channels word it as what it is, so nobody is woken for a tenant outage that is not one.
  */
 export function isMisconfiguration(event: { readonly failure?: { readonly code: string } | undefined }): boolean {
-  return event.failure?.code === 'graph_permission';
+  return event.failure?.code === 'graph_permission' || event.failure?.code === RELAY_MISCONFIGURED;
 }
+
+/** A relay's entry in WBMON_RELAYS is wrong (under Functions it is then disabled, not fatal). */
+export const RELAY_MISCONFIGURED = 'relay_misconfigured';

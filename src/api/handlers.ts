@@ -7,6 +7,7 @@ import type { CheckRecord } from '../checks/state.js';
 import { cloudCheckId } from '../monitor/probe-cycle.js';
 import { listChecks } from '../monitor/checks-repository.js';
 import type { RelayMap } from '../config/relays.js';
+import type { RelayProblems } from '../config/settings.js';
 import { inMaintenance, type MaintenanceWindow } from '../alerting/maintenance.js';
 import { heartbeatCheck } from '../monitor/evaluate-heartbeats.js';
 import { relayState, relayStateSince, type RelayState } from '../heartbeat/freshness.js';
@@ -72,6 +73,7 @@ export async function status(
   relays: RelayMap,
   now: Date,
   maintenance: readonly MaintenanceWindow[] = [],
+  relayProblems: RelayProblems = { invalid: new Map() },
 ): Promise<ApiResponse> {
   let checks: CheckRecord[];
   let records: Map<string, RelayRecord>;
@@ -130,10 +132,13 @@ export async function status(
     });
   }
   const relayStates = new Map(relayList.map((r) => [r.relayId, r.state]));
+  // Disabled for a wrong WBMON_RELAYS entry (under Functions): shown, with what is wrong.
+  const misconfigured = [...relayProblems.invalid].map(([relayId, problems]) => ({ id: relayId, kind: 'relay' as const, relayId, state: 'down' as const, problems }));
+  const settingsProblems = relayProblems.unusable ? { settingsProblems: [`WBMON_RELAYS: ${relayProblems.unusable}`] } : {};
   for (const entry of entries) if (isStale({ kind: entry.kind as CheckRecord['kind'], location: entry.location ?? '' }, relayStates)) entry.stale = true;
   // Relays wrote most of this text (hosts, versions, targets, failure and event messages); pages
   // and terminals show it: no controls, bidi or zero-width characters.
-  return { status: 200, body: stripControlsDeep({ generatedAt: now.toISOString(), checks: entries, relays: relayList }) };
+  return { status: 200, body: stripControlsDeep({ generatedAt: now.toISOString(), checks: entries, relays: [...relayList, ...misconfigured], ...settingsProblems }) };
 }
 
 /** The monitor cannot answer because of its own set-up (settings, storage): say which. */

@@ -225,6 +225,18 @@ export interface Settings {
    * exist yet, or the identity cannot read it), treated as unset; worth a line in the log.
    */
   readonly unresolvedSecrets: readonly string[];
+  /**
+   * Under Functions only (see loadHostSettings): WBMON_RELAYS entries left out because they
+   * are wrong, by relay id, and whether the whole value was unusable. Empty elsewhere: serve
+   * and the CLI refuse bad settings at start.
+   */
+  readonly relayProblems: RelayProblems;
+}
+
+export interface RelayProblems {
+  readonly invalid: ReadonlyMap<string, readonly string[]>;
+  /** WBMON_RELAYS is not a JSON object at all: no relay is known, none may be judged. */
+  readonly unusable?: string;
 }
 
 /**
@@ -256,8 +268,17 @@ export const SETTING_NAMES: readonly string[] = Object.keys(schema.shape);
  * Validates every setting and reports every problem at once (ConfigError). `labels` renames a
  * setting in messages when its value came from somewhere else (a command-line flag).
  */
-export function parseSettings(given: Env, labels: Readonly<Record<string, string>> = {}): Settings {
-  const { env, unresolved } = withoutUnresolvedReferences(given);
+export function parseSettings(given: Env, labels: Readonly<Record<string, string>> = {}, options: { tolerateRelayProblems?: boolean } = {}): Settings {
+  const { env: checked, unresolved } = withoutUnresolvedReferences(given);
+  let env = checked;
+  let relayProblems: RelayProblems = { invalid: new Map() };
+  let tolerated: RelayMap | undefined;
+  if (options.tolerateRelayProblems) {
+    const parsed = parseRelays(env.WBMON_RELAYS);
+    relayProblems = { invalid: parsed.invalid, ...(parsed.unusable && { unusable: parsed.unusable }) };
+    tolerated = parsed.relays;
+    env = { ...env, WBMON_RELAYS: undefined };
+  }
   const s = validate(schema, env, labels, emailNeedsAll);
   return {
     targets: s.WBMON_TARGETS,
@@ -268,7 +289,7 @@ export function parseSettings(given: Env, labels: Readonly<Record<string, string
     proxyUrl: s.WBMON_PROXY_URL,
     storageConnection: s.AzureWebJobsStorage,
     telemetryConnection: s.APPLICATIONINSIGHTS_CONNECTION_STRING,
-    relays: s.WBMON_RELAYS,
+    relays: tolerated ?? s.WBMON_RELAYS,
     evaluateSchedule: s.WBMON_EVALUATE_SCHEDULE,
     tenant: {
       schedule: s.WBMON_TENANT_SCHEDULE,
@@ -288,6 +309,7 @@ export function parseSettings(given: Env, labels: Readonly<Record<string, string
     },
     env,
     unresolvedSecrets: unresolved,
+    relayProblems,
   };
 }
 
@@ -351,4 +373,14 @@ export function readEnvironment(env: Env = process.env, directory = process.cwd(
 
 export function loadSettings(env: Env = process.env, directory = process.cwd()): Settings {
   return parseSettings(readEnvironment(env, directory));
+}
+
+/**
+ * The settings under the Functions host. One typo in WBMON_RELAYS must not stop every
+ * function, heartbeat ingestion for the other relays included: a wrong entry disables that
+ * relay only (its heartbeat check says MISCONFIGURED, /api/status lists the problems). Every
+ * other setting is still refused as a whole.
+ */
+export function loadHostSettings(env: Env = process.env, directory = process.cwd()): Settings {
+  return parseSettings(readEnvironment(env, directory), {}, { tolerateRelayProblems: true });
 }

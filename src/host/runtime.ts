@@ -3,7 +3,7 @@
  * worker, and one store connection reused across invocations (a new TableClient per call
  * would pay connection set-up each time).
  */
-import { loadSettings, readEnvironment, type Settings } from '../config/settings.js';
+import { loadHostSettings, readEnvironment, type Settings } from '../config/settings.js';
 import { openTableStore, storageTarget } from '../store/open.js';
 import { graphToken } from '../graph/token.js';
 import type { Store } from '../store/store.js';
@@ -44,7 +44,7 @@ export function runtime(): Promise<Runtime> {
 }
 
 async function create(): Promise<Runtime> {
-  const settings = loadSettings();
+  const settings = loadHostSettings();
   const target = storageTarget(readEnvironment());
   if (!target) {
     throw new Error('AzureWebJobsStorage: not set (a connection string, or AzureWebJobsStorage__accountName for the managed identity); the monitor keeps its state in Table Storage');

@@ -172,7 +172,7 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
         method: 'GET',
         handle: () =>
           readyStore().then(
-            (s) => status(s, settings.targets, settings.relays, clock.now(), settings.alerting.maintenance),
+            (s) => status(s, settings.targets, settings.relays, clock.now(), settings.alerting.maintenance, settings.relayProblems),
             (err: Error) => unavailable(err.message),
           ),
       },

@@ -10,7 +10,8 @@
  * are evaluated by a bounded pool; each relay's heartbeats strictly in order.
  */
 import type { Settings } from '../config/settings.js';
-import type { RelayConfig } from '../config/relays.js';
+import { RELAY_ID, type RelayConfig } from '../config/relays.js';
+import { RELAY_MISCONFIGURED } from '../alerting/words.js';
 import type { CheckIdentity, CheckRecord, CheckResult, Transition } from '../checks/state.js';
 import type { DcReport, EventLogReport, KeepaliveReport } from '../heartbeat/schema.js';
 import { missedHeartbeat, relayState, type RelayState } from '../heartbeat/freshness.js';
@@ -140,7 +141,13 @@ export async function evaluateHeartbeats(settings: Settings, store: Store, now: 
     observe: options.observe,
     onRelay: options.onRelay,
   };
-  return inPool([...settings.relays], options.concurrency ?? 16, ([relayId, config]) =>
+  if (settings.relayProblems.unusable) {
+    // No relay is known, so none can be judged: say so (the run fails, which Azure Monitor's
+    // function-failure rule sees) rather than let every relay look removed.
+    throw new Error(`WBMON_RELAYS: ${settings.relayProblems.unusable}; no relay is evaluated until it is fixed`);
+  }
+  const misconfigured = await Promise.all([...settings.relayProblems.invalid].map(([relayId, problems]) => recordMisconfigured(context, relayId, problems)));
+  const evaluated = await inPool([...settings.relays], options.concurrency ?? 16, ([relayId, config]) =>
     // Whatever goes wrong with one relay stays with it: the others are evaluated all the same.
     evaluateRelay(context, relayId, config).catch((err: unknown): RelayEvaluation => ({
       relayId,
@@ -151,6 +158,31 @@ export async function evaluateHeartbeats(settings: Settings, store: Store, now: 
       ignoredTargets: 0,
     })),
   );
+  return [...evaluated, ...misconfigured.filter((e): e is RelayEvaluation => e !== undefined)];
+}
+
+/**
+ * A relay whose WBMON_RELAYS entry is wrong is disabled, and its heartbeat check fails as
+ * misconfigured (the channels say MISCONFIGURED, not DOWN): the fix is the monitor's setting.
+ * The problems name fields, never a secret's value (src/config/relays.ts).
+ */
+async function recordMisconfigured(ctx: Context, relayId: string, problems: readonly string[]): Promise<RelayEvaluation | undefined> {
+  if (!RELAY_ID.test(relayId)) return undefined; // no check can be named after it; the log says it
+  const result: CheckResult = {
+    ok: false,
+    startedAt: ctx.now.toISOString(),
+    failure: { code: RELAY_MISCONFIGURED, phase: 'config', message: `WBMON_RELAYS on the monitor: ${problems.join('; ').slice(0, 900)}` },
+  };
+  const transitions: Transition[] = [];
+  const errors: string[] = [...problems];
+  try {
+    const thresholds = { failure: 1, success: ctx.settings.successThreshold };
+    const outcome = await recordResult(ctx.store, heartbeatCheck(relayId), result, thresholds, ctx.now, ctx.checks.get(heartbeatCheck(relayId).id) ?? null);
+    if (outcome.transition) transitions.push(outcome.transition);
+  } catch (err) {
+    errors.push((err as Error).message);
+  }
+  return { relayId, state: 'down', heartbeatsProcessed: 0, transitions, errors, ignoredTargets: 0 };
 }
 
 async function evaluateRelay(ctx: Context, relayId: string, config: RelayConfig): Promise<RelayEvaluation> {

@@ -26,8 +26,10 @@ export const UNREPORTED_MS = 24 * 3_600_000;
 export interface Reporting {
   /** Every target the cloud probes now: configured and discovered. */
   readonly cloudTargets: ReadonlySet<string>;
-  /** Configured relay ids. */
+  /** Configured relay ids, those disabled for a wrong entry included. */
   readonly relays: ReadonlySet<string>;
+  /** WBMON_RELAYS is unusable as a whole: which relays exist is unknown, so none is retired. */
+  readonly relaysUnknown?: boolean;
   /** Server time of each relay's last accepted heartbeat (ISO). */
   readonly lastHeartbeatAt: ReadonlyMap<string, string>;
 }
@@ -47,6 +49,7 @@ export function retirementReason(check: CheckRecord, reporting: Reporting, now: 
     return 'its target is no longer configured (WBMON_TARGETS) nor reported by a relay';
   }
   const relayId = check.location;
+  if (reporting.relaysUnknown) return undefined;
   if (!reporting.relays.has(relayId)) {
     return age < CONFIG_GRACE_MS ? undefined : `relay ${relayId} is no longer configured (WBMON_RELAYS)`;
   }
