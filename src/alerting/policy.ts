@@ -60,19 +60,7 @@ export function decide(
   const notified: Notified = previous ?? { checkId: check.id, told: null, toldAt: null, reminders: 0, flapping: false };
   if (inMaintenance(options.maintenance, check.id, now)) return { events: [], notified, paused: true };
 
-  const event = (kind: AlertKind, id: string): AlertEvent => ({
-    id: `${check.id}|${kind}|${id}`,
-    kind,
-    checkId: check.id,
-    checkKind: check.kind,
-    target: check.target,
-    location: check.location,
-    state: check.state,
-    since: check.since,
-    at: now.toISOString(),
-    ...(check.state === 'down' && check.lastResult?.failure && { failure: check.lastResult.failure }),
-    remediation: remediation(check),
-  });
+  const event = (kind: AlertKind, id: string): AlertEvent => alertEvent(check, kind, id, now, remediation(check));
   const decided = (events: AlertEvent[], next: Notified): Decision => ({ events, notified: next, paused: false });
 
   const windowStart = now.getTime() - options.flapWindowMinutes * 60_000;
@@ -103,14 +91,11 @@ export function decide(
   return decided([], settled);
 }
 
-/**
- * The one notice for a check that is gone (src/monitor/retirement.ts). Its id depends only on
- * the check and its state history, so racing evaluators make one.
- */
-export function retiredEvent(check: CheckRecord, reason: string, now: Date): AlertEvent {
+/** The event for one decision; its id is the check, the kind and the state period, never the run's instant. */
+function alertEvent(check: CheckRecord, kind: AlertKind, id: string, now: Date, remediation: Remediation): AlertEvent {
   return {
-    id: `${check.id}|retired|${check.since}`,
-    kind: 'retired',
+    id: `${check.id}|${kind}|${id}`,
+    kind,
     checkId: check.id,
     checkKind: check.kind,
     target: check.target,
@@ -118,9 +103,19 @@ export function retiredEvent(check: CheckRecord, reason: string, now: Date): Ale
     state: check.state,
     since: check.since,
     at: now.toISOString(),
-    remediation: {
-      summary: `No longer monitored: ${reason}. Nothing to fix.`,
-      steps: ['If this check should still run, restore the setting or the relay that reported it; the check starts again as new with its next result.'],
-    },
+    ...(check.state === 'down' && check.lastResult?.failure && { failure: check.lastResult.failure }),
+    remediation,
   };
+}
+
+/**
+ * The one notice for a check that is gone (src/monitor/retirement.ts). Its id depends only on
+ * the check and its state history, so racing evaluators make one.
+ */
+export function retiredEvent(check: CheckRecord, reason: string, now: Date): AlertEvent {
+  const { failure: _lastFailure, ...event } = alertEvent(check, 'retired', check.since, now, {
+    summary: `No longer monitored: ${reason}. Nothing to fix.`,
+    steps: ['If this check should still run, restore the setting or the relay that reported it; the check starts again as new with its next result.'],
+  });
+  return event;
 }
