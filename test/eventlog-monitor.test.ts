@@ -90,7 +90,7 @@ describe('the event-log check on the monitor', () => {
         { code: 'event_32014', message: `Connect logged PasswordResetService 32014 2 times, the last at 2026-03-01T09:58:00.000Z; ${LABEL}: "ServiceBusWarning: retrying"` },
         {
           code: 'event_33004',
-          message: `Connect logged PasswordResetService 33004 at 2026-03-01T09:59:00.000Z; ${LABEL}: "ADPermissionsError: access denied. UserPrincipalName: j***@contoso.com" (per-user administrator work, not an outage)`,
+          message: `Connect logged PasswordResetService 33004 at 2026-03-01T09:59:00.000Z; ${LABEL}: "ADPermissionsError: access denied. UserPrincipalName: j***@contoso.com" (per-user administrator work, not an outage: the AD DS connector account may not reset this user's password (or the user has adminCount=1))`,
         },
       ],
     });
@@ -102,6 +102,21 @@ describe('the event-log check on the monitor', () => {
       ok: true,
       startedAt: at(0).toISOString(),
       warnings: [{ code: 'event_32014', message: `Connect logged PasswordResetService 32014 at 2026-03-01T09:58:00.000Z; ${LABEL}: "ServiceBusWarning: retrying"` }],
+    });
+  });
+
+  it('reports two users not found on-prem (33002) as per-user administrator work with a count, on an up check', () => {
+    const notFound = (time: string, upn: string) => ({ provider: 'PasswordResetService', eventId: 33002, time, message: `ADUserNotFoundError: Object could not be found. UserPrincipalName: ${upn}` });
+    const report = { ...oldRelayReport(at(0), []), notices: [notFound('2026-03-01T09:57:00.000Z', 'bob.old@contoso.com'), notFound('2026-03-01T09:52:00.000Z', 'ann.lee@contoso.com')] };
+    expect(eventLogResult(report)).toEqual({
+      ok: true,
+      startedAt: at(0).toISOString(),
+      warnings: [
+        {
+          code: 'event_33002',
+          message: `Connect logged PasswordResetService 33002 2 times, the last at 2026-03-01T09:57:00.000Z; ${LABEL}: "ADUserNotFoundError: Object could not be found. UserPrincipalName: b***@contoso.com" (per-user administrator work, not an outage: the user was not found on-prem: deleted there but not in the cloud, or a sync problem)`,
+        },
+      ],
     });
   });
 

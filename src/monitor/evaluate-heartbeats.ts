@@ -101,13 +101,23 @@ export function eventLogResult(report: EventLogReport, counted: readonly string[
   return result({ ok: true, startedAt: at });
 }
 
+/** Our words, not the event's, for the per-user events (from Microsoft's table, see event-classes.ts). */
+const ADMIN_HINTS: ReadonlyMap<number, string> = new Map([
+  [33001, 'Active Directory returned an unknown error; the ADSync events of that time say more'],
+  [33002, 'the user was not found on-prem: deleted there but not in the cloud, or a sync problem'],
+  [33003, 'two on-prem users share the cloud anchor'],
+  [33004, "the AD DS connector account may not reset this user's password (or the user has adminCount=1)"],
+  [33009, 'an Active Directory configuration problem; the ADSync events of that time say more'],
+]);
+
 /** One warning per event id (newest first within it), worst first, at most 10. */
 function noticesOf(events: readonly (LogEvent & { readonly class: EventClass })[]): { code: string; message: string }[] {
   const byId = new Map<string, (LogEvent & { readonly class: EventClass })[]>();
   for (const e of events) byId.set(`${e.provider}|${e.eventId}`, [...(byId.get(`${e.provider}|${e.eventId}`) ?? []), e]);
   return [...byId.values()].slice(0, 10).map(([newest, ...rest]) => {
     const times = rest.length === 0 ? `at ${newest!.time}` : `${rest.length + 1} times, the last at ${newest!.time}`;
-    const what = newest!.class === 'admin' ? ' (per-user administrator work, not an outage)' : '';
+    const hint = ADMIN_HINTS.get(newest!.eventId);
+    const what = newest!.class === 'admin' ? ` (per-user administrator work, not an outage${hint ? `: ${hint}` : ''})` : '';
     return { code: `event_${newest!.eventId}`, message: `${describe(newest!, times)}${what}` };
   });
 }
