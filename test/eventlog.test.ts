@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { heartbeatSchema } from '../src/heartbeat/schema.js';
 import { readEventLog } from '../src/relay/eventlog.js';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures', 'wevtutil');
@@ -87,6 +88,15 @@ describe('Connect event log (wevtutil)', () => {
     const report = await read('fake-fix.xml');
     expect(report.failures.map((f) => f.eventId)).toEqual([31034]);
     expect(report.relayNamespaces).toEqual([]);
+  });
+
+  it('keeps a masked message within the 1,000 characters the heartbeat schema allows, though masking lengthens short names', async () => {
+    const names = Array.from({ length: 200 }, (_, i) => `${String.fromCharCode(97 + (i % 26))}@c.io`).join(' ');
+    const xml = `<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Provider Name='PasswordResetService'/><EventID Qualifiers='0'>33004</EventID><Level>2</Level><TimeCreated SystemTime='2026-03-01T09:59:00.0000000Z'/><Channel>Application</Channel></System><RenderingInfo Culture='en-US'><Message>ADPermissionsError: ${names}</Message></RenderingInfo></Event>`;
+    const report = await readEventLog({ platform: 'win32', now: () => NOW, run: async () => xml });
+    expect(report.notices[0]!.message).toHaveLength(1000);
+    expect(report.notices[0]!.message.startsWith('ADPermissionsError: a***@c.io b***@c.io')).toBe(true);
+    expect(heartbeatSchema.shape.eventLog.safeParse(report).success).toBe(true);
   });
 
   it('asks wevtutil for an hour of PasswordResetService and ADSync events as rendered XML, newest first', async () => {

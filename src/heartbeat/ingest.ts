@@ -127,7 +127,7 @@ export async function ingestHeartbeat(
 export function maskEventLog(heartbeat: Heartbeat): Heartbeat {
   const { eventLog } = heartbeat;
   if (!eventLog) return heartbeat;
-  const mask = <E extends { message: string }>(events: readonly E[]): E[] => events.map((e) => ({ ...e, message: maskNames(e.message) }));
+  const mask = <E extends { message: string }>(events: readonly E[]): E[] => events.map((e) => ({ ...e, message: maskNames(e.message).slice(0, 1000) }));
   return { ...heartbeat, eventLog: { ...eventLog, failures: mask(eventLog.failures), ...(eventLog.notices && { notices: mask(eventLog.notices) }) } };
 }
 

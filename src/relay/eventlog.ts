@@ -84,7 +84,8 @@ export function evaluateEvents(events: readonly LogEvent[], now: Date): EventLog
       .filter((e) => kinds(classifyEvent(e)) && age(e) <= FAILURE_WINDOW_MINUTES * 60_000)
       .sort(newestFirst)
       .slice(0, 20)
-      .map((e) => ({ ...e, message: maskNames(e.message) }));
+      // Masking can lengthen a name (`j@x.com` → `j***@x.com`): the schema's 1,000 still holds.
+      .map((e) => ({ ...e, message: maskNames(e.message).slice(0, 1000) }));
   const relayNamespaces = [...new Set(events.flatMap(namespacesIn))].sort().slice(0, 10);
   return {
     supported: true,
