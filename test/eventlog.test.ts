@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { heartbeatSchema } from '../src/heartbeat/schema.js';
 import { readEventLog } from '../src/relay/eventlog.js';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures', 'wevtutil');
@@ -32,26 +33,75 @@ describe('Connect event log (wevtutil)', () => {
       lastHeartbeatAt: '2026-03-01T09:57:01.123Z',
       heartbeatFresh: true,
       failures: [],
+      notices: [],
       relayNamespaces: ['ssprdedicatedsbprodscu.servicebus.windows.net'],
     });
   });
 
-  it('reports a stale heartbeat and every failure event inside the window, newest first, with id, time and message', async () => {
+  it('reports a stale heartbeat and the outage events inside the window, newest first, and not a policy refusal (33008)', async () => {
     const report = await read('broken.xml');
     expect(report.heartbeatFresh).toBe(false);
     expect(report.lastHeartbeatAt).toBe('2026-03-01T09:45:00.000Z');
     expect(report.failures.map((f) => [f.provider, f.eventId, f.time])).toEqual([
       ['PasswordResetService', 31034, '2026-03-01T09:58:30.000Z'],
-      ['PasswordResetService', 33008, '2026-03-01T09:55:00.000Z'],
       ['ADSync', 6800, '2026-03-01T09:50:00.000Z'],
     ]);
+    expect(report.notices).toEqual([]);
     expect(report.failures[0]!.message).toContain('<Error> timed out & will retry');
+    // The 31034 names its relay; the 6800 names one too, but 6800 is not a connection event of writeback's.
+    expect(report.relayNamespaces).toEqual(['ssprdedicatedsbprodscu.servicebus.windows.net']);
+  });
+
+  it('reports outages as failures, warnings and per-user admin work as notices, masked, and users’ own refusals not at all', async () => {
+    const report = await read('every-class.xml');
+    expect(report.failures.map((f) => `${f.provider} ${f.eventId}`)).toEqual([
+      'PasswordResetService 31016',
+      'PasswordResetService 31034',
+      'PasswordResetService 31044',
+      'PasswordResetService 32001',
+      'PasswordResetService 32002',
+      'PasswordResetService 32009',
+      'ADSync 6800',
+    ]);
+    expect(report.notices.map((f) => `${f.provider} ${f.eventId}`)).toEqual([
+      'PasswordResetService 32014',
+      'PasswordResetService 32015',
+      'PasswordResetService 32004',
+      'PasswordResetService 32005',
+      'PasswordResetService 32008',
+      'PasswordResetService 32010',
+      'PasswordResetService 33001',
+      'PasswordResetService 33002',
+      'PasswordResetService 33003',
+      'PasswordResetService 33004',
+      'PasswordResetService 33009',
+      'ADSync 6329',
+    ]);
+    expect(report.notices.find((n) => n.eventId === 33002)?.message).toBe(
+      'TrackingId: d3e5f7a9-1b2c-4d4e-9f60-8b0c2d4e6f81, Reason: ADUserNotFoundError: Synchronization Engine returned an error hr=80230402, message=Object could not be found. UserPrincipalName: b***@contoso.com',
+    );
+    expect(JSON.stringify(report)).not.toMatch(/ann\.lee|bob\.old|jane\.doe|dadmin/);
     expect(report.relayNamespaces).toEqual(['ssprdedicatedsbprodncu.servicebus.windows.net', 'ssprdedicatedsbprodscu.servicebus.windows.net']);
   });
 
   it('strips ESC sequences, CR/LF, C1, bidi and zero-width characters from a message, raw or as XML entities', async () => {
     const [failure] = (await read('hostile.xml')).failures;
     expect(failure!.message).toBe('Service Bus error 2026-12-01T00:00:00Z alert resolved: everything is fine enod tail');
+  });
+
+  it('does not report a foreign Service Bus host that a fake event under PasswordResetService names', async () => {
+    const report = await read('fake-fix.xml');
+    expect(report.failures.map((f) => f.eventId)).toEqual([31034]);
+    expect(report.relayNamespaces).toEqual([]);
+  });
+
+  it('keeps a masked message within the 1,000 characters the heartbeat schema allows, though masking lengthens short names', async () => {
+    const names = Array.from({ length: 200 }, (_, i) => `${String.fromCharCode(97 + (i % 26))}@c.io`).join(' ');
+    const xml = `<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Provider Name='PasswordResetService'/><EventID Qualifiers='0'>33004</EventID><Level>2</Level><TimeCreated SystemTime='2026-03-01T09:59:00.0000000Z'/><Channel>Application</Channel></System><RenderingInfo Culture='en-US'><Message>ADPermissionsError: ${names}</Message></RenderingInfo></Event>`;
+    const report = await readEventLog({ platform: 'win32', now: () => NOW, run: async () => xml });
+    expect(report.notices[0]!.message).toHaveLength(1000);
+    expect(report.notices[0]!.message.startsWith('ADPermissionsError: a***@c.io b***@c.io')).toBe(true);
+    expect(heartbeatSchema.shape.eventLog.safeParse(report).success).toBe(true);
   });
 
   it('asks wevtutil for an hour of PasswordResetService and ADSync events as rendered XML, newest first', async () => {
@@ -86,6 +136,7 @@ describe('Connect event log (wevtutil)', () => {
       lastHeartbeatAt: null,
       heartbeatFresh: false,
       failures: [],
+      notices: [],
       relayNamespaces: [],
     });
   });

@@ -80,8 +80,10 @@ describe('the remediation table', () => {
       'keepalive_failed',
       'eventlog_unreadable',
       'event_31019_missing',
+      'event_31016',
       'event_31034',
       'event_31044',
+      'event_32001',
       'event_32002',
       'event_32009',
       'event_32015',
@@ -217,6 +219,17 @@ describe('remediationFor', () => {
     );
     expect(remediationFor(fromRelay('eventlog', 'event_31044', 'eventlog', 'x')).steps).toEqual(r.steps);
     expect(remediationFor(fromRelay('eventlog', 'event_32015', 'eventlog', 'x')).steps).toEqual(r.steps);
+  });
+
+  it('tells a stopped writeback service (31016) to restart ADSync and re-enable writeback, and the cloud service unreachable (32001) to open the path', () => {
+    const stopped = remediationFor(fromRelay('eventlog', 'event_31016', 'eventlog', 'x'));
+    expect(stopped.summary).toBe(
+      'The password writeback service stopped on the Connect server (event 31016): restart ADSync, then disable and re-enable password writeback if it stays stopped',
+    );
+    expect(stopped.steps).toEqual(remediationFor(fromRelay('eventlog', 'event_31034', 'eventlog', 'x')).steps);
+    const service = remediationFor(fromRelay('eventlog', 'event_32001', 'eventlog', 'x'));
+    expect(service.summary).toBe('Writeback could not reach the cloud password reset service (event 32001): check outbound 443 to *.passwordreset.microsoftonline.com');
+    expect(service.steps).toEqual(remediationFor(fromRelay('eventlog', 'event_32002', 'eventlog', 'x')).steps);
   });
 
   it('tells an auth token failure (32009) to check the clock and the connector credentials', () => {

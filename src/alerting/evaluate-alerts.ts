@@ -46,7 +46,7 @@ export async function evaluateAlerts(
     store.list<Notified>(NOTIFIED),
     store.list<Transition>(TRANSITIONS),
     store.list<RelayRecord>(RELAYS),
-    cloudTargets(settings, store),
+    cloudTargets(settings, store, now),
   ]);
   const reporting: Reporting = {
     cloudTargets: new Set(targets),

@@ -461,6 +461,20 @@ export const REMEDIATIONS: readonly RemediationRule[] = [
     },
   },
   {
+    match: { code: 'event_31016' },
+    remediation: {
+      summary: 'The password writeback service stopped on the Connect server (event 31016): restart ADSync, then disable and re-enable password writeback if it stays stopped',
+      steps: RESTART_WRITEBACK,
+    },
+  },
+  {
+    match: { code: 'event_32001' },
+    remediation: {
+      summary: 'Writeback could not reach the cloud password reset service (event 32001): check outbound 443 to *.passwordreset.microsoftonline.com',
+      steps: SERVICE_BUS_PATH,
+    },
+  },
+  {
     match: { code: 'event_31044' },
     remediation: {
       summary: `One of writeback's Service Bus relay hosts is unreachable from the Connect server (event 31044): open outbound 443 to ${WRITEBACK_HOSTS}`,

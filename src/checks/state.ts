@@ -24,6 +24,8 @@ export interface CheckResult {
   /** When the result was measured (ISO 8601). */
   readonly startedAt: string;
   readonly failure?: { readonly code: string; readonly phase: string; readonly message: string };
+  /** Worth knowing but not a failure (an expiring certificate, a Connect warning event): the check stays up. */
+  readonly warnings?: readonly { readonly code: string; readonly message: string }[];
   readonly http?: { readonly status: number };
 }
 

@@ -19,6 +19,7 @@
  * instead of those names, hence the word matching below.
  */
 import type { CheckResult } from '../checks/state.js';
+import { maskUser } from '../checks/mask.js';
 import { fail, ok } from './result.js';
 
 export const WRITEBACK_ACTIVITIES: readonly string[] = [
@@ -67,14 +68,6 @@ export function classifyReason(reason: string | undefined): string | undefined {
   if (byCode) return byCode.label;
   if (!ON_PREM_WORDS.test(reason)) return undefined;
   return REASONS.find((r) => r.words?.test(reason))?.label;
-}
-
-/** `jane@contoso.com` → `j***@contoso.com`; a name without a domain → `j***`. */
-export function maskUser(name: string | null | undefined): string {
-  if (!name) return 'unknown user';
-  const at = name.lastIndexOf('@');
-  const local = at > 0 ? name.slice(0, at) : name;
-  return `${local.slice(0, 1)}***${at > 0 ? name.slice(at) : ''}`;
 }
 
 /** Where the last run stopped reading, and what it knew that outlives one run. */

@@ -15,6 +15,8 @@
  * existed would refuse every later heartbeat as a replay, for good: such a number is a runaway,
  * and the first request that meets one clears it (see clearRunaways).
  */
+import { maskNames } from '../checks/mask.js';
+import { eventKey, isWritebackNamespace } from './event-classes.js';
 import type { Heartbeat, KeepaliveReport } from './schema.js';
 import { sequenceLimit } from './verify.js';
 import { StoreConflictError, type Entry, type Store, type Versioned } from '../store/store.js';
@@ -34,9 +36,29 @@ export interface RelayRecord {
   readonly buffer?: Heartbeat['buffer'];
   /** The last idle-keepalive report, kept until a newer one arrives. */
   readonly lastKeepalive?: KeepaliveReport;
-  /** The tenant's own Service Bus relay hosts, as Connect's event log names them. */
+  /**
+   * The tenant's own SSPR relay hosts, as Connect's event log names them, each with the server
+   * time a heartbeat last reported it; hosts not reported for NAMESPACE_EXPIRY_MS are dropped.
+   */
+  readonly namespaces?: Readonly<Record<string, string>>;
+  /** Written by monitors before `namespaces`: read as reported at lastHeartbeatAt, never written. */
   readonly relayNamespaces?: string[];
+  /**
+   * The event-log events already counted (eventKey: provider, id, time): the relay's window
+   * overlaps successive heartbeats, and one event must count once, not once per heartbeat.
+   */
+  readonly countedEvents?: string[];
 }
+
+/**
+ * A discovered relay host stays a cloud target this long after a heartbeat last reported it:
+ * a day covers a relay's restarts and the hour its log look-back spans, and a host the log no
+ * longer names (the tenant moved, or someone wrote a fake event) stops being probed.
+ */
+export const NAMESPACE_EXPIRY_MS = 24 * 60 * 60 * 1000;
+/** Counted events are remembered past the relay's one-hour look-back, with room for clock skew. */
+export const COUNTED_EVENTS_RETENTION_MS = 2 * 60 * 60 * 1000;
+const MAX_COUNTED_EVENTS = 200;
 
 export interface StoredHeartbeat {
   readonly relayId: string;
@@ -142,7 +164,7 @@ export async function ingestHeartbeat(
   if (heartbeat.sequence <= last) {
     return { status: 409, error: `replay: sequence ${heartbeat.sequence} is not greater than the last stored ${last}` };
   }
-  const stored: StoredHeartbeat = { relayId, sequence: heartbeat.sequence, receivedAt: receivedAt.toISOString(), heartbeat };
+  const stored: StoredHeartbeat = { relayId, sequence: heartbeat.sequence, receivedAt: receivedAt.toISOString(), heartbeat: maskEventLog(heartbeat) };
   try {
     await store.insert(HEARTBEATS, heartbeatKey(relayId, heartbeat.sequence), stored);
   } catch (err) {
@@ -153,20 +175,62 @@ export async function ingestHeartbeat(
   return { status: 202 };
 }
 
+/**
+ * The heartbeat with users in its event texts masked (older relays send them as logged), so no
+ * user name is stored, shown or alerted on.
+ */
+export function maskEventLog(heartbeat: Heartbeat): Heartbeat {
+  const { eventLog } = heartbeat;
+  if (!eventLog) return heartbeat;
+  const mask = <E extends { message: string }>(events: readonly E[]): E[] => events.map((e) => ({ ...e, message: maskNames(e.message).slice(0, 1000) }));
+  return { ...heartbeat, eventLog: { ...eventLog, failures: mask(eventLog.failures), ...(eventLog.notices && { notices: mask(eventLog.notices) }) } };
+}
+
+/** The relay hosts of a record still worth probing at `now`: reported within NAMESPACE_EXPIRY_MS, and shaped as Microsoft's. */
+export function activeNamespaces(record: RelayRecord, now: Date): string[] {
+  return Object.entries(knownNamespaces(record))
+    .filter(([host, at]) => isWritebackNamespace(host) && now.getTime() - Date.parse(at) <= NAMESPACE_EXPIRY_MS)
+    .map(([host]) => host)
+    .sort();
+}
+
+function knownNamespaces(record: RelayRecord | undefined): Record<string, string> {
+  if (!record) return {};
+  if (record.namespaces) return { ...record.namespaces };
+  return Object.fromEntries((record.relayNamespaces ?? []).map((host) => [host, record.lastHeartbeatAt]));
+}
+
 /** The relay record after one more processed heartbeat; occasional reports are kept until replaced. */
 export function advanceRecord(current: RelayRecord | undefined, stored: StoredHeartbeat): RelayRecord {
-  const { heartbeat } = stored;
+  const { heartbeat, receivedAt } = stored;
   const lastKeepalive = heartbeat.keepalive ?? current?.lastKeepalive;
-  const namespaces = heartbeat.eventLog?.relayNamespaces.length ? heartbeat.eventLog.relayNamespaces : current?.relayNamespaces;
+  const received = Date.parse(receivedAt);
+  // Older relays report any Service Bus host their log named: only Microsoft's SSPR relays are kept.
+  const seen = knownNamespaces(current);
+  for (const host of heartbeat.eventLog?.relayNamespaces ?? []) if (isWritebackNamespace(host)) seen[host] = receivedAt;
+  const namespaces = Object.fromEntries(Object.entries(seen).filter(([, at]) => received - Date.parse(at) <= NAMESPACE_EXPIRY_MS));
+  const counted = countedAfter(current?.countedEvents ?? [], heartbeat, received);
   return {
     relayId: stored.relayId,
     lastSequence: stored.sequence,
-    lastHeartbeatAt: stored.receivedAt,
+    lastHeartbeatAt: receivedAt,
     lastSentAt: heartbeat.sentAt,
     host: heartbeat.host,
     agentVersion: heartbeat.agentVersion,
     ...(heartbeat.buffer && { buffer: heartbeat.buffer }),
     ...(lastKeepalive && { lastKeepalive }),
-    ...(namespaces && { relayNamespaces: namespaces }),
+    ...(Object.keys(namespaces).length > 0 && { namespaces }),
+    ...(counted.length > 0 && { countedEvents: counted }),
   };
+}
+
+/** The counted events after this heartbeat's: recent ones only, newest MAX_COUNTED_EVENTS. */
+function countedAfter(previous: readonly string[], heartbeat: Heartbeat, received: number): string[] {
+  const log = heartbeat.eventLog;
+  const keys = new Set([...previous, ...[...(log?.failures ?? []), ...(log?.notices ?? [])].map(eventKey)]);
+  const timeOf = (key: string): number => Date.parse(key.slice(key.lastIndexOf('|') + 1));
+  return [...keys]
+    .filter((key) => received - timeOf(key) <= COUNTED_EVENTS_RETENTION_MS)
+    .sort((a, b) => timeOf(b) - timeOf(a))
+    .slice(0, MAX_COUNTED_EVENTS);
 }

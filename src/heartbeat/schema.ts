@@ -100,7 +100,10 @@ export const eventLogReportSchema = z.object({
   checkedAt: z.iso.datetime({ offset: true }),
   lastHeartbeatAt: z.iso.datetime({ offset: true }).nullable(),
   heartbeatFresh: z.boolean(),
+  /** Outage events (older relays: every event they counted as a failure; the monitor sorts again). */
   failures: z.array(logEventSchema).max(20),
+  /** Warnings and per-user administrator work; absent from older relays. */
+  notices: z.array(logEventSchema).max(20).optional(),
   // Only Service Bus hosts: the cloud probes these, so a relay must not name arbitrary hosts.
   relayNamespaces: z.array(z.string().regex(/^[a-z0-9][a-z0-9-]{2,62}\.servicebus\.(?:windows\.net|usgovcloudapi\.net|chinacloudapi\.cn)$/)).max(10),
   error: text(500).optional(),

@@ -15,6 +15,8 @@ import { RELAY_MISCONFIGURED } from '../alerting/words.js';
 import type { CheckIdentity, CheckRecord, CheckResult, Transition } from '../checks/state.js';
 import type { DcReport, EventLogReport, KeepaliveReport } from '../heartbeat/schema.js';
 import { missedHeartbeat, relayState, type RelayState } from '../heartbeat/freshness.js';
+import { maskNames } from '../checks/mask.js';
+import { classifyEvent, eventKey, SEVERITY, type EventClass } from '../heartbeat/event-classes.js';
 import { advanceRecord, HEARTBEATS, RELAYS, REPLAY_RETENTION_MS, type RelayRecord, type StoredHeartbeat } from '../heartbeat/ingest.js';
 import { StoreConflictError, type Entry, type Store, type Versioned } from '../store/store.js';
 import { CHECKS, recordResult } from './checks-repository.js';
@@ -47,22 +49,78 @@ export function eventLogCheck(relayId: string): CheckIdentity {
   return { id: `eventlog:${relayId}`, kind: 'eventlog', target: 'Application log, PasswordResetService', location: relayId };
 }
 
-/** Undefined when the relay cannot read the log (not Windows): unsupported is not a failure. */
-export function eventLogResult(report: EventLogReport): CheckResult | undefined {
+type LogEvent = EventLogReport['failures'][number];
+
+/** Says where event text comes from: anyone on the Connect server can write to that log. */
+export const EVENT_TEXT_LABEL = "event text (from the server's Application log, not verified)";
+const EXCERPT_CHARS = 200;
+
+/** An event's text as a short, one-line, quoted excerpt: never as advice of its own. */
+export function quotedExcerpt(message: string): string {
+  const line = maskNames(message).replace(/\s+/g, ' ').trim().replace(/"/g, "'");
+  if (line.length <= EXCERPT_CHARS) return `"${line}"`;
+  let cut = line.slice(0, EXCERPT_CHARS);
+  if (/[\uD800-\uDBFF]$/.test(cut)) cut = cut.slice(0, -1);
+  return `"${cut}…"`;
+}
+
+const describe = (e: LogEvent, when: string): string => `Connect logged ${e.provider} ${e.eventId} ${when}; ${EVENT_TEXT_LABEL}: ${quotedExcerpt(e.message)}`;
+
+/**
+ * The report as a check result. Undefined when the relay cannot read the log (not Windows):
+ * unsupported is not a failure.
+ *
+ * Events are classified here again (older relays list every 33xxx event as a failure) and
+ * `counted` (the relay record's countedEvents) leaves out those earlier heartbeats already
+ * counted. The worst new outage fails the check; warnings and per-user administrator work ride
+ * on the result as `warnings`, one per event id, with a count; users' own refusals say nothing.
+ */
+export function eventLogResult(report: EventLogReport, counted: readonly string[] = []): CheckResult | undefined {
   if (!report.supported) return undefined;
   const at = report.checkedAt;
-  const fail = (code: string, message: string): CheckResult => ({ ok: false, startedAt: at, failure: { code, phase: 'eventlog', message } });
+  const already = new Set(counted);
+  const fresh = new Map<string, LogEvent & { readonly class: EventClass }>();
+  for (const e of [...report.failures, ...(report.notices ?? [])]) {
+    const key = eventKey(e);
+    if (!already.has(key)) fresh.set(key, { ...e, class: classifyEvent(e) });
+  }
+  const events = [...fresh.values()].sort((a, b) => SEVERITY[b.class] - SEVERITY[a.class] || Date.parse(b.time) - Date.parse(a.time));
+  const warnings = noticesOf(events.filter((e) => e.class === 'warning' || e.class === 'admin'));
+  const result = (r: CheckResult): CheckResult => (warnings.length > 0 ? { ...r, warnings } : r);
+  const fail = (code: string, message: string): CheckResult => result({ ok: false, startedAt: at, failure: { code, phase: 'eventlog', message } });
   if (report.error) return fail('eventlog_unreadable', report.error);
-  const [newest] = report.failures;
-  if (newest) {
-    const more = report.failures.length > 1 ? ` (+${report.failures.length - 1} more failure events)` : '';
-    return fail(`event_${newest.eventId}`, `${newest.provider} ${newest.eventId} at ${newest.time}: ${newest.message}${more}`);
+  const outages = events.filter((e) => e.class === 'outage');
+  const [worst] = outages;
+  if (worst) {
+    const more = outages.length > 1 ? ` (+${outages.length - 1} more outage event${outages.length > 2 ? 's' : ''})` : '';
+    return fail(`event_${worst.eventId}`, `${describe(worst, `at ${worst.time}`)}${more}`);
   }
   if (!report.heartbeatFresh) {
     const last = report.lastHeartbeatAt ? `the last was at ${report.lastHeartbeatAt}` : 'none in the last hour';
     return fail('event_31019_missing', `no writeback heartbeat (event 31019) in the last 10 minutes; ${last}`);
   }
-  return { ok: true, startedAt: at };
+  return result({ ok: true, startedAt: at });
+}
+
+/** Our words, not the event's, for the per-user events (from Microsoft's table, see event-classes.ts). */
+const ADMIN_HINTS: ReadonlyMap<number, string> = new Map([
+  [33001, 'Active Directory returned an unknown error; the ADSync events of that time say more'],
+  [33002, 'the user was not found on-prem: deleted there but not in the cloud, or a sync problem'],
+  [33003, 'two on-prem users share the cloud anchor'],
+  [33004, "the AD DS connector account may not reset this user's password (or the user has adminCount=1)"],
+  [33009, 'an Active Directory configuration problem; the ADSync events of that time say more'],
+]);
+
+/** One warning per event id (newest first within it), worst first, at most 10. */
+function noticesOf(events: readonly (LogEvent & { readonly class: EventClass })[]): { code: string; message: string }[] {
+  const byId = new Map<string, (LogEvent & { readonly class: EventClass })[]>();
+  for (const e of events) byId.set(`${e.provider}|${e.eventId}`, [...(byId.get(`${e.provider}|${e.eventId}`) ?? []), e]);
+  return [...byId.values()].slice(0, 10).map(([newest, ...rest]) => {
+    const times = rest.length === 0 ? `at ${newest!.time}` : `${rest.length + 1} times, the last at ${newest!.time}`;
+    const hint = ADMIN_HINTS.get(newest!.eventId);
+    const what = newest!.class === 'admin' ? ` (per-user administrator work, not an outage${hint ? `: ${hint}` : ''})` : '';
+    return { code: `event_${newest!.eventId}`, message: `${describe(newest!, times)}${what}` };
+  });
 }
 
 export function dcCheck(relayId: string, host: string): CheckIdentity {
@@ -234,7 +292,7 @@ async function evaluateRelay(ctx: Context, relayId: string, config: RelayConfig)
           keepaliveReport = keepalive;
           count(await record(keepaliveCheck(relayId, keepalive.target), keepaliveResult(keepalive)));
         }
-        const fromLog = eventLog && eventLogResult(eventLog);
+        const fromLog = eventLog && eventLogResult(eventLog, relay?.value.countedEvents);
         if (fromLog) count(await record(eventLogCheck(relayId), fromLog));
         if (dc) count(await record(dcCheck(relayId, dc.host), dcResult(dc, sentAt)));
         // A heartbeat whose reports the monitor could not keep is not a healthy one: it fails

@@ -8,7 +8,7 @@ import type { Lookup } from '../probes/dns.js';
 import { probeTarget } from '../probes/probe.js';
 import { proxyFor, proxyFromEnvironment } from '../probes/proxy.js';
 import type { ProbeResult } from '../probes/result.js';
-import { RELAYS, type RelayRecord } from '../heartbeat/ingest.js';
+import { activeNamespaces, RELAYS, type RelayRecord } from '../heartbeat/ingest.js';
 import type { Store } from '../store/store.js';
 import { recordResult } from './checks-repository.js';
 import { inSpan, markProbeSpan, SpanKind } from '../telemetry/tracing.js';
@@ -50,11 +50,12 @@ export function probeAll(targets: readonly string[], settings: ProbeSettings, io
 
 /**
  * The configured targets plus each tenant relay namespace that a relay found in Connect's
- * event log, so the cloud tests the exact relay this tenant's writeback uses.
+ * event log, so the cloud tests the exact relay this tenant's writeback uses; a namespace no
+ * heartbeat reported for NAMESPACE_EXPIRY_MS (24 h) before `now` is no longer probed.
  */
-export async function cloudTargets(settings: Settings, store: Store): Promise<string[]> {
+export async function cloudTargets(settings: Settings, store: Store, now: Date = new Date()): Promise<string[]> {
   const relays = await store.list<RelayRecord>(RELAYS);
-  const discovered = relays.flatMap((r) => r.value.relayNamespaces ?? []).map((host) => new URL(`https://${host}/`).href);
+  const discovered = relays.flatMap((r) => activeNamespaces(r.value, now)).map((host) => new URL(`https://${host}/`).href);
   return [...new Set([...settings.targets, ...discovered])];
 }
 
@@ -75,7 +76,7 @@ export async function runProbeCycle(
   io: ProbeEnvironment = {},
 ): Promise<CycleOutcome> {
   const now = io.now ?? (() => new Date());
-  const results = await probeAll(await cloudTargets(settings, store), settings, io);
+  const results = await probeAll(await cloudTargets(settings, store, now()), settings, io);
   const thresholds = { failure: settings.failureThreshold, success: settings.successThreshold };
   const recorded = await Promise.all(
     results.map((result) => {

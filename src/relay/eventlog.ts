@@ -1,20 +1,26 @@
 /**
  * Entra Connect's own view of writeback, from the Windows Application log: PasswordResetService
- * events (and ADSync 6800), read with `wevtutil` as rendered XML.
+ * and ADSync events, read with `wevtutil` as rendered XML.
  *
  *  - 31019 is writeback's heartbeat, sent every 5 minutes: none in the last 10 minutes means the
  *    writeback listener is not talking to the cloud;
- *  - 31034 (listener error), 31044 (a relay host down), 32002 (Service Bus error), 32009 (auth
- *    token), 32015 (heartbeat send failure), any 33xxx (on-prem AD refused the operation) and
- *    ADSync 6800 (the endpoint failed to start) inside the window are failures.
- *  - The events name the tenant's own relay namespace (ssprdedicatedsbprod....servicebus.windows.net);
- *    reporting it lets the cloud probe that exact relay too.
+ *  - src/heartbeat/event-classes.ts says what every other event means: outages (31016, 31034,
+ *    31044, 32001, 32002, 32009, ADSync 6800) inside the window are `failures`; warnings (32004,
+ *    32005, 32008, 32010, 32014, 32015) and per-user administrator work (33001-33004, 33009,
+ *    ADSync 6329 but for a policy refusal) are `notices`; a user's own refusals (33005-33008, a
+ *    6329 policy refusal) are not reported: writeback worked.
+ *  - Users named in the events' text are masked before anything leaves this machine.
+ *  - Writeback's connection events (31019, 31034, 31044) name the tenant's SSPR relay
+ *    (ssprdedicatedsbprod....servicebus.windows.net); reporting it lets the cloud probe that
+ *    exact relay too. Only those events count: the log is writable by any local process.
  *
  * Pure evaluation apart from the read, which spawns `wevtutil` (found on PATH, so tests put a
  * stand-in there). On systems other than Windows the check is `unsupported`, not a failure.
  */
 import { execFile } from 'node:child_process';
 import { stripControls } from '../text/safe-text.js';
+import { maskNames } from '../checks/mask.js';
+import { classifyEvent, HEARTBEAT_EVENT, isReported, namespacesIn } from '../heartbeat/event-classes.js';
 
 export interface LogEvent {
   readonly provider: string;
@@ -29,24 +35,20 @@ export interface EventLogReport {
   /** Newest 31019 heartbeat inside the look-back, if any. */
   readonly lastHeartbeatAt: string | null;
   readonly heartbeatFresh: boolean;
-  /** Failure events inside the window, newest first (at most 20). */
+  /** Outage events inside the window, newest first (at most 20). */
   readonly failures: LogEvent[];
-  /** Service Bus relay hosts named in the events. */
+  /** Warnings and per-user administrator work inside the window, newest first (at most 20). */
+  readonly notices: LogEvent[];
+  /** SSPR relay hosts named in writeback's connection events. */
   readonly relayNamespaces: string[];
   /** wevtutil could not be run or read (permissions, missing log). */
   readonly error?: string;
 }
 
-export const HEARTBEAT_EVENT = 31019;
+export { HEARTBEAT_EVENT };
 export const HEARTBEAT_MAX_AGE_MINUTES = 10;
 export const FAILURE_WINDOW_MINUTES = 15;
-const FAILURE_EVENTS = new Set([31034, 31044, 32002, 32009, 32015]);
 const LOOKBACK_MS = 60 * 60 * 1000;
-
-export function isFailureEvent(e: Pick<LogEvent, 'provider' | 'eventId'>): boolean {
-  if (/^ADSync$/i.test(e.provider)) return e.eventId === 6800;
-  return FAILURE_EVENTS.has(e.eventId) || (e.eventId >= 33000 && e.eventId <= 33999);
-}
 
 const XML_ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
 
@@ -75,24 +77,26 @@ export function parseEvents(xml: string): LogEvent[] {
   return events;
 }
 
-/** Service Bus hosts in the public, US Government and China clouds. */
-const NAMESPACE = /\b([a-z0-9][a-z0-9-]{2,62}\.servicebus\.(?:windows\.net|usgovcloudapi\.net|chinacloudapi\.cn))\b/gi;
-
 export function evaluateEvents(events: readonly LogEvent[], now: Date): EventLogReport {
   const age = (e: LogEvent): number => now.getTime() - Date.parse(e.time);
-  const heartbeats = events.filter((e) => e.eventId === HEARTBEAT_EVENT && !/^ADSync$/i.test(e.provider)).sort((a, b) => age(a) - age(b));
+  const newestFirst = (a: LogEvent, b: LogEvent): number => age(a) - age(b);
+  const heartbeats = events.filter((e) => classifyEvent(e) === 'heartbeat').sort(newestFirst);
   const lastHeartbeatAt = heartbeats[0]?.time ?? null;
-  const failures = events
-    .filter((e) => isFailureEvent(e) && age(e) <= FAILURE_WINDOW_MINUTES * 60_000)
-    .sort((a, b) => age(a) - age(b))
-    .slice(0, 20);
-  const relayNamespaces = [...new Set(events.flatMap((e) => [...e.message.matchAll(NAMESPACE)].map((m) => m[1]!.toLowerCase())))].sort();
+  const inWindow = (kinds: (c: ReturnType<typeof classifyEvent>) => boolean): LogEvent[] =>
+    events
+      .filter((e) => kinds(classifyEvent(e)) && age(e) <= FAILURE_WINDOW_MINUTES * 60_000)
+      .sort(newestFirst)
+      .slice(0, 20)
+      // Masking can lengthen a name (`j@x.com` → `j***@x.com`): the schema's 1,000 still holds.
+      .map((e) => ({ ...e, message: maskNames(e.message).slice(0, 1000) }));
+  const relayNamespaces = [...new Set(events.flatMap(namespacesIn))].sort().slice(0, 10);
   return {
     supported: true,
     checkedAt: now.toISOString(),
     lastHeartbeatAt,
     heartbeatFresh: heartbeats[0] !== undefined && age(heartbeats[0]) <= HEARTBEAT_MAX_AGE_MINUTES * 60_000,
-    failures,
+    failures: inWindow((c) => c === 'outage'),
+    notices: inWindow((c) => c !== 'outage' && isReported(c)),
     relayNamespaces,
   };
 }
@@ -114,7 +118,7 @@ const runProgram = (file: string, args: string[]): Promise<string> =>
 export async function readEventLog(io: EventLogIo = {}): Promise<EventLogReport> {
   const now = (io.now ?? (() => new Date()))();
   if ((io.platform ?? process.platform) !== 'win32') {
-    return { supported: false, checkedAt: now.toISOString(), lastHeartbeatAt: null, heartbeatFresh: false, failures: [], relayNamespaces: [] };
+    return { supported: false, checkedAt: now.toISOString(), lastHeartbeatAt: null, heartbeatFresh: false, failures: [], notices: [], relayNamespaces: [] };
   }
   const query = `*[System[Provider[@Name='PasswordResetService' or @Name='ADSync'] and TimeCreated[timediff(@SystemTime) <= ${LOOKBACK_MS}]]]`;
   try {
@@ -128,6 +132,7 @@ export async function readEventLog(io: EventLogIo = {}): Promise<EventLogReport>
       lastHeartbeatAt: null,
       heartbeatFresh: false,
       failures: [],
+      notices: [],
       relayNamespaces: [],
       error: `wevtutil failed: ${e.code ?? ''} ${(e.stderr || e.message).split('\n')[0]}`.trim().slice(0, 500),
     };

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { runTenantChecks, type TenantCheckRun } from '../../src/graph/checks.js';
-import { maskUser } from '../../src/graph/writeback-audit.js';
+import { maskUser } from '../../src/checks/mask.js';
 import { audit, forbidden, json, organization, sku, startGraphServer, type GraphServer, type Handler } from './graph-server.js';
 
 const TOKEN = 'tenant-secret-token';
