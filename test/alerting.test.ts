@@ -188,4 +188,28 @@ describe('alert evaluation', () => {
     expect(hook.bodies).toHaveLength(1);
     await hook.close();
   });
+  it("passes the failure message to the remediation, so a 31034 about the remote certificate gets the root CAs", async () => {
+    const store = await freshStore();
+    const hook = await capture();
+    const check: CheckRecord = {
+      ...downCheck(),
+      id: 'relay:connect01:eventlog',
+      kind: 'eventlog',
+      target: 'Application log, PasswordResetService',
+      location: 'connect01',
+      lastResult: {
+        ok: false,
+        startedAt: NOW.toISOString(),
+        failure: { code: 'event_31034', phase: 'eventlog', message: 'PasswordResetService 31034 at 2026-12-01T00:00:00.000Z: The remote certificate is invalid according to the validation procedure.' },
+      },
+    };
+    await store.insert(CHECKS, check.id, check);
+    const settings = parseSettings({ WBMON_WEBHOOK_URL: hook.url });
+    await evaluateAlerts(settings, store, new Map([['webhook', webhookChannel(hook.url)]]), NOW);
+    expect(hook.bodies).toHaveLength(1);
+    expect((hook.bodies[0] as AlertEvent).remediation.summary).toBe(
+      'The Connect server does not trust the certificate of writeback\'s Service Bus listener (event 31034, "The remote certificate is invalid"): install the current Azure root CAs',
+    );
+    await hook.close();
+  });
 });

@@ -59,6 +59,7 @@ describe('a wrong WBMON_RELAYS entry under Functions', () => {
     await evaluateAlerts(settings, store, new Map([['record', channel]]), at(2000));
     expect(channel.events.map((e) => `${e.kind} ${e.checkId}`)).toEqual(['triggered heartbeat:relay-b']);
     expect(JSON.stringify(teamsPayload(channel.events[0]!))).toContain('MISCONFIGURED: ');
+    expect(channel.events[0]!.remediation.summary).toBe("Fix this relay's entry in WBMON_RELAYS on the monitor: until then the monitor refuses its heartbeats (the relay keeps them in its buffer)");
     // Still configured, though disabled: not retired, however long it stays wrong.
     await evaluateHeartbeats(settings, store, at(CONFIG_GRACE_MS * 4));
     await evaluateAlerts(settings, store, new Map([['record', channel]]), at(CONFIG_GRACE_MS * 4));

@@ -82,7 +82,7 @@ export async function evaluateAlerts(
       continue;
     }
     const decision = decide(check, byCheck.get(check.id) ?? [], previous?.value, now, options, (c) =>
-      remediationFor({ checkKind: c.kind, location: c.location, target: c.target, ...(c.lastResult?.failure && { code: c.lastResult.failure.code, phase: c.lastResult.failure.phase }) }),
+      remediationFor({ checkKind: c.kind, location: c.location, target: c.target, ...(c.lastResult?.failure && { code: c.lastResult.failure.code, phase: c.lastResult.failure.phase, message: c.lastResult.failure.message }) }),
     );
     if (decision.paused) paused.push(check.id);
     if (previous && decision.notified === previous.value) continue; // nothing new: no write

@@ -1,28 +1,33 @@
 /**
- * What to do about a failure: one declarative table, from the checklist of Microsoft's
- * "Password writeback is not working" guide (see shared DESIGN.md), keyed on the stable failure
- * codes of docs/probe-codes.md, the heartbeat evaluation (src/monitor/evaluate-heartbeats.ts)
- * and the tenant checks.
+ * What to do about a failure: one declarative table, from Microsoft's "Troubleshoot
+ * self-service password reset writeback" page (troubleshoot-sspr-writeback.md, the reference
+ * wherever our text and it disagree) and the contract in docs/contract.md, keyed on the stable
+ * failure codes of docs/probe-codes.md, the heartbeat evaluation
+ * (src/monitor/evaluate-heartbeats.ts) and the tenant checks.
  *
  * Rules are tried in order and the first match wins, so the most specific come first:
- *   kind + code, then code, then kind + code prefix, code prefix, kind + phase, kind alone,
- *   and a final catch-all that matches everything (so there is always an answer).
+ *   kind + code (+ message), then code, then kind + code prefix, code prefix, kind + phase,
+ *   kind alone, and a final catch-all that matches everything (so there is always an answer).
  * test/remediation.test.ts checks that no rule is hidden behind a more general one above it.
  *
  * The same code means different things by where it was seen: `probe` results come from the
  * monitor in Azure (a failure there is Microsoft's side or our own Function App's networking),
- * `relay-probe` results from the customer's Connect server (a failure there is the customer's
- * firewall, proxy or DNS).
+ * or, under `serve` (location `local`), from the machine running the monitor: a rule for cloud
+ * probes gives that case its own wording (`local`), so it never says "in Azure" there.
+ * `relay-probe` results come from the customer's Connect server (a failure there is the
+ * customer's firewall, proxy or DNS).
  *
  * Texts may name `{host}` (the target's host name, or the target itself when it is not a URL),
- * `{location}` (an Azure region, `local`, `tenant`, or a relay id) and `{code}`. Only the host
- * of a URL is ever filled in, never its user name, password, path or query, so no key can leak
- * into an alert through a target.
+ * `{hostport}` (the host as a URL authority: IPv6 in brackets, and the target's port when it is
+ * not the scheme's default), `{location}` (an Azure region, `local`, `tenant`, or a relay id)
+ * and `{code}`. Only the host and port of a URL are ever filled in, never its user name,
+ * password, path or query, so no key can leak into an alert through a target.
  *
  * The steps are commands an administrator pastes on the Connect server, and targets and DC
  * hosts come from relays (or from the store, written by older relays that sent free text). So a
- * value is filled in only when it is a valid host name (src/config/hostname.ts), relay id or
- * code; anything else becomes a fixed placeholder (`<host>`), never the text itself.
+ * value is filled in only when it is a valid host name (src/config/hostname.ts), port, relay id
+ * or code; anything else becomes a fixed placeholder (`<host>`), never the text itself. The
+ * failure message is only ever matched against (`messageIncludes`), never copied into a text.
  */
 import { isHostName } from '../config/hostname.js';
 import type { Remediation } from './event.js';
@@ -36,12 +41,23 @@ export interface RemediationMatch {
   readonly codePrefix?: string;
   /** The phase the failure happened in. */
   readonly phase?: string;
+  /**
+   * A phrase the failure message contains, compared case-insensitively anywhere in it (an
+   * event log check's message carries the event's text, in whatever wrapping the evaluation
+   * gives it).
+   */
+  readonly messageIncludes?: string;
 }
 
 export interface RemediationRule {
   /** Every field given must match; an empty match matches everything. */
   readonly match: RemediationMatch;
   readonly remediation: Remediation;
+  /**
+   * The wording when the check ran under `serve` (location `local`): a cloud probe there ran
+   * from the monitor's machine, not from Azure. Without it, `remediation` is used everywhere.
+   */
+  readonly local?: Remediation;
 }
 
 export interface RemediationInput {
@@ -51,7 +67,12 @@ export interface RemediationInput {
   readonly phase?: string;
   readonly location: string;
   readonly target: string;
+  /** The failure message: matched against, never copied into the remediation. */
+  readonly message?: string;
 }
+
+/** Where the cloud probes run under `serve`. */
+export const LOCAL_LOCATION = 'local';
 
 const WRITEBACK_HOSTS = '*.servicebus.windows.net and *.passwordreset.microsoftonline.com';
 const AZURE_STATUS =
@@ -59,44 +80,126 @@ const AZURE_STATUS =
 const COMPARE_WITH_RELAYS =
   'Compare with the relay checks for {host} (GET /api/status): if the relays get through, the fault is in our own Function App networking; if every location fails, it is on Microsoft\'s side.';
 const FUNCTION_APP_EGRESS = `If only the cloud fails, check the Function App's outbound path (VNet integration, NSG outbound rules, NAT gateway, Azure Firewall) allows TCP 443 to ${WRITEBACK_HOSTS}.`;
-const LOCAL_PROBE =
-  "This probe ran from {location}; if that is 'local', the cloud side is the machine running writeback-monitor serve: check that machine's network instead of Azure's.";
+const LOCAL_COMPARE =
+  "Compare with the relay checks for {host} (GET /api/status): if the relays get through, the fault is in the network of the monitor's machine (the one running writeback-monitor serve); if every location fails, it is on Microsoft's side.";
+const LOCAL_EGRESS = `Check that machine's outbound path (host firewall, VPN, corporate firewall, and the proxy in WBMON_PROXY_URL / HTTPS_PROXY if it has one) allows TCP 443 to ${WRITEBACK_HOSTS}.`;
 const RELAY_PROXY_NAME =
   "If relay {location} uses a proxy, the name that failed may be the proxy's own: check WBMON_PROXY_URL / HTTPS_PROXY there and that the proxy's name resolves.";
 const CLOCK = 'Check the Connect server\'s clock: w32tm /query /status; a clock that is minutes off breaks certificates and tokens.';
+// how-to-connect-install-prerequisites.md: "It isn't supported to break and analyze traffic
+// between Microsoft Entra Connect and Microsoft Entra ID. Doing so could disrupt the service."
 const EXCLUDE_FROM_INSPECTION = `Exclude ${WRITEBACK_HOSTS} from TLS inspection (SSL decryption) on the firewall or proxy: writeback needs an unbroken TLS session to Microsoft.`;
 const PROXY_IDLE = 'Set the proxy\'s idle timeout for these tunnels to at least 6 minutes, so writeback\'s mostly idle connection survives.';
 const PROXY_MATCHES_ADSYNC =
   'The relay must use the same proxy as the ADSync service: compare WBMON_PROXY_URL / HTTPS_PROXY on relay {location} with Entra Connect\'s proxy (the defaultProxy element of the .NET machine.config on the Connect server).';
 const OPEN_443 = `Allow outbound TCP 443 from the Connect server to ${WRITEBACK_HOSTS} on every firewall on the way (host firewall, perimeter, cloud egress); allow by name, as the relay addresses change.`;
+// troubleshoot-sspr-writeback.md ("Confirm network connectivity") gives both
+// `Test-NetConnection -ComputerName <namespace>.servicebus.windows.net -Port 443` and
+// `Invoke-WebRequest -Uri https://<namespace>.servicebus.windows.net -Verbose`; only the second
+// goes through a proxy, as writeback does, so that is the one we give.
+const INVOKE_WEB_REQUEST =
+  'On the Connect server, run: Invoke-WebRequest -Uri https://{hostport} -Verbose (it goes through the system proxy, as writeback does through its own; add -Proxy http://<proxy>:<port> to use Connect\'s machine.config proxy). Any HTTP answer, even an error status, proves the path; Test-NetConnection {host} -Port 443 tests a direct connection only and ignores any proxy.';
+// Under Azure Functions the host checks the function key before the monitor sees the request, and
+// answers 401 itself; the monitor's own 401 (id, signature, clock) comes only after that.
+const HEARTBEAT_401 =
+  'A 401 first means a missing or wrong function key: WBMON_MONITOR_KEY on the relay must be a key of the monitor\'s heartbeat function (the Functions host refuses the request before the monitor sees it). With the right key, a 401 means the relay id, its secret (WBMON_RELAY_SECRET against WBMON_RELAYS on the monitor) or its clock is wrong: the monitor refuses heartbeats more than 300 s from its own clock, so check w32tm /query /status.';
 const RELAY_RETEST = 'Confirm from the Connect server with writeback-monitor relay --once: it prints each target\'s result.';
 const IDLE_3_MIN = `Raise the idle timeout for TCP 443 to ${WRITEBACK_HOSTS} to at least 3 minutes on every firewall and NAT between the Connect server and the internet.`;
+// how-to-connect-install-prerequisites.md: "It's common for proxy servers to have connection
+// idle time-out configuration. Ensure the configuration is set to at least 6 minutes or more."
 const IDLE_6_MIN_PROXY = 'On proxies, raise the idle timeout for those tunnels to at least 6 minutes (Microsoft\'s guidance for Entra Connect behind a proxy).';
 const AZURE_LB_4_MIN =
   'Azure\'s own load balancers drop idle TCP after 4 minutes and writeback is built for that; a device on your side that drops it sooner breaks writeback silently.';
 const KEEPALIVE_RETEST =
-  'Rerun the test by hand on the Connect server to see which idle length survives: writeback-monitor keepalive --target https://{host}/ --idle 120,240,360';
-const RESTART_WRITEBACK: readonly string[] = [
-  'On the Connect server, run the Entra Connect wizard: Configure, Customize synchronization options, Optional features: clear Password writeback and finish.',
-  'Run the wizard again and select Password writeback again.',
-  'Restart the ADSync service (Microsoft Azure AD Sync): Restart-Service ADSync.',
-  'Within 5 minutes a new event 31019 (writeback heartbeat) should appear in the Application log, source PasswordResetService; the eventlog check clears when it does.',
-  'Check that Entra Connect is version 1.1.443 or later (Programs and Features, Microsoft Entra Connect Sync); upgrade if it is older.',
-  `If it keeps failing, check outbound 443 to ${WRITEBACK_HOSTS} from the Connect server: this relay's relay-probe and keepalive checks show the path.`,
-];
-const SERVICE_BUS_PATH: readonly string[] = [
-  'Read the event in the Application log on the Connect server (source PasswordResetService): it names the tenant\'s relay namespace (ssprdedicatedsbprod….servicebus.windows.net).',
-  'From the Connect server, test that namespace: Test-NetConnection <namespace> -Port 443 (TcpTestSucceeded must be True).',
+  'Rerun the test by hand on the Connect server to see which idle length survives: writeback-monitor keepalive --target https://{hostport}/ --idle 120,240,360';
+
+// ---- Microsoft's recovery order ---------------------------------------------------------------
+// troubleshoot-sspr-writeback.md, "Troubleshoot connectivity": "To recover your service, we
+// recommend that you follow these steps in order: Confirm network connectivity; Check if TLS 1.2
+// is enabled; Make sure Microsoft .NET Framework 4.8 or higher is enabled (Sync Server); Restart
+// the Microsoft Entra Connect Sync service; Disable and re-enable the password writeback
+// feature; Install the latest Microsoft Entra Connect release".
+const CONNECTIVITY = `Network connectivity: outbound HTTPS (TCP 443) from the Connect server to ${WRITEBACK_HOSTS}, through its proxy, without TLS inspection, idle connections kept at least 3 minutes (6 on proxies); this relay's relay-probe and keepalive checks test that path.`;
+// "An additional troubleshooting step is to check that TLS 1.2 is enabled correctly on the Sync
+// Server. Run [PowerShell Script to check TLS 1.2 on Entra Connect Server] ... in Admin Mode."
+const TLS12 =
+  'TLS 1.2 on the Connect server: run Microsoft\'s "PowerShell script to check TLS 1.2" (Entra Connect TLS 1.2 enforcement page) as administrator; if it is not enabled, run the script that enables it, reboot and check again.';
+// "Make sure Microsoft .NET Framework 4.8 or higher is enabled on the Sync Server."
+const DOTNET48 =
+  ".NET Framework 4.8 or later on the Connect server: (Get-ItemProperty 'HKLM:\\SOFTWARE\\Microsoft\\NET Framework Setup\\NDP\\v4\\Full').Release must be 528040 or higher; install .NET Framework 4.8 if it is lower.";
+// "Look for the *Azure AD Sync* entry. Right-click the service entry, select **Restart**".
+const RESTART_ADSYNC = 'Restart the sync service (ADSync, shown as Microsoft Azure AD Sync in services.msc): Restart-Service ADSync.';
+// "In **Connect to Microsoft Entra ID**, enter your ... credentials. In **Connect to AD DS**,
+// enter your on-premises Active Directory Domain Services admin credentials. ... In
+// **Optional features**, clear the **Password writeback** check box. ... In **Finished**, clear
+// the **Synchronize now** option". 32009/31014: the admin must not be federated ("ensure that
+// the administrator is a managed (cloud-only or password-synchronized) account"). The Hybrid
+// Identity Administrator, the wizard's other wording of "Synchronize now" and the staging server
+// come from issue 12 (the stored copy of the page names a Global Administrator only).
+const REENABLE_WRITEBACK =
+  'Disable and re-enable password writeback, on the active Connect server (not a staging server): Entra Connect wizard, Configure, Customize synchronization options; sign in with a managed (cloud-only or password-synchronized, not federated) Hybrid Identity Administrator or Global Administrator, then the AD DS admin credentials; in Optional features clear Password writeback, Configure, and on the last page clear "Synchronize now" / "Start the synchronization process when configuration completes"; then run the wizard again the same way and select Password writeback.';
+// "Download the latest version of Microsoft Entra Connect ... perform an in-place upgrade";
+// "If you've customized the out-of-the-box sync rules, back them up before you proceed".
+// reference-connect-version-history.md: "Synchronization will stop working on October 1, 2023,
+// for any customers still running Microsoft Entra Connect Sync V1"; prerequisites: "All
+// synchronization services in Microsoft Entra Connect Sync will stop working on September 30,
+// 2026 if you're not on at least version 2.5.79.0".
+const LATEST_CONNECT =
+  'Install the latest Entra Connect Sync release (an in-place upgrade, from the Microsoft Entra admin center, Entra Connect, Get started; back up customised sync rules first): only Connect Sync 2.x is supported, 1.x is retired, and builds before 2.5.79.0 stop syncing on 30 September 2026.';
+const IN_ORDER =
+  "Work through Microsoft's recovery steps below in order and stop at the one that fixes it: within 5 minutes a new event 31019 (writeback heartbeat, source PasswordResetService) appears in the Application log and the eventlog check clears.";
+/** Microsoft's order, whole. */
+const MICROSOFT_ORDER: readonly string[] = [IN_ORDER, CONNECTIVITY, TLS12, DOTNET48, RESTART_ADSYNC, REENABLE_WRITEBACK, LATEST_CONNECT];
+
+// troubleshoot-sspr-writeback.md, 32002: "Your on-premises environment isn't able to connect to
+// the Azure Service Bus endpoint in the cloud ... After you update these rules, restart the
+// Microsoft Entra Connect server"; the namespace comes from the events ("identify the name of
+// the service bus listener").
+const SERVICE_BUS_CONNECTIVITY: readonly string[] = [
+  'Read the event in the Application log on the Connect server (source PasswordResetService, or the last 31019 or 31034): it names the tenant\'s relay namespace (ssprdedicatedsbprod….servicebus.windows.net).',
+  'From the Connect server, test that namespace through the proxy as Microsoft does: Invoke-WebRequest -Uri https://<namespace>.servicebus.windows.net -Verbose (Test-NetConnection <namespace> -Port 443 ignores the proxy, so it can fail where writeback would get through, and pass where the proxy blocks it).',
   OPEN_443,
   EXCLUDE_FROM_INSPECTION,
   'Raise idle timeouts for those connections to at least 3 minutes on firewalls and NAT, 6 on proxies.',
   'This relay\'s relay-probe and keepalive checks test the same path and show which phase fails.',
-  'Once the path works, if the events continue, disable and re-enable password writeback in Entra Connect and restart the ADSync service.',
 ];
-const PDC = 'Writeback prefers the PDC emulator: find it with Get-ADDomain | Select-Object PDCEmulator (or netdom query fsmo) and make sure the Connect server reaches it on LDAP 389 and Kerberos 88.';
+const THEN_IN_ORDER = "Once the path works, go on in Microsoft's order if the events continue:";
+/** The path to the password reset web service (32015's heartbeat, 32001), not Service Bus. */
+const PASSWORD_RESET_SERVICE_PATH: readonly string[] = [
+  'From the Connect server, through the proxy: Invoke-WebRequest -Uri https://passwordreset.microsoftonline.com -Verbose (any HTTP answer proves the path).',
+  'Allow outbound TCP 443 from the Connect server to *.passwordreset.microsoftonline.com on every firewall and on the proxy (by name, without TLS inspection).',
+  "This relay's relay-probe check of passwordreset.microsoftonline.com tests the same path and shows which phase fails.",
+  THEN_IN_ORDER,
+  TLS12,
+  DOTNET48,
+  RESTART_ADSYNC,
+];
+const SERVICE_BUS_PATH: readonly string[] = [...SERVICE_BUS_CONNECTIVITY, THEN_IN_ORDER, TLS12, DOTNET48, RESTART_ADSYNC, REENABLE_WRITEBACK, LATEST_CONNECT];
+
+// reference-connect-ports.md, Table 1 (Connect server to on-premises AD): DNS 53, Kerberos 88,
+// MS-RPC 135, LDAP 389, SMB 445 ("Used by Seamless SSO to create a computer account in the AD
+// forest and during password writeback"), LDAP/SSL 636, Global Catalog 3268, RPC 49152-65535.
+const DC_PORTS =
+  'Open Microsoft\'s ports for Entra Connect and writeback from the Connect server to every domain controller, on host and network firewalls: DNS 53 (TCP/UDP), Kerberos 88 (TCP/UDP), RPC endpoint mapper 135 (TCP), LDAP 389 (TCP/UDP), SMB 445 (TCP, used for password writeback), LDAPS 636, Global Catalog 3268 (TCP) and dynamic RPC 49152-65535 (TCP).';
+// The PDC emulator is contacted for password operations even when preferred domain controllers
+// are set (issue 12), so pointing Connect at another DC does not restore writeback.
+const PDC =
+  'Writeback contacts the PDC emulator even when preferred domain controllers are set, so another DC does not restore it: find the PDC emulator with Get-ADDomain | Select-Object PDCEmulator (or netdom query fsmo) and make sure the Connect server reaches it on those ports.';
 const AD_PERMISSIONS =
   'Give the AD DS connector account (Synchronization Service Manager, Connectors, the Active Directory connector, Properties) these rights on user objects below the domain root: Reset password, Change password, Write lockoutTime and Write pwdLastSet; the ADSyncConfig module does it: Set-ADSyncPasswordWritebackPermissions.';
-
+// troubleshoot-sspr-writeback.md: "it can take up to one hour for the permissions to trickle
+// down via the `sdprop` background task on the domain controller (DC)".
+const SDPROP =
+  'New permissions reach the user objects through the sdprop background task on the domain controller, which can take up to an hour: until they show on the user, writeback keeps failing with access denied.';
+// troubleshoot-sspr-writeback.md, SSPR_0029: "see if the policy "Network access: Restrict
+// clients allowed to make remote calls to SAM" ... is enabled. Edit the policy to include the
+// MSOL_XXXXXXX management account as an allowed user."
+const SAM_POLICY =
+  'Run RSOP (rsop.msc or gpresult /h) on the Connect server and the domain controllers: if "Network access: Restrict clients allowed to make remote calls to SAM" (Security Options) is enabled, add the AD DS connector account (MSOL_…) to it as allowed.';
+// concept-sspr-writeback.md: "The on-premises service account that handles password write-back
+// requests cannot change the passwords for users that belong to protected groups."
+const PROTECTED_GROUPS =
+  'Users in protected groups (adminCount=1: Domain Admins, Enterprise Admins and the like) cannot be reset by writeback, by design: they change their password on-premises. Leave AdminSDHolder\'s permissions as they are.';
 export const REMEDIATIONS: readonly RemediationRule[] = [
   // ---- DNS ---------------------------------------------------------------------------------
   {
@@ -132,7 +235,15 @@ export const REMEDIATIONS: readonly RemediationRule[] = [
         'Check the target in WBMON_TARGETS for typos; a tenant relay namespace taken from old events may have been retired.',
         'If the Function App uses VNet integration with custom DNS servers or a private DNS zone for servicebus.windows.net, check they resolve public names: nslookup {host} from the Function App\'s console.',
         AZURE_STATUS,
-        LOCAL_PROBE,
+      ],
+    },
+    local: {
+      summary: "{host} does not resolve from the monitor's machine: that machine's DNS, or Microsoft's, not the customer's network",
+      steps: [
+        LOCAL_COMPARE,
+        'Check the target in WBMON_TARGETS for typos; a tenant relay namespace taken from old events may have been retired.',
+        "On the monitor's machine, run nslookup {host} (or Resolve-DnsName {host} on Windows) and check its DNS servers, VPN split DNS and hosts file.",
+        AZURE_STATUS,
       ],
     },
   },
@@ -205,7 +316,7 @@ export const REMEDIATIONS: readonly RemediationRule[] = [
     remediation: {
       summary: `Open outbound TCP 443 from the Connect server to ${WRITEBACK_HOSTS} ({host} is blocked)`,
       steps: [
-        'On the Connect server, run: Test-NetConnection {host} -Port 443 (TcpTestSucceeded must be True).',
+        INVOKE_WEB_REQUEST,
         OPEN_443,
         'tcp_timeout means a device drops the packets silently; tcp_refused or tcp_unreachable that one rejects them: the firewall logs for {host} show which device.',
         'If the Connect server must go through a proxy, give the relay the same one (WBMON_PROXY_URL) so both take the same path.',
@@ -217,7 +328,11 @@ export const REMEDIATIONS: readonly RemediationRule[] = [
     match: { kind: 'probe', codePrefix: 'tcp_' },
     remediation: {
       summary: "The monitor in Azure cannot connect to {host} on 443: Microsoft's side or our own Function App networking",
-      steps: [COMPARE_WITH_RELAYS, FUNCTION_APP_EGRESS, AZURE_STATUS, LOCAL_PROBE],
+      steps: [COMPARE_WITH_RELAYS, FUNCTION_APP_EGRESS, AZURE_STATUS],
+    },
+    local: {
+      summary: "The monitor's machine cannot connect to {host} on 443: that machine's network or Microsoft's side",
+      steps: [LOCAL_COMPARE, LOCAL_EGRESS, AZURE_STATUS],
     },
   },
 
@@ -278,7 +393,16 @@ export const REMEDIATIONS: readonly RemediationRule[] = [
         'If every location sees the same certificate problem, Microsoft is serving a bad certificate: open a Microsoft support case.',
         AZURE_STATUS,
         'A certificate that does not cover the name (tls_hostname) often means a wrong or retired target in WBMON_TARGETS.',
-        LOCAL_PROBE,
+      ],
+    },
+    local: {
+      summary: "TLS to {host} fails from the monitor's machine ({code}): Microsoft's certificate or that machine's network",
+      steps: [
+        LOCAL_COMPARE,
+        `If only that machine fails, check whether its traffic passes a proxy or firewall with TLS inspection, or an antivirus that intercepts HTTPS, and exclude ${WRITEBACK_HOSTS} from it; its clock must be right too.`,
+        'If every location sees the same certificate problem, Microsoft is serving a bad certificate: open a Microsoft support case.',
+        AZURE_STATUS,
+        'A certificate that does not cover the name (tls_hostname) often means a wrong or retired target in WBMON_TARGETS.',
       ],
     },
   },
@@ -308,7 +432,7 @@ export const REMEDIATIONS: readonly RemediationRule[] = [
     remediation: {
       summary: 'Something other than {host} answers on the Connect server\'s path: a proxy or captive portal, or Service Bus refusing the request',
       steps: [
-        'Read the status in the alert message; from the Connect server run: Invoke-WebRequest https://{host}/ -UseBasicParsing (through the same proxy) and look at what answers.',
+        'Read the status in the alert message; from the Connect server run: Invoke-WebRequest -Uri https://{hostport}/ -UseBasicParsing -Verbose (through the same proxy) and look at what answers.',
         'A proxy block page, login page or captive portal: allow ' + WRITEBACK_HOSTS + ' on the proxy, without authentication or content filtering.',
         'A 400 Bad Request (with a TrackingId) from a *.servicebus.windows.net host means IP filtering or a network rule refused the request: check the public address the Connect server leaves through and any device rewriting the request.',
         EXCLUDE_FROM_INSPECTION,
@@ -324,7 +448,15 @@ export const REMEDIATIONS: readonly RemediationRule[] = [
         COMPARE_WITH_RELAYS,
         'Check the target in WBMON_TARGETS: a retired relay namespace or a wrong path answers differently.',
         'If every location gets the same new answer, Microsoft changed it: compare with docs/probe-codes.md and src/probes/rules.ts.',
-        LOCAL_PROBE,
+      ],
+    },
+    local: {
+      summary: "{host} gives the monitor's machine something other than its normal answer: check the target and that machine's proxy",
+      steps: [
+        "Read the status in the alert message: a 400 Bad Request (with a TrackingId) from a *.servicebus.windows.net host means IP filtering or a network rule refused the machine's outbound address; a proxy block or login page means its proxy answered instead.",
+        LOCAL_COMPARE,
+        'Check the target in WBMON_TARGETS: a retired relay namespace or a wrong path answers differently.',
+        'If every location gets the same new answer, Microsoft changed it: compare with docs/probe-codes.md and src/probes/rules.ts.',
       ],
     },
   },
@@ -354,7 +486,11 @@ export const REMEDIATIONS: readonly RemediationRule[] = [
     match: { kind: 'probe', codePrefix: 'http_' },
     remediation: {
       summary: "The exchange with {host} fails from the monitor in Azure ({code}): Microsoft's side or our own Function App networking",
-      steps: [COMPARE_WITH_RELAYS, FUNCTION_APP_EGRESS, AZURE_STATUS, LOCAL_PROBE],
+      steps: [COMPARE_WITH_RELAYS, FUNCTION_APP_EGRESS, AZURE_STATUS],
+    },
+    local: {
+      summary: "The exchange with {host} fails from the monitor's machine ({code}): that machine's network or Microsoft's side",
+      steps: [LOCAL_COMPARE, LOCAL_EGRESS, AZURE_STATUS],
     },
   },
 
@@ -414,7 +550,7 @@ export const REMEDIATIONS: readonly RemediationRule[] = [
         "Read the relay's latest log line: 'heartbeat N: not delivered (...)' says why (network error, HTTP 5xx, 401); 'refused for good' means the monitor rejects its heartbeats (400, 413, 415) and the relay needs updating.",
         'Run writeback-monitor relay --once in a console on the relay host: it prints the heartbeat\'s fate and exits 0 only when the monitor accepted it.',
         'Check the relay host can reach WBMON_MONITOR_URL on 443, through its proxy if it uses one.',
-        'A 401 means the relay id, its secret (WBMON_RELAY_SECRET against WBMON_RELAYS on the monitor) or its clock is wrong: the monitor refuses heartbeats more than 300 s from its own clock, so check w32tm /query /status.',
+        HEARTBEAT_401,
         'Until heartbeats arrive, every other check of relay {location} is stale; buffered heartbeats are sent in order once it gets through.',
       ],
     },
@@ -436,49 +572,86 @@ export const REMEDIATIONS: readonly RemediationRule[] = [
   {
     match: { code: 'event_31019_missing' },
     remediation: {
-      summary: 'Writeback has logged no heartbeat (event 31019) for 10 minutes: check that ADSync runs and password writeback is enabled in Entra Connect',
+      summary: 'Writeback has logged no heartbeat (event 31019) for 10 minutes: check that ADSync runs and password writeback is enabled, then follow Microsoft\'s recovery order',
       steps: [
         'On the Connect server, check the ADSync service (Microsoft Azure AD Sync) runs: Get-Service ADSync; start it if not.',
         'Check the server is not in staging mode: Get-ADSyncScheduler must show StagingModeEnabled False; a staging server does not handle writeback, so the relay belongs on the active one.',
         'Check password writeback is enabled: Entra Connect wizard, Configure, Customize synchronization options, Optional features; and Entra admin center, Password reset, On-premises integration.',
-        'If both are on, disable and re-enable password writeback in the wizard and restart the ADSync service: Restart-Service ADSync; a new event 31019 should appear within 5 minutes.',
-        `If it still does not appear, check outbound 443 to ${WRITEBACK_HOSTS} from the Connect server: this relay's relay-probe and keepalive checks show the path.`,
+        ...MICROSOFT_ORDER,
+      ],
+    },
+  },
+  {
+    // troubleshoot-sspr-writeback.md, 31034 ServiceBusListenerError: "If the error message
+    // includes "The remote certificate is invalid", check to make sure that your Microsoft Entra
+    // Connect server has all the required Root CAs as described in [Azure TLS certificate
+    // changes]".
+    match: { code: 'event_31034', messageIncludes: 'remote certificate is invalid' },
+    remediation: {
+      summary: 'The Connect server does not trust the certificate of writeback\'s Service Bus listener (event 31034, "The remote certificate is invalid"): install the current Azure root CAs',
+      steps: [
+        'Microsoft\'s fix for this 31034 is the root CAs of "Azure TLS certificate changes": the Connect server must trust the roots Azure now chains to, among them DigiCert Global Root G2, DigiCert Global Root CA and Microsoft RSA Root Certificate Authority 2017 (and Microsoft ECC Root Certificate Authority 2017).',
+        "Check the machine's store: Get-ChildItem Cert:\\LocalMachine\\Root | Where-Object Subject -Match 'DigiCert Global Root G2|Microsoft RSA Root Certificate Authority 2017' | Select-Object Subject, NotAfter",
+        'Install the missing ones through Windows Update\'s automatic root update (it needs outbound HTTP 80 to ctldl.windowsupdate.com) or your Group Policy or certificate deployment; Connect also needs HTTP 80 for certificate revocation lists.',
+        `If the certificate Connect sees is issued by your firewall's or proxy's own CA, the connection is being intercepted: exclude ${WRITEBACK_HOSTS} from TLS inspection (SSL decryption), as Microsoft does not support breaking Connect's traffic.`,
+        CLOCK,
+        RESTART_ADSYNC + ' Then watch for a new event 31019 within 5 minutes.',
       ],
     },
   },
   {
     match: { code: 'event_31034' },
     remediation: {
-      summary: 'The writeback listener failed on the Connect server (event 31034): disable and re-enable password writeback in Entra Connect, then restart ADSync',
-      steps: RESTART_WRITEBACK,
+      summary: "The writeback listener failed on the Connect server (event 31034): follow Microsoft's recovery order (connectivity, TLS 1.2, .NET 4.8, restart ADSync, re-enable writeback, latest Connect)",
+      steps: MICROSOFT_ORDER,
     },
   },
   {
+    // troubleshoot-sspr-writeback.md, 6800: "Review these event log errors and try to restart the
+    // Microsoft Entra Connect if password writeback still isn't working. If the problem persists,
+    // try to disable and then re-enable password writeback."
     match: { code: 'event_6800' },
     remediation: {
-      summary: 'The writeback endpoint failed to start (ADSync event 6800): disable and re-enable password writeback in Entra Connect, then restart ADSync',
-      steps: RESTART_WRITEBACK,
+      summary: "The writeback endpoint failed to start (ADSync event 6800): read the PasswordResetService events beside it, then follow Microsoft's recovery order",
+      steps: [
+        'Read event 6800 and the PasswordResetService events logged with it in the Application log on the Connect server: they say why the endpoint did not start.',
+        ...MICROSOFT_ORDER,
+      ],
     },
   },
   {
+    // 31016: writeback's own service stopped; the restart comes first, then Microsoft's order.
     match: { code: 'event_31016' },
     remediation: {
-      summary: 'The password writeback service stopped on the Connect server (event 31016): restart ADSync, then disable and re-enable password writeback if it stays stopped',
-      steps: RESTART_WRITEBACK,
+      summary: "The password writeback service stopped on the Connect server (event 31016): restart ADSync, then follow Microsoft's recovery order if it stops again",
+      steps: [`${RESTART_ADSYNC} Then watch the Application log for a new event 31019 within 5 minutes.`, ...MICROSOFT_ORDER],
     },
   },
   {
     match: { code: 'event_32001' },
     remediation: {
       summary: 'Writeback could not reach the cloud password reset service (event 32001): check outbound 443 to *.passwordreset.microsoftonline.com',
-      steps: SERVICE_BUS_PATH,
+      steps: PASSWORD_RESET_SERVICE_PATH,
     },
   },
   {
+    // troubleshoot-sspr-writeback.md, 31044: "The Service Bus listens for requests on two
+    // separate relays for redundancy. Each relay connection is managed by a unique Service Host.
+    // The writeback client returns an error if either Service Host is not running."
     match: { code: 'event_31044' },
     remediation: {
-      summary: `One of writeback's Service Bus relay hosts is unreachable from the Connect server (event 31044): open outbound 443 to ${WRITEBACK_HOSTS}`,
-      steps: SERVICE_BUS_PATH,
+      summary: 'One of writeback\'s two Service Bus listeners (service hosts) is not running on the Connect server (event 31044): restart ADSync first, then check outbound 443',
+      steps: [
+        'Writeback listens on two Service Bus relays, each held by its own service host inside ADSync; 31044 means one of them is not running.',
+        RESTART_ADSYNC + ' Then watch the Application log: a new event 31019 within 5 minutes and no new 31044 mean both listeners are back.',
+        'If 31044 comes back, one relay cannot be reached: follow the connectivity steps below.',
+        ...SERVICE_BUS_CONNECTIVITY,
+        THEN_IN_ORDER,
+        TLS12,
+        DOTNET48,
+        REENABLE_WRITEBACK,
+        LATEST_CONNECT,
+      ],
     },
   },
   {
@@ -489,22 +662,57 @@ export const REMEDIATIONS: readonly RemediationRule[] = [
     },
   },
   {
+    // troubleshoot-sspr-writeback.md, 32015 ReportServiceHealthError: "we send heartbeat data to
+    // our password-reset web service every five minutes. This event indicates that there was an
+    // error when sending this health information back to the cloud web service."
     match: { code: 'event_32015' },
     remediation: {
-      summary: `Writeback could not send its heartbeat to Service Bus (event 32015): check outbound 443 to ${WRITEBACK_HOSTS}`,
-      steps: SERVICE_BUS_PATH,
+      summary: 'Writeback could not send its health heartbeat to the password reset web service (event 32015): check outbound 443 to *.passwordreset.microsoftonline.com',
+      steps: [
+        'Every five minutes writeback reports its health to the password reset web service (*.passwordreset.microsoftonline.com), not over Service Bus; 32015 means that report did not get through.',
+        ...PASSWORD_RESET_SERVICE_PATH,
+      ],
     },
   },
   {
+    // troubleshoot-sspr-writeback.md, 32009 AuthTokenError: "This error can be caused by a bad
+    // username or password specified for the Global Administrator account. This error can also
+    // occur if the Global Administrator account specified is federated. To fix this problem,
+    // rerun the configuration with the correct username and password and ensure that the
+    // administrator is a managed (cloud-only or password-synchronized) account."
+    // authenticate-application-id.md: Connect "version 2.5.3.0 or greater" can authenticate with
+    // an application; with writeback it needs "PasswordWriteback.OffboardClient.All,
+    // PasswordWriteback.RegisterClientVersion.All and PasswordWriteback.RefreshClient.All".
     match: { code: 'event_32009' },
     remediation: {
-      summary: "Writeback could not get an authentication token (event 32009): check the clock and re-enter Entra Connect's Entra ID connector credentials",
+      summary: 'Writeback could not get an authentication token (event 32009): a wrong password, or a federated administrator named at setup; rerun the wizard with a managed account',
       steps: [
+        'Microsoft names two causes: a wrong password for the administrator given in the Entra Connect wizard, or an administrator that is federated: it must be a managed (cloud-only or password-synchronized) account.',
+        'Rerun the Entra Connect wizard (Configure, Customize synchronization options) and sign in with the correct password of a managed Hybrid Identity Administrator or Global Administrator, the role assigned to the user directly; then re-enable writeback as below if the event continues.',
+        'On Connect 2.5.3.0 and later, Connect may authenticate as an application instead of the Sync_ account: the wizard\'s Tasks, View or export current configuration, shows its application (client) ID; in Enterprise applications, that application must hold the Microsoft password reset service app roles PasswordWriteback.OffboardClient.All, PasswordWriteback.RegisterClientVersion.All and PasswordWriteback.RefreshClient.All, and its certificate must be valid.',
+        'On older builds, Connect\'s Entra ID connector account (Sync_<server>_… under Users) must be enabled and not blocked by Conditional Access or MFA.',
         CLOCK,
         'Check the Connect server reaches login.microsoftonline.com on 443: the tokens come from there.',
-        'In the Entra admin center, check that Connect\'s Entra ID connector account (Sync_<server>_… under Users) is enabled and not blocked by Conditional Access or MFA.',
-        'Run the Entra Connect wizard, Configure, Customize synchronization options, and sign in with a Hybrid Identity Administrator so Connect refreshes its Entra ID credentials.',
-        'Restart the ADSync service (Restart-Service ADSync) and watch for a new event 31019 within 5 minutes.',
+        REENABLE_WRITEBACK,
+      ],
+    },
+  },
+  {
+    // troubleshoot-sspr-writeback.md, 33004 ADPermissionsError: "the Active Directory Management
+    // Agent (ADMA) service account doesn't have the appropriate permissions on the account in
+    // question to set a new password ... This error could also occur when the user's attribute
+    // AdminCount is set to 1."
+    match: { code: 'event_33004' },
+    remediation: {
+      summary: "On-prem Active Directory denied the AD DS connector account the password reset (event 33004): check its permissions, the SAM remote-call policy and the user's flags",
+      steps: [
+        'Read the event on the Connect server (Application log, source PasswordResetService): it names the user.',
+        AD_PERMISSIONS,
+        SDPROP,
+        SAM_POLICY,
+        'If the user has "User cannot change password" set (Active Directory Users and Computers, the user, Account), a password change cannot be written back: clear it if the user should be able to change the password.',
+        PROTECTED_GROUPS,
+        PDC,
       ],
     },
   },
@@ -516,7 +724,8 @@ export const REMEDIATIONS: readonly RemediationRule[] = [
         'Read the event on the Connect server (Application log, source PasswordResetService): it names the user and the reason.',
         'A password policy refusal (length, complexity, history, minimum password age, a fine-grained policy) means the new password breaks the on-prem policy: the user must choose another one, or the policy needs review.',
         AD_PERMISSIONS,
-        'Accounts protected by AdminSDHolder (adminCount=1) do not inherit those rights: writeback cannot reset them unless they are granted there.',
+        SDPROP,
+        PROTECTED_GROUPS,
         PDC,
       ],
     },
@@ -526,9 +735,8 @@ export const REMEDIATIONS: readonly RemediationRule[] = [
     remediation: {
       summary: 'Entra Connect logged a writeback failure ({code}): read the event on the Connect server',
       steps: [
-        'Open the Application log on the Connect server (source PasswordResetService or ADSync) at the time of the alert and read the event\'s text.',
-        `Check outbound 443 to ${WRITEBACK_HOSTS}: this relay's relay-probe and keepalive checks show the path.`,
-        'Disable and re-enable password writeback in the Entra Connect wizard, then restart the ADSync service: Restart-Service ADSync.',
+        'Open the Application log on the Connect server (source PasswordResetService or ADSync) at the time of the alert and read the event\'s text: Microsoft\'s troubleshooting page lists what each event id means.',
+        ...MICROSOFT_ORDER,
       ],
     },
   },
@@ -540,9 +748,9 @@ export const REMEDIATIONS: readonly RemediationRule[] = [
       summary: 'The Connect server cannot reach domain controller {host} on LDAP (389) or Kerberos (88): open those ports',
       steps: [
         'From the Connect server: Test-NetConnection {host} -Port 389 and Test-NetConnection {host} -Port 88.',
-        'Open TCP 389 and 88 (and the other Active Directory ports Entra Connect needs) from the Connect server to the domain controllers, on host and network firewalls.',
+        DC_PORTS,
         PDC,
-        'If {host} itself is down, bring it back or make sure Connect may use another DC (Synchronization Service Manager, the Active Directory connector, Configure Directory Partitions, preferred domain controllers); point WBMON_DC_HOST at the DC writeback uses.',
+        'If {host} itself is down, bring it back: if it holds the PDC emulator role, writeback stays broken until it is back or the role is moved to a healthy DC (Move-ADDirectoryServerOperationMasterRole). Point WBMON_DC_HOST at the PDC emulator, the DC writeback uses.',
       ],
     },
   },
@@ -610,12 +818,26 @@ export const REMEDIATIONS: readonly RemediationRule[] = [
     },
   },
   {
+    // Under Functions a wrong WBMON_RELAYS entry disables that relay only (src/config/settings.ts
+    // loadHostSettings): the fix is the monitor's own setting, never the Connect server.
+    match: { code: 'relay_misconfigured' },
+    remediation: {
+      summary: "Fix this relay's entry in WBMON_RELAYS on the monitor: until then the monitor refuses its heartbeats (the relay keeps them in its buffer)",
+      steps: [
+        'The error names each problem of the entry (never the secret). Entries look like {"<relay id>": {"secret": "<32+ characters>", "periodSeconds": 300, "graceSeconds": 120}}; periodSeconds 30-86400, graceSeconds 0-86400, no other fields.',
+        'In Azure WBMON_RELAYS is the Key Vault secret wbmon-relays: az keyvault secret show --vault-name <vault> -n wbmon-relays --query value -o tsv > relays.json, fix the entry, az keyvault secret set --vault-name <vault> -n wbmon-relays --file relays.json, then delete relays.json.',
+        'Ask App Service to read the secret again now instead of within 24 hours: az rest --method post --url "$(az functionapp show -g <group> -n <app> --query id -o tsv)/config/configreferences/appsettings/refresh?api-version=2022-03-01".',
+        'A new secret (openssl rand -hex 32) must also be given to the relay as WBMON_RELAY_SECRET. Once the entry is right, the relay\'s buffered heartbeats are accepted and this check recovers by itself.',
+      ],
+    },
+  },
+  {
     match: { code: 'graph_permission' },
     remediation: {
       summary: "The monitor's managed identity lacks Microsoft Graph permissions: grant Organization.Read.All, AuditLog.Read.All and Directory.Read.All",
       steps: [
-        "Run the project's infra script that grants Microsoft Graph app roles (under infra/) for the Function App's managed identity; it needs a Privileged Role Administrator or Global Administrator.",
-        'Or by hand with Microsoft Graph PowerShell: New-MgServicePrincipalAppRoleAssignment for Organization.Read.All, AuditLog.Read.All and Directory.Read.All (the audit log API names both of the last two), from the Microsoft Graph service principal to the managed identity.',
+        "As a Privileged Role Administrator or Global Administrator, with the Azure CLI signed in to the tenant, run from the repository: infra/grant-graph-permissions.sh <principal id> (the principal id is the Function App's managed identity object id: az functionapp identity show -g <group> -n <app> --query principalId -o tsv).",
+        'Or in PowerShell, with Microsoft Graph PowerShell (Install-Module Microsoft.Graph.Applications): ./infra/grant-graph-permissions.ps1 -PrincipalId <principal id>; it grants the same three app roles with New-MgServicePrincipalAppRoleAssignment (the audit log API names both AuditLog.Read.All and Directory.Read.All).',
         'Check in the Entra admin center: Enterprise applications, filter Managed Identities, the Function App, Permissions: all three must show as granted.',
         'New roles only appear in a fresh token and the managed identity\'s token can be cached for up to 24 hours, so the check may fail for a while after the grant.',
         'For local runs with WBMON_GRAPH_TOKEN, the token must carry all three roles.',
@@ -629,7 +851,7 @@ export const REMEDIATIONS: readonly RemediationRule[] = [
     remediation: {
       summary: "Relay {location} cannot reach {host} from the Connect server's network ({code}): check outbound 443 through the firewall and proxy",
       steps: [
-        'On the Connect server, run: Test-NetConnection {host} -Port 443.',
+        INVOKE_WEB_REQUEST,
         OPEN_443,
         EXCLUDE_FROM_INSPECTION,
         PROXY_MATCHES_ADSYNC,
@@ -641,7 +863,11 @@ export const REMEDIATIONS: readonly RemediationRule[] = [
     match: { kind: 'probe' },
     remediation: {
       summary: "The monitor in Azure cannot reach {host} ({code}): Microsoft's side or our own Function App networking",
-      steps: [COMPARE_WITH_RELAYS, FUNCTION_APP_EGRESS, AZURE_STATUS, LOCAL_PROBE],
+      steps: [COMPARE_WITH_RELAYS, FUNCTION_APP_EGRESS, AZURE_STATUS],
+    },
+    local: {
+      summary: "The monitor's machine cannot reach {host} ({code}): that machine's network or Microsoft's side",
+      steps: [LOCAL_COMPARE, LOCAL_EGRESS, AZURE_STATUS],
     },
   },
   {
@@ -651,7 +877,7 @@ export const REMEDIATIONS: readonly RemediationRule[] = [
       steps: [
         'On the relay host, check the scheduled task or service that runs writeback-monitor relay, and read its latest log line.',
         'Run writeback-monitor relay --once there: it prints the heartbeat\'s fate.',
-        'A 401 means a wrong relay id, secret or clock (more than 300 s off): check w32tm /query /status.',
+        HEARTBEAT_401,
       ],
     },
   },
@@ -669,7 +895,7 @@ export const REMEDIATIONS: readonly RemediationRule[] = [
       steps: [
         'Open the Application log on the Connect server (source PasswordResetService or ADSync) at the time of the alert and read the events.',
         'Check the ADSync service runs (Get-Service ADSync) and password writeback is enabled in the Entra Connect wizard.',
-        'If events keep failing, disable and re-enable password writeback in Entra Connect and restart the ADSync service.',
+        ...MICROSOFT_ORDER,
       ],
     },
   },
@@ -677,7 +903,7 @@ export const REMEDIATIONS: readonly RemediationRule[] = [
     match: { kind: 'dc' },
     remediation: {
       summary: 'The domain controller check of {host} failed ({code}): check LDAP (389) and Kerberos (88) from the Connect server',
-      steps: ['From the Connect server: Test-NetConnection {host} -Port 389 and Test-NetConnection {host} -Port 88.', PDC],
+      steps: ['From the Connect server: Test-NetConnection {host} -Port 389 and Test-NetConnection {host} -Port 88.', DC_PORTS, PDC],
     },
   },
   {
@@ -700,9 +926,8 @@ export const REMEDIATIONS: readonly RemediationRule[] = [
       steps: [
         'Read the alert message and GET /api/status for the phase that failed; docs/probe-codes.md explains each code.',
         'Licence: Entra ID P1/P2 (or EMS / Microsoft 365 E3/E5 / Business Premium) assigned to the on-prem users.',
-        'Entra Connect 1.1.443 or later, with password writeback enabled and a recent full sync.',
-        `Outbound 443 from the Connect server to ${WRITEBACK_HOSTS}, without TLS inspection, idle connections kept at least 3 minutes (6 on proxies).`,
-        'When all else fails: disable and re-enable password writeback in Entra Connect and restart the ADSync service.',
+        'A supported Entra Connect Sync 2.x (1.x is retired), with password writeback enabled and a recent full sync.',
+        ...MICROSOFT_ORDER,
       ],
     },
   },
@@ -714,6 +939,7 @@ function matches(match: RemediationMatch, input: RemediationInput): boolean {
   if (match.code !== undefined && match.code !== input.code) return false;
   if (match.codePrefix !== undefined && !(input.code ?? '').startsWith(match.codePrefix)) return false;
   if (match.phase !== undefined && match.phase !== input.phase) return false;
+  if (match.messageIncludes !== undefined && !(input.message ?? '').toLowerCase().includes(match.messageIncludes.toLowerCase())) return false;
   return true;
 }
 
@@ -729,36 +955,42 @@ export function ruleFor(input: RemediationInput): RemediationRule {
   return REMEDIATIONS[REMEDIATIONS.length - 1]!;
 }
 
-/** What to do about a failure, with the target's host, the location and the code filled in. */
+/** What to do about a failure, with the target's host and port, the location and the code filled in. */
 export function remediationFor(input: RemediationInput): Remediation {
-  const { remediation } = ruleFor(input);
-  const host = hostOf(input.target);
+  const rule = ruleFor(input);
   const location = input.location.trim();
+  const remediation = location === LOCAL_LOCATION && rule.local ? rule.local : rule.remediation;
+  const { host, port } = hostOf(input.target);
   const code = input.code?.trim() ?? '';
+  const safeHost = isHostName(host) ? host : HOST_PLACEHOLDER;
+  const authority = safeHost.includes(':') ? `[${safeHost}]` : safeHost;
   const values: Record<string, string> = {
-    host: isHostName(host) ? host : HOST_PLACEHOLDER,
+    host: safeHost,
+    hostport: port !== undefined && safeHost !== HOST_PLACEHOLDER ? `${authority}:${port}` : authority,
     location: location === '' ? 'unknown location' : WORD.test(location) ? location : LOCATION_PLACEHOLDER,
     code: code === '' ? 'no code' : WORD.test(code) ? code : CODE_PLACEHOLDER,
   };
-  const fill = (text: string): string => text.replace(/\{(host|location|code)\}/g, (_, name: string) => values[name] ?? '');
+  const fill = (text: string): string => text.replace(/\{(host|hostport|location|code)\}/g, (_, name: string) => values[name] ?? '');
   return { summary: fill(remediation.summary), steps: remediation.steps.map(fill) };
 }
 
 /**
- * The host of a URL target; any other target (a relay id, a DC host name, a log name) as it is,
- * minus anything that could carry a credential (user info, query, fragment). Not yet checked to
- * be a host name: the caller does that.
+ * The host of a URL target, and its port when that is not 443 (the texts' commands use https;
+ * an http URL without a port keeps its 80); any other target (a relay id, a DC host name, a log
+ * name) as it is, minus anything that could carry a credential (user info, query, fragment).
+ * Not yet checked to be a host name: the caller does that. A port from the URL parser is digits.
  */
-function hostOf(target: string): string {
+function hostOf(target: string): { host: string; port?: string } {
   const trimmed = target.trim();
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed)) {
     try {
-      const host = new URL(trimmed).hostname;
-      if (host) return host.replace(/^\[(.*)\]$/, '$1');
+      const url = new URL(trimmed);
+      const port = url.port || (url.protocol === 'http:' ? '80' : '');
+      if (url.hostname) return { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), ...(/^\d{1,5}$/.test(port) && port !== '443' && { port }) };
     } catch {
       // not a parsable URL: fall through to the plain-text cleanup
     }
-    return trimmed.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').replace(/^[^/?#]*@/, '').split(/[/?#]/)[0] ?? '';
+    return { host: trimmed.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').replace(/^[^/?#]*@/, '').split(/[/?#]/)[0] ?? '' };
   }
-  return trimmed.replace(/^[^@]*@/, '').split(/[?#]/)[0] ?? '';
+  return { host: trimmed.replace(/^[^@]*@/, '').split(/[?#]/)[0] ?? '' };
 }

@@ -2,12 +2,21 @@
 import { RelayAgent, type CycleReport } from '../relay/agent.js';
 import type { RelaySettings } from '../relay/settings.js';
 
+/**
+ * What to check, in order, when the monitor refuses a heartbeat: the function key first, as the
+ * Functions host answers 401 before the monitor sees the request; then what the monitor checks.
+ */
+export const UNAUTHORIZED_HINT =
+  'check WBMON_MONITOR_KEY first: a missing or wrong function key is refused by the Functions host before the monitor sees the heartbeat; then WBMON_RELAY_ID, WBMON_RELAY_SECRET against WBMON_RELAYS on the monitor, and the clock (within 300 s)';
+
 export function describeCycle(relayId: string, r: CycleReport): string {
   const up = r.heartbeat.results.filter((x) => x.ok).length;
   const down = r.heartbeat.results.filter((x) => !x.ok).map((x) => `${x.target} ${x.failure?.code}`);
   const o = r.outcome;
   const outcome =
-    o.kind === 'accepted' ? `accepted (HTTP ${o.status})` : `not accepted (${o.kind}${'status' in o && o.status ? `, HTTP ${o.status}` : ''}): ${o.message}`;
+    o.kind === 'accepted'
+      ? `accepted (HTTP ${o.status})`
+      : `not accepted (${o.kind}${'status' in o && o.status ? `, HTTP ${o.status}` : ''}): ${o.message}${o.kind === 'unauthorized' ? ` (${UNAUTHORIZED_HINT})` : ''}`;
   return [
     `relay ${relayId}: heartbeat ${r.sequence} ${outcome}`,
     `${up}/${r.heartbeat.results.length} targets up${down.length ? ` (down: ${down.join(', ')})` : ''}`,

@@ -16,7 +16,11 @@ export type SendOutcome =
   | { kind: 'duplicate'; status: number; message: string }
   /** 400, 413, 415: this body will never be accepted; drop it. */
   | { kind: 'rejected'; status: number; message: string }
-  /** 401 and 403: this relay's id, secret, key or clock is wrong; keep it and fix the settings. */
+  /**
+   * 401 and 403: keep it and fix the settings. First the function key (WBMON_MONITOR_KEY): under
+   * Azure Functions the host answers 401, with no body, before the monitor sees the request;
+   * only with the right key does the monitor's own 401 say the relay id, secret or clock is wrong.
+   */
   | { kind: 'unauthorized'; status: number; message: string }
   /** The monitor or the network is down (5xx, timeout, refused): keep it, try later. */
   | { kind: 'retry'; status?: number; message: string };
@@ -73,10 +77,14 @@ function messageOf(text: string): string {
   return text.replace(/\s+/g, ' ').trim().slice(0, 200);
 }
 
+/** A 401 without the monitor's JSON reason: the Functions host's own answer to the function key. */
+export const NO_REASON =
+  'no reason given: under Azure Functions, the host refused the function key before the monitor saw the heartbeat; check WBMON_MONITOR_KEY (a key of the heartbeat function)';
+
 function classify(status: number, message: string): SendOutcome {
   if (status === 202 || status === 200) return { kind: 'accepted', status };
   if (status === 409) return { kind: 'duplicate', status, message };
-  if (status === 401 || status === 403) return { kind: 'unauthorized', status, message };
+  if (status === 401 || status === 403) return { kind: 'unauthorized', status, message: message || NO_REASON };
   if (status === 400 || status === 413 || status === 415) return { kind: 'rejected', status, message };
   return { kind: 'retry', status, message: `HTTP ${status}${message ? `: ${message}` : ''}` };
 }

@@ -1,0 +1,51 @@
+<#
+.SYNOPSIS
+Grants the monitor's managed identity the Microsoft Graph application permissions the tenant
+checks read with: the PowerShell twin of infra/grant-graph-permissions.sh.
+
+.DESCRIPTION
+Organization.Read.All (licences, directory sync), and AuditLog.Read.All with
+Directory.Read.All (SSPR writeback failures: the directoryAudits API reference names both as
+its least privileged application permissions). Run once, as a Privileged Role Administrator or
+Global Administrator, with Microsoft Graph PowerShell installed
+(Install-Module Microsoft.Graph.Applications -Scope CurrentUser):
+
+  ./infra/grant-graph-permissions.ps1 -PrincipalId <principal-id-of-the-managed-identity>
+
+The principal id is the managed identity's object id (az identity show --query principalId, or
+az functionapp identity show --query principalId). Granting an application permission is admin
+consent: it takes effect without a user prompt, and new tokens carry it within minutes (a
+running app may hold a cached token for a while). Permissions already granted are left as they
+are, so running it twice is harmless.
+
+test/grant-graph-permissions.test.ts checks that this script and the .sh grant the same
+permissions.
+#>
+[CmdletBinding()]
+param(
+  [Parameter(Mandatory = $true)]
+  [ValidatePattern('^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')]
+  [string] $PrincipalId
+)
+Set-StrictMode -Version Latest
+$ErrorActionPreference = 'Stop'
+
+$permissions = @('Organization.Read.All', 'AuditLog.Read.All', 'Directory.Read.All')
+$graphAppId = '00000003-0000-0000-c000-000000000000' # Microsoft Graph, the same in every tenant
+
+Import-Module Microsoft.Graph.Applications
+Connect-MgGraph -Scopes 'AppRoleAssignment.ReadWrite.All', 'Application.Read.All' -NoWelcome
+
+$graph = Get-MgServicePrincipal -Filter "appId eq '$graphAppId'"
+$existing = @(Get-MgServicePrincipalAppRoleAssignment -ServicePrincipalId $PrincipalId -All)
+
+foreach ($permission in $permissions) {
+  $role = $graph.AppRoles | Where-Object { $_.Value -eq $permission -and $_.AllowedMemberTypes -contains 'Application' } | Select-Object -First 1
+  if (-not $role) { throw "Microsoft Graph has no application permission $permission" }
+  if ($existing | Where-Object { $_.AppRoleId -eq $role.Id -and $_.ResourceId -eq $graph.Id }) {
+    Write-Output "${permission}: already granted"
+    continue
+  }
+  New-MgServicePrincipalAppRoleAssignment -ServicePrincipalId $PrincipalId -PrincipalId $PrincipalId -ResourceId $graph.Id -AppRoleId $role.Id | Out-Null
+  Write-Output "${permission}: granted"
+}
