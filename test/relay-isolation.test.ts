@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Channel } from '../src/alerting/channels/channel.js';
 import type { AlertEvent } from '../src/alerting/event.js';
 import { evaluateAlerts } from '../src/alerting/evaluate-alerts.js';
+import { remediationFor } from '../src/alerting/remediation.js';
 import { parseSettings } from '../src/config/settings.js';
 import { ingestHeartbeat } from '../src/heartbeat/ingest.js';
 import { startAzurite, type RunningAzurite } from '../src/local/azurite.js';
@@ -112,6 +113,9 @@ describe('a relay whose results the store refuses', () => {
     const checks = new Map((await listChecks(store)).map((c) => [c.id, c]));
     expect(checks.get('heartbeat:relay-a')).toMatchObject({ state: 'down' });
     expect(checks.get('heartbeat:relay-a')?.lastResult?.failure).toMatchObject({ code: 'results_unstored', phase: 'heartbeat' });
+    expect(remediationFor({ checkKind: 'heartbeat', location: 'relay-a', target: 'relay-a', code: 'results_unstored', phase: 'heartbeat' }).summary).toBe(
+      "The monitor could not store part of this relay's heartbeats: check the monitor's state store, not the Connect server",
+    );
     expect(checks.get('heartbeat:relay-b')).toMatchObject({ state: 'up' });
     expect(checks.get('relay:relay-b:https://passwordreset.microsoftonline.com/')).toMatchObject({ state: 'up' });
   });

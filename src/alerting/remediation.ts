@@ -818,6 +818,19 @@ export const REMEDIATIONS: readonly RemediationRule[] = [
     },
   },
   {
+    // The monitor's own storage refused part of a heartbeat (src/monitor/evaluate-heartbeats.ts):
+    // nothing on the Connect server to fix.
+    match: { code: 'results_unstored' },
+    remediation: {
+      summary: "The monitor could not store part of this relay's heartbeats: check the monitor's state store, not the Connect server",
+      steps: [
+        'The error names the first store failure. HTTP 403 or AuthorizationFailure: the Function App identity lost its Storage Table Data Contributor role; 5xx or timeouts: Table Storage itself (Azure status) or the Function App\'s network path to it.',
+        "The monitor's log (Application Insights traces, or the serve output) has one 'not stored' line per failed report with the check it was for.",
+        "The relay's other reports and every other relay are still evaluated; this check recovers once its heartbeats are stored whole again.",
+      ],
+    },
+  },
+  {
     // Under Functions a wrong WBMON_RELAYS entry disables that relay only (src/config/settings.ts
     // loadHostSettings): the fix is the monitor's own setting, never the Connect server.
     match: { code: 'relay_misconfigured' },
