@@ -10,7 +10,7 @@ its least privileged application permissions). Run once, as a Privileged Role Ad
 Global Administrator, with Microsoft Graph PowerShell installed
 (Install-Module Microsoft.Graph.Applications -Scope CurrentUser):
 
-  ./infra/grant-graph-permissions.ps1 -PrincipalId <principal-id-of-the-managed-identity>
+  ./infra/grant-graph-permissions.ps1 -PrincipalId <principal-id-of-the-managed-identity> [-MailSend]
 
 The principal id is the managed identity's object id (az identity show --query principalId, or
 az functionapp identity show --query principalId). Granting an application permission is admin
@@ -25,12 +25,17 @@ permissions.
 param(
   [Parameter(Mandatory = $true)]
   [ValidatePattern('^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')]
-  [string] $PrincipalId
+  [string] $PrincipalId,
+  # Also Mail.Send, for email through Microsoft Graph (WBMON_EMAIL_VIA=graph). On its own it lets
+  # the identity send as ANY mailbox: restrict it with an application access policy at once
+  # (docs/alerts.md), or use Exchange's RBAC for Applications instead and leave this off.
+  [switch] $MailSend
 )
 Set-StrictMode -Version Latest
 $ErrorActionPreference = 'Stop'
 
 $permissions = @('Organization.Read.All', 'AuditLog.Read.All', 'Directory.Read.All')
+if ($MailSend) { $permissions += 'Mail.Send' }
 $graphAppId = '00000003-0000-0000-c000-000000000000' # Microsoft Graph, the same in every tenant
 
 Import-Module Microsoft.Graph.Applications

@@ -44,9 +44,13 @@ param monitorWebhookUrl string = ''
 @secure()
 param monitorWebhookSecret string = ''
 
-@description('WBMON_EMAIL_FROM and WBMON_EMAIL_TO for the monitor\'s own SMTP alerts (with WBMON_SMTP_URL).')
+@description('WBMON_EMAIL_FROM and WBMON_EMAIL_TO for the monitor\'s own alert emails: the sender (with emailVia graph: the sender mailbox\'s user principal name) and the recipients.')
 param emailFrom string = ''
 param emailTo string = ''
+
+@description('WBMON_EMAIL_VIA: how the monitor\'s own alert emails are sent. graph: Microsoft Graph sendMail as the emailFrom mailbox with the app\'s managed identity, no password (grant Mail.Send for that mailbox: docs/alerts.md); smtp: WBMON_SMTP_URL. Empty leaves the app\'s default (smtp).')
+@allowed(['', 'graph', 'smtp'])
+param emailVia string = ''
 
 @description('Other non-secret WBMON_* settings, e.g. {"WBMON_TARGETS": "...", "WBMON_REMIND_MINUTES": "30"} (README, Settings).')
 param monitorSettings object = {}
@@ -187,6 +191,7 @@ var monitorAppSettings = union(
   monitorSettings,
   empty(emailFrom) ? {} : { WBMON_EMAIL_FROM: emailFrom },
   empty(emailTo) ? {} : { WBMON_EMAIL_TO: emailTo },
+  empty(emailVia) ? {} : { WBMON_EMAIL_VIA: emailVia },
   // The Functions host's own switch for one function (AzureWebJobs.<name>.Disabled).
   tenantChecks ? {} : { 'AzureWebJobs.checkTenant.Disabled': 'true' },
   toObject(secretSettings, s => s.setting, s => '@Microsoft.KeyVault(VaultName=${keyVault.outputs.name};SecretName=${s.secret})')

@@ -5,11 +5,11 @@ import { remediationFor } from '../src/alerting/remediation.js';
 const sh = readFileSync(new URL('../infra/grant-graph-permissions.sh', import.meta.url), 'utf8');
 const ps1 = readFileSync(new URL('../infra/grant-graph-permissions.ps1', import.meta.url), 'utf8');
 
-/** The words of `for permission in A B C; do`. */
+/** The words of `permissions=(A B C)`, and what `--mail-send` adds. */
 function shPermissions(): string[] {
-  const loops = [...sh.matchAll(/^\s*for permission in ([^;\n]+); do$/gm)];
-  expect(loops).toHaveLength(1);
-  return loops[0]![1]!.trim().split(/\s+/);
+  const lists = [...sh.matchAll(/^permissions=\(([^)]*)\)$/gm)];
+  expect(lists).toHaveLength(1);
+  return lists[0]![1]!.trim().split(/\s+/);
 }
 
 /** The strings of `$permissions = @('A', 'B', 'C')`. */
@@ -25,6 +25,8 @@ describe('the Graph permission scripts', () => {
   it('grant exactly the same permissions in the .sh and the .ps1', () => {
     expect(shPermissions()).toEqual(['Organization.Read.All', 'AuditLog.Read.All', 'Directory.Read.All']);
     expect(ps1Permissions()).toEqual(shPermissions());
+    expect(sh).toContain('--mail-send) permissions+=(Mail.Send) ;;');
+    expect(ps1).toContain("if ($MailSend) { $permissions += 'Mail.Send' }");
   });
 
   it('use the same Microsoft Graph app id and grant only application roles', () => {

@@ -172,6 +172,57 @@ describe('alert settings', () => {
   });
 });
 
+describe('email through Microsoft Graph (WBMON_EMAIL_VIA=graph)', () => {
+  const graph = { WBMON_EMAIL_VIA: 'graph', WBMON_EMAIL_FROM: 'Writeback monitor <wbmon-alerts@contoso.com>', WBMON_EMAIL_TO: 'oncall@contoso.com, idm@contoso.com' };
+
+  it('needs no SMTP URL: the sender mailbox, the recipients and the Graph URL are all it reads', () => {
+    const s = parseSettings({ ...graph, WBMON_GRAPH_URL: 'https://graph.microsoft.us' });
+    expect(s.alerting).toMatchObject({
+      emailVia: 'graph',
+      smtpUrl: undefined,
+      emailFrom: 'Writeback monitor <wbmon-alerts@contoso.com>',
+      emailTo: ['oncall@contoso.com', 'idm@contoso.com'],
+      graphUrl: 'https://graph.microsoft.us',
+      graphToken: undefined,
+    });
+  });
+
+  it('defaults to smtp, and takes Graph in any case', () => {
+    expect(parseSettings({}).alerting.emailVia).toBe('smtp');
+    expect(parseSettings({ ...graph, WBMON_EMAIL_VIA: ' Graph ' }).alerting.emailVia).toBe('graph');
+  });
+
+  it('reports one line per problem, each naming the setting', () => {
+    expect(problemsOf(() => parseSettings({ WBMON_EMAIL_VIA: 'exchange' }))).toEqual([
+      'WBMON_EMAIL_VIA: "exchange" must be graph (Microsoft Graph with the managed identity) or smtp (WBMON_SMTP_URL)',
+    ]);
+    expect(problemsOf(() => parseSettings({ WBMON_EMAIL_VIA: 'graph' }))).toEqual([
+      'WBMON_EMAIL_FROM: required when WBMON_EMAIL_VIA is graph: the mailbox the alerts are sent as (its user principal name)',
+      'WBMON_EMAIL_TO: required when WBMON_EMAIL_VIA is graph: who gets the alert emails',
+    ]);
+    expect(
+      problemsOf(() => parseSettings({ ...graph, WBMON_SMTP_URL: 'smtp://alerts%40contoso.com:SECRET4@smtp.office365.com:587', WBMON_EMAIL_FROM: 'not-an-address', WBMON_GRAPH_URL: 'http://graph.example' })),
+    ).toEqual([
+      'WBMON_GRAPH_URL: must be an https URL such as https://graph.microsoft.com (national clouds: https://graph.microsoft.us, https://microsoftgraph.chinacloudapi.cn)',
+      'WBMON_EMAIL_FROM: must be an email address',
+      'WBMON_SMTP_URL: not used when WBMON_EMAIL_VIA is graph; remove it (in Azure: delete the Key Vault secret wbmon-smtp-url), or set WBMON_EMAIL_VIA=smtp',
+    ]);
+  });
+
+  it('keeps the existing SMTP messages when WBMON_EMAIL_VIA is smtp', () => {
+    expect(problemsOf(() => parseSettings({ WBMON_EMAIL_VIA: 'smtp', WBMON_EMAIL_FROM: 'wbmon@contoso.com' }))).toEqual([
+      'WBMON_SMTP_URL: required for email alerts when WBMON_EMAIL_FROM is set',
+      'WBMON_EMAIL_TO: required for email alerts when WBMON_EMAIL_FROM is set',
+    ]);
+  });
+
+  it('stays on while the SMTP URL is an unresolved Key Vault reference, since it does not use it', () => {
+    const s = parseSettings({ ...graph, WBMON_SMTP_URL: '@Microsoft.KeyVault(VaultName=kv-wbmon-abc;SecretName=wbmon-smtp-url)' });
+    expect(s.alerting).toMatchObject({ emailVia: 'graph', smtpUrl: undefined, emailFrom: graph.WBMON_EMAIL_FROM, emailTo: ['oncall@contoso.com', 'idm@contoso.com'] });
+    expect(s.unresolvedSecrets).toEqual(['WBMON_SMTP_URL']);
+  });
+});
+
 describe('Key Vault references the platform did not resolve', () => {
   const ref = (name: string) => `@Microsoft.KeyVault(VaultName=kv-wbmon-abc;SecretName=${name})`;
 

@@ -114,6 +114,9 @@ const secretUrl = (secure: readonly string[], plain: string | null, what: string
 
 const EMAIL = /^[^\s@<>,;]+@[^\s@<>,;]+$/;
 
+/** How email alerts are sent: over SMTP (WBMON_SMTP_URL) or through Microsoft Graph sendMail. */
+export type EmailVia = 'smtp' | 'graph';
+
 const schema = z.object({
   WBMON_TARGETS: targetList(WRITEBACK_ENDPOINTS),
   WBMON_PROBE_SCHEDULE: schedule('0 */5 * * * *'),
@@ -167,6 +170,17 @@ const schema = z.object({
     .string()
     .optional()
     .refine((v) => v === undefined || EMAIL.test(v.replace(/^.*<(.+)>\s*$/, '$1')), 'must be an email address'),
+  // How email alerts leave: smtp (WBMON_SMTP_URL, the default) or graph (Microsoft Graph
+  // sendMail as the WBMON_EMAIL_FROM mailbox, with the managed identity: no password).
+  WBMON_EMAIL_VIA: z
+    .string()
+    .default('smtp')
+    .transform((text, ctx): EmailVia => {
+      const via = text.trim().toLowerCase();
+      if (via === 'smtp' || via === 'graph') return via;
+      ctx.addIssue({ code: 'custom', message: `"${text}" must be graph (Microsoft Graph with the managed identity) or smtp (WBMON_SMTP_URL)` });
+      return z.NEVER;
+    }),
   WBMON_EMAIL_TO: z
     .string()
     .optional()
@@ -191,6 +205,11 @@ export interface AlertSettings {
   readonly smtpUrl: string | undefined;
   readonly emailFrom: string | undefined;
   readonly emailTo: readonly string[];
+  /** WBMON_EMAIL_VIA: `graph` sends email as the WBMON_EMAIL_FROM mailbox through Microsoft Graph. */
+  readonly emailVia: EmailVia;
+  /** WBMON_GRAPH_URL and WBMON_GRAPH_TOKEN (a secret), shared with the tenant checks. */
+  readonly graphUrl: string;
+  readonly graphToken: string | undefined;
 }
 
 export interface TenantSettings {
@@ -254,7 +273,8 @@ function withoutUnresolvedReferences(env: Env): { env: Env; unresolved: string[]
   if (unresolved.length === 0) return { env, unresolved };
   const cleaned: Record<string, string | undefined> = { ...env };
   for (const name of unresolved) cleaned[name] = undefined;
-  if (unresolved.includes('WBMON_SMTP_URL')) {
+  // Email over Graph needs no SMTP URL: infra/ references the SMTP secret whether or not it exists.
+  if (unresolved.includes('WBMON_SMTP_URL') && !viaGraph(env)) {
     cleaned.WBMON_EMAIL_FROM = undefined;
     cleaned.WBMON_EMAIL_TO = undefined;
   }
@@ -306,6 +326,9 @@ export function parseSettings(given: Env, labels: Readonly<Record<string, string
       smtpUrl: s.WBMON_SMTP_URL,
       emailFrom: s.WBMON_EMAIL_FROM,
       emailTo: s.WBMON_EMAIL_TO,
+      emailVia: s.WBMON_EMAIL_VIA,
+      graphUrl: s.WBMON_GRAPH_URL,
+      graphToken: s.WBMON_GRAPH_TOKEN,
     },
     env,
     unresolvedSecrets: unresolved,
@@ -337,8 +360,23 @@ export function validate<T extends z.ZodType>(
   throw new ConfigError(problems);
 }
 
-/** Email needs a server, a sender and recipients: any one alone is a mistake worth saying. */
+function viaGraph(env: Env): boolean {
+  return env.WBMON_EMAIL_VIA?.trim().toLowerCase() === 'graph';
+}
+
+/**
+ * Email needs a server, a sender and recipients: any one alone is a mistake worth saying.
+ * Through Graph the server is Microsoft Graph itself: a sender mailbox and recipients are
+ * needed, and an SMTP URL would be a second, unused way of sending.
+ */
 function emailNeedsAll(env: Readonly<Record<string, string | undefined>>): string[] {
+  if (viaGraph(env)) {
+    return [
+      ...(env.WBMON_EMAIL_FROM === undefined ? ['WBMON_EMAIL_FROM: required when WBMON_EMAIL_VIA is graph: the mailbox the alerts are sent as (its user principal name)'] : []),
+      ...(env.WBMON_EMAIL_TO === undefined ? ['WBMON_EMAIL_TO: required when WBMON_EMAIL_VIA is graph: who gets the alert emails'] : []),
+      ...(env.WBMON_SMTP_URL !== undefined ? ['WBMON_SMTP_URL: not used when WBMON_EMAIL_VIA is graph; remove it (in Azure: delete the Key Vault secret wbmon-smtp-url), or set WBMON_EMAIL_VIA=smtp'] : []),
+    ];
+  }
   const names = ['WBMON_SMTP_URL', 'WBMON_EMAIL_FROM', 'WBMON_EMAIL_TO'] as const;
   const set = names.filter((n) => env[n] !== undefined);
   if (set.length === 0 || set.length === names.length) return [];

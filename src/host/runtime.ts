@@ -52,15 +52,16 @@ async function create(): Promise<Runtime> {
   const store = openTableStore(target);
   // Telemetry was started once per worker by preload.ts, before the entry files loaded.
   await store.ready();
+  const token = graphToken(settings.tenant.graphUrl, settings.tenant.graphToken);
   return {
     settings,
     store,
     location: process.env.REGION_NAME ?? 'azure',
     sequences: new SequenceCache(),
     refusals: refusalLimiter(),
-    channels: configuredChannels(settings.alerting),
+    channels: configuredChannels(settings.alerting, { graphToken: token }),
     telemetry,
     observer: pipelineObserver(telemetry),
-    graphToken: graphToken(settings.tenant.graphUrl, settings.tenant.graphToken),
+    graphToken: token,
   };
 }

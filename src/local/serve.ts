@@ -98,7 +98,7 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
   const observer = pipelineObserver(telemetry);
   if (telemetry.enabled) log('telemetry: Application Insights (APPLICATIONINSIGHTS_CONNECTION_STRING)');
   const channels = options.channels ?? configuredChannels(settings.alerting);
-  log(`alert channels: ${channels.size ? [...channels.keys()].join(', ') : 'none configured (WBMON_TEAMS_WEBHOOK_URL, WBMON_WEBHOOK_URL, WBMON_SMTP_URL)'}`);
+  log(`alert channels: ${channels.size ? [...channels.keys()].join(', ') : 'none configured (WBMON_TEAMS_WEBHOOK_URL, WBMON_WEBHOOK_URL, WBMON_SMTP_URL or WBMON_EMAIL_VIA=graph)'}`);
   // Unsigned is allowed (a receiver may rely on the URL's own secret), but never silently.
   if (settings.alerting.webhookUrl && !settings.alerting.webhookSecret) {
     log('webhook: WBMON_WEBHOOK_SECRET is not set, so webhook requests are unsigned: receivers cannot tell them from forged ones');

@@ -1,28 +1,53 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { KeyAndCert } from '../support/certs.js';
 
 export type Handler = (req: IncomingMessage, res: ServerResponse, url: URL) => void;
 
+export interface ReceivedRequest {
+  readonly url: string;
+  readonly authorization: string | undefined;
+  readonly method: string;
+  readonly headers: IncomingHttpHeaders;
+  /** The request body as text (read before the handler runs). */
+  readonly body: string;
+}
+
 export interface GraphServer {
   readonly baseUrl: string;
-  readonly requests: Array<{ url: string; authorization: string | undefined }>;
+  readonly requests: ReceivedRequest[];
   close(): Promise<void>;
 }
 
-/** A loopback server on 127.0.0.1, port 0; routes are matched on the path without query. */
-export async function startGraphServer(routes: Record<string, Handler>): Promise<GraphServer> {
-  const requests: GraphServer['requests'] = [];
-  const server: Server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    requests.push({ url: url.pathname + url.search, authorization: req.headers.authorization });
-    const handler = routes[url.pathname];
-    if (!handler) return json(res, 404, { error: { code: 'Request_ResourceNotFound', message: 'not found' } });
-    handler(req, res, url);
-  });
+/**
+ * A loopback server on 127.0.0.1, port 0; routes are matched on the path without query. With
+ * `tls` it speaks HTTPS with that certificate (issue it for the IP 127.0.0.1).
+ */
+export async function startGraphServer(routes: Record<string, Handler>, options: { tls?: KeyAndCert } = {}): Promise<GraphServer> {
+  const requests: ReceivedRequest[] = [];
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+      requests.push({
+        url: url.pathname + url.search,
+        authorization: req.headers.authorization,
+        method: req.method ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+      });
+      const handler = routes[url.pathname];
+      if (!handler) return json(res, 404, { error: { code: 'Request_ResourceNotFound', message: 'not found' } });
+      handler(req, res, url);
+    });
+  };
+  const server: Server = options.tls ? createHttpsServer({ key: options.tls.key, cert: options.tls.cert }, listener) : createServer(listener);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    baseUrl: `http://127.0.0.1:${port}`,
+    baseUrl: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     requests,
     close: () =>
       new Promise<void>((resolve) => {

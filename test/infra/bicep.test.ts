@@ -255,7 +255,10 @@ if ('unavailable' in found) {
       expect(template.parameters?.alertWebhookUrl?.type).toBe('securestring');
       // The app settings carry references only: the value of each is the reference format.
       expect(JSON.stringify(template)).toContain("'@Microsoft.KeyVault(VaultName={0};SecretName={1})'");
-      for (const name of ['emailFrom', 'emailTo']) expect(template.parameters?.[name]?.type).toBe('string');
+      for (const name of ['emailFrom', 'emailTo', 'emailVia']) expect(template.parameters?.[name]?.type).toBe('string');
+      // Graph email (no password) is chosen with a plain parameter; empty leaves the app's default.
+      expect(template.parameters?.emailVia).toMatchObject({ defaultValue: '', allowedValues: ['', 'graph', 'smtp'] });
+      expect(JSON.stringify(template)).toContain("'WBMON_EMAIL_VIA', parameters('emailVia')");
     });
 
     it('can switch the tenant checks off with the host setting named after the registered function', { timeout: 180_000 }, async () => {
