@@ -69,6 +69,7 @@ export function decide(
     location: check.location,
     state: check.state,
     since: check.since,
+    ...(check.state === 'down' && check.firstFailureAt !== undefined && { firstFailureAt: check.firstFailureAt }),
     at: now.toISOString(),
     ...(check.state === 'down' && check.lastResult?.failure && { failure: check.lastResult.failure }),
     remediation: remediation(check),
