@@ -60,7 +60,7 @@ async function create(): Promise<Runtime> {
     refusals: refusalLimiter(),
     channels: configuredChannels(settings.alerting),
     telemetry,
-    observer: pipelineObserver(telemetry),
+    observer: pipelineObserver(telemetry, settings.alerting.maintenance),
     graphToken: graphToken(settings.tenant.graphUrl, settings.tenant.graphToken),
   };
 }
