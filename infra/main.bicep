@@ -58,11 +58,7 @@ param monitorSettings object = {}
 @description('Run the Microsoft Graph tenant checks (they need the Graph permissions of infra/grant-graph-permissions.sh). False disables the checkTenant function.')
 param tenantChecks bool = true
 
-@description('Minutes a check must fail on every run before the check-failing alert rule fires.')
-@allowed([5, 10, 15, 30, 45, 60])
-param checkFailingMinutes int = 15
-
-@description('Minutes without any availability result before the monitor-silent rule fires; must exceed the probe interval.')
+@description('Minutes without any availability result before the monitor-silent rule fires; must exceed the probe interval by at least 5 minutes (ingestion).')
 @allowed([10, 15, 30, 45, 60])
 param monitorSilentMinutes int = 15
 
@@ -185,9 +181,20 @@ module roles 'modules/role-assignments.bicep' = {
   }
 }
 
+// The timers' schedules, as the app's defaults (src/config/settings.ts). The host resolves each
+// trigger's %WBMON_*_SCHEDULE% from app settings, so they must exist; and the alert rules'
+// windows are sized for them (modules/alerts.bicep). monitorSettings may change them: then
+// keep each rule's window over its runs (README, "Alert rules and schedules").
+var scheduleSettings = {
+  WBMON_PROBE_SCHEDULE: '0 */5 * * * *'
+  WBMON_EVALUATE_SCHEDULE: '0 * * * * *'
+  WBMON_TENANT_SCHEDULE: '0 0 * * * *'
+}
+
 // Later objects win in union(): monitorSettings cannot replace a secret reference, and the
 // platform settings (function-app.bicep) win over all of these.
 var monitorAppSettings = union(
+  scheduleSettings,
   monitorSettings,
   empty(emailFrom) ? {} : { WBMON_EMAIL_FROM: emailFrom },
   empty(emailTo) ? {} : { WBMON_EMAIL_TO: emailTo },
@@ -228,7 +235,6 @@ module alerts 'modules/alerts.bicep' = {
     emailReceivers: filter(map(split(alertEmails, ','), e => trim(e)), e => !empty(e))
     webhookReceiverUrl: alertWebhookUrl
     workspaceId: monitoring.outputs.workspaceId
-    checkFailingMinutes: checkFailingMinutes
     monitorSilentMinutes: monitorSilentMinutes
     runbookHint: 'Open the "Writeback monitor" workbook and https://${functionApp.outputs.defaultHostName}/api/status (function key); failure codes are explained in docs/probe-codes.md.'
     namePrefix: 'wbmon-${resourceToken}'

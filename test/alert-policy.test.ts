@@ -41,6 +41,18 @@ function simulate(script: (minute: number) => [CheckRecord, Transition[]], minut
 }
 
 describe('alert policy', () => {
+  it('gives a down check\'s events the first failure of its streak apart from since, and a recovered check none', () => {
+    const told: Notified = { checkId: 'x', told: 'up', toldAt: iso(0), reminders: 0, flapping: false };
+    const down = { ...check('down', 5), firstFailureAt: iso(2) };
+    const [triggered] = decide(down, [], told, at(6), options, remedy).events;
+    expect(triggered).toMatchObject({ kind: 'triggered', since: iso(5), firstFailureAt: iso(2) });
+    const [reminder] = decide(down, [], { ...told, told: 'down', toldAt: iso(6) }, at(67), options, remedy).events;
+    expect(reminder).toMatchObject({ kind: 'reminder', since: iso(5), firstFailureAt: iso(2) });
+    const [resolved] = decide(check('up', 70), [], { ...told, told: 'down', toldAt: iso(6) }, at(71), options, remedy).events;
+    expect(resolved?.kind).toBe('resolved');
+    expect(resolved).not.toHaveProperty('firstFailureAt');
+  });
+
   it('says nothing when a check goes from new to up', () => {
     const decision = decide(check('up', 0), [], undefined, at(0), options, remedy);
     expect(decision.events).toEqual([]);

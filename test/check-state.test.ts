@@ -86,4 +86,34 @@ describe('check state machine', () => {
     // An older, different measurement still counts (results from two instances may cross).
     expect(applyResult(first.check, down(4), { failure: 2, success: 2 }).check.consecutiveFailures).toBe(2);
   });
+
+  it('gives the failure streak its first failure: kept while the check fails and is down, gone once it is up again', () => {
+    const thresholds = { failure: 3, success: 2 };
+    let check: CheckRecord = newCheck(identity, new Date(T0));
+    const seen: Array<[string, string | undefined]> = [];
+    for (const r of [up(0), down(5), down(10), down(15), down(20), up(25), down(30), up(35), up(40)]) {
+      check = applyResult(check, r, thresholds).check;
+      seen.push([check.state, check.firstFailureAt]);
+    }
+    expect(seen).toEqual([
+      ['up', undefined],
+      ['up', at(5)], // the first failure of the run
+      ['up', at(5)],
+      ['down', at(5)], // the threshold is crossed at 15 (since), the streak began at 5
+      ['down', at(5)],
+      ['down', at(5)], // one good result is not a recovery: still the same outage
+      ['down', at(5)],
+      ['down', at(5)],
+      ['up', undefined], // recovered: cleared
+    ]);
+    expect(check).not.toHaveProperty('firstFailureAt');
+  });
+
+  it('starts a new streak after a blip ends, and takes an older failure that arrives late', () => {
+    const blip = run([up(0), down(5), up(10), down(15)], { failure: 3, success: 2 });
+    expect(blip.check.firstFailureAt).toBe(at(15));
+    const late = applyResult(blip.check, down(12), { failure: 3, success: 2 }).check;
+    expect(late.firstFailureAt).toBe(at(12));
+    expect(applyResult(late, down(20), { failure: 3, success: 2 }).check.firstFailureAt).toBe(at(12));
+  });
 });

@@ -1,6 +1,9 @@
-// Alert emails that do not depend on the Function App: an action group and three log search
-// alert rules evaluated by Azure Monitor against the workspace. If the app dies, cannot reach
-// Application Insights or is deleted, the monitor-silent rule still fires.
+// What the app cannot say about itself, said by Azure Monitor: an action group and two log
+// search alert rules evaluated against the workspace. The app announces the checks (with the
+// fix) through its own channels; these rules only watch the monitor: silent (no availability
+// result at all: stopped, failing to start, deleted, or cut off from Application Insights) and
+// failing (its timer runs throw). So one failure of a check is one message per channel, and
+// the rules still fire when the Function App is dead (docs/alerts.md, "Who says what").
 
 param location string
 param actionGroupName string
@@ -17,10 +20,6 @@ param webhookReceiverUrl string
 
 @description('Log Analytics workspace the rules query.')
 param workspaceId string
-
-@description('Minutes a check must fail on every run (from some location) before the rule fires.')
-@allowed([5, 10, 15, 30, 45, 60])
-param checkFailingMinutes int
 
 @description('Minutes without a single availability result before the monitor counts as silent. Must exceed the probe interval (default every 5 minutes).')
 @allowed([10, 15, 30, 45, 60])
@@ -57,47 +56,43 @@ resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
 }
 
 // One entry per rule; the queries live in ../queries/*.kql, where the CI check analyses them
-// against the declared workspace schema (infra/check/). Dimensions split alerts: one per check
-// and location, not per failure code, so a check whose error changes is not announced again.
+// against the declared workspace schema (infra/check/).
+// `schedules` names the app settings of the timers whose output the rule reads and `runs` how
+// many consecutive runs of each it judges: the window must hold that many runs of the slowest
+// of those schedules, plus ingestion latency, or the rule would fire and resolve between runs
+// (a test over the compiled template checks this against the schedules main.bicep sets).
 var rules = [
-  {
-    name: 'check-failing'
-    displayName: 'Writeback monitor: a check is failing'
-    description: 'A writeback check failed on every run for ${checkFailingMinutes} minutes from at least one location (the cloud, a relay, or the tenant). The alert dimensions name the check and the location; the failure code and phase say what to fix (docs/probe-codes.md).'
-    severity: 1
-    query: loadTextContent('../queries/check-failing.kql')
-    windowMinutes: checkFailingMinutes
-    timeAggregation: 'Count'
-    metricMeasureColumn: null
-    operator: 'GreaterThan'
-    threshold: 0
-    dimensions: ['Name', 'Location']
-  }
-  {
-    name: 'heartbeat-missing'
-    displayName: 'Writeback monitor: a relay heartbeat is missing'
-    description: 'The latest heartbeat evaluation of a relay failed: its heartbeats stopped arriving or were rejected. Check the relay service on the Entra Connect server and its outbound path to the Function App.'
-    severity: 1
-    query: loadTextContent('../queries/heartbeat-missing.kql')
-    windowMinutes: 15
-    timeAggregation: 'Count'
-    metricMeasureColumn: null
-    operator: 'GreaterThan'
-    threshold: 0
-    dimensions: ['Relay']
-  }
   {
     name: 'monitor-silent'
     displayName: 'Writeback monitor: the monitor itself is silent'
-    description: 'No availability result reached Application Insights for ${monitorSilentMinutes} minutes: the Function App is stopped, failing to start, or cannot send telemetry. Password writeback is unmonitored until this clears.'
+    description: 'No availability result reached Application Insights for ${monitorSilentMinutes} minutes: the Function App is stopped, failing to start, or cannot send telemetry. Password writeback is unmonitored until this clears. Maintenance windows (WBMON_MAINTENANCE) do not silence this rule: the monitor keeps running and reporting inside them.'
     severity: 0
     query: loadTextContent('../queries/monitor-silent.kql')
     windowMinutes: monitorSilentMinutes
+    // The cloud probe runs in every deployment; heartbeat and tenant results come on top.
+    schedules: ['WBMON_PROBE_SCHEDULE']
+    runs: 1
     timeAggregation: 'Total'
     metricMeasureColumn: 'Results'
     operator: 'LessThan'
     threshold: 1
     dimensions: []
+  }
+  {
+    name: 'monitor-failing'
+    displayName: 'Writeback monitor: the monitor\'s own runs are failing'
+    description: 'The last two runs of one of the monitor\'s timers (probeEndpoints, evaluateHeartbeats, checkTenant) threw: the app could not finish its work, so its own alerts may be missing. The Timer dimension names the function; its log (AppTraces) and the workbook\'s timer runs say why.'
+    severity: 1
+    query: loadTextContent('../queries/monitor-failing.kql')
+    // Two runs of the hourly tenant checks, and room for ingestion.
+    windowMinutes: 180
+    schedules: ['WBMON_PROBE_SCHEDULE', 'WBMON_EVALUATE_SCHEDULE', 'WBMON_TENANT_SCHEDULE']
+    runs: 2
+    timeAggregation: 'Count'
+    metricMeasureColumn: null
+    operator: 'GreaterThan'
+    threshold: 0
+    dimensions: ['Timer']
   }
 ]
 
@@ -114,7 +109,7 @@ resource rule 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
       enabled: true
       scopes: [workspaceId]
       evaluationFrequency: 'PT5M'
-      windowSize: 'PT${r.windowMinutes}M'
+      windowSize: r.windowMinutes % 60 == 0 ? 'PT${r.windowMinutes / 60}H' : 'PT${r.windowMinutes}M'
       criteria: {
         allOf: [
           {

@@ -26,8 +26,13 @@ export interface AlertEvent {
   /** Where the failure was seen: an Azure region, `local`, `tenant`, or a relay id. */
   readonly location: string;
   readonly state: CheckState;
-  /** Since when the check has been in `state` (ISO). */
+  /** Since when the check has been in `state` (ISO): for a down check, when the threshold was crossed. */
   readonly since: string;
+  /**
+   * A down check only: when its run of failures began, the first failure's time (ISO); at or
+   * before `since`. Absent when unknown (a check stored before this field existed).
+   */
+  readonly firstFailureAt?: string;
   /** When the policy decided (ISO). */
   readonly at: string;
   readonly failure?: { readonly code: string; readonly phase: string; readonly message: string };

@@ -102,6 +102,7 @@ function alertEvent(check: CheckRecord, kind: AlertKind, id: string, now: Date, 
     location: check.location,
     state: check.state,
     since: check.since,
+    ...(check.state === 'down' && check.firstFailureAt !== undefined && { firstFailureAt: check.firstFailureAt }),
     at: now.toISOString(),
     ...(check.state === 'down' && check.lastResult?.failure && { failure: check.lastResult.failure }),
     remediation,
@@ -113,7 +114,7 @@ function alertEvent(check: CheckRecord, kind: AlertKind, id: string, now: Date, 
  * the check and its state history, so racing evaluators make one.
  */
 export function retiredEvent(check: CheckRecord, reason: string, now: Date): AlertEvent {
-  const { failure: _lastFailure, ...event } = alertEvent(check, 'retired', check.since, now, {
+  const { failure: _lastFailure, firstFailureAt: _firstFailure, ...event } = alertEvent(check, 'retired', check.since, now, {
     summary: `No longer monitored: ${reason}. Nothing to fix.`,
     steps: ['If this check should still run, restore the setting or the relay that reported it; the check starts again as new with its next result.'],
   });

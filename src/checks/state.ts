@@ -52,6 +52,14 @@ export interface CheckRecord extends CheckIdentity {
   readonly since: string;
   readonly consecutiveFailures: number;
   readonly consecutiveSuccesses: number;
+  /**
+   * When the current run of failures began (ISO): the startedAt of its first failure. Set by
+   * the first failure after the check was healthy; kept while it fails, and while a down check
+   * has fewer good results than it needs to recover (the outage is not over); gone once a
+   * success leaves the check up (a blip over, or a recovery). Earlier than or equal to `since`
+   * of a down check, which is when the threshold was crossed.
+   */
+  readonly firstFailureAt?: string;
   readonly lastResult?: ProbeResult | CheckResult;
   /**
    * The monitor's own time of the last result it recorded (ISO). Results carry the prober's
@@ -95,16 +103,25 @@ export function applyResult(
   const failures = result.ok ? 0 : check.consecutiveFailures + 1;
   const successes = result.ok ? check.consecutiveSuccesses + 1 : 0;
   const next = nextState(check.state, failures, successes, thresholds);
+  const { firstFailureAt: previousFirst, ...rest } = check;
+  const firstFailureAt = result.ok ? (next === 'down' ? previousFirst : undefined) : earlier(previousFirst, at);
   const updated: CheckRecord = {
-    ...check,
+    ...rest,
     state: next,
     since: next === check.state ? check.since : at,
     consecutiveFailures: failures,
     consecutiveSuccesses: successes,
+    ...(firstFailureAt !== undefined && { firstFailureAt }),
     lastResult: result,
   };
   if (next === check.state) return { check: updated };
   return { check: updated, transition: { checkId: check.id, from: check.state, to: next, at, reason: describeOutcome(result) } };
+}
+
+/** The earlier of two ISO times; a result that arrives late (another instance) may be older. */
+function earlier(known: string | undefined, candidate: string): string {
+  if (known === undefined) return candidate;
+  return Date.parse(candidate) < Date.parse(known) ? candidate : known;
 }
 
 function nextState(current: CheckState, failures: number, successes: number, t: Thresholds): CheckState {

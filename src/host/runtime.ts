@@ -61,7 +61,7 @@ async function create(): Promise<Runtime> {
     refusals: refusalLimiter(),
     channels: configuredChannels(settings.alerting, { graphToken: token }),
     telemetry,
-    observer: pipelineObserver(telemetry),
+    observer: pipelineObserver(telemetry, settings.alerting.maintenance),
     graphToken: token,
   };
 }

@@ -95,7 +95,7 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
   // With a connection string, serve reports to Application Insights too; without, its log
   // lines are the readable summary.
   const telemetry = await startTelemetry(settings.telemetryConnection, { serviceName: 'writeback-monitor' });
-  const observer = pipelineObserver(telemetry);
+  const observer = pipelineObserver(telemetry, settings.alerting.maintenance);
   if (telemetry.enabled) log('telemetry: Application Insights (APPLICATIONINSIGHTS_CONNECTION_STRING)');
   const channels = options.channels ?? configuredChannels(settings.alerting);
   log(`alert channels: ${channels.size ? [...channels.keys()].join(', ') : 'none configured (WBMON_TEAMS_WEBHOOK_URL, WBMON_WEBHOOK_URL, WBMON_SMTP_URL or WBMON_EMAIL_VIA=graph)'}`);

@@ -18,6 +18,13 @@ export interface AvailabilityInput {
   readonly result: ProbeResult | CheckResult;
   /** The availability result id (a random UUID), passed in to keep this function pure. */
   readonly id: string;
+  /**
+   * Whether the check was inside a WBMON_MAINTENANCE window when it ran (the caller asks
+   * `inMaintenance(windows, identity.id, startedAt)`). Sent as the custom dimension
+   * `maintenance` ("true"/"false") on every result, so queries and alert rules can leave out
+   * what the app itself keeps quiet about.
+   */
+  readonly maintenance: boolean;
 }
 
 export type AttributeValue = string | number | boolean;
@@ -53,7 +60,7 @@ export function toTimeSpan(ms: number): string {
   return `${days > 0 ? `${days}.` : ''}${pad(hh)}:${pad(mm)}:${pad(ss)}.${pad(total % 1000, 3)}`;
 }
 
-export function availabilityRecord({ identity, result, id }: AvailabilityInput): AvailabilityRecord {
+export function availabilityRecord({ identity, result, id, maintenance }: AvailabilityInput): AvailabilityRecord {
   const timings = 'timings' in result ? result.timings : undefined;
   const message = result.failure
     ? `${result.failure.code} in ${result.failure.phase}: ${result.failure.message}`
@@ -67,6 +74,7 @@ export function availabilityRecord({ identity, result, id }: AvailabilityInput):
     'microsoft.availability.message': message,
     target: identity.target,
     checkKind: identity.kind,
+    maintenance: maintenance === true,
   };
   // Every kind but the cloud probe is measured by a relay, whose id is the location.
   if (identity.kind !== 'probe') attributes['relay'] = identity.location;

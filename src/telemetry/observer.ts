@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { logs } from '@opentelemetry/api-logs';
+import { inMaintenance, type MaintenanceWindow } from '../alerting/maintenance.js';
 import type { KeepaliveReport } from '../heartbeat/schema.js';
 import type { ResultObserver } from '../monitor/probe-cycle.js';
 import { availabilityRecord, emitAvailability } from './availability.js';
@@ -18,13 +19,18 @@ export interface PipelineObserver {
   delivery(channel: string, outcome: 'sent' | 'failed'): void;
 }
 
-export function pipelineObserver(telemetry: TelemetryHandle): PipelineObserver | undefined {
+/**
+ * `maintenance` is WBMON_MAINTENANCE: each availability result says whether its check was in a
+ * window when it ran, so Azure Monitor queries can honour the windows the app honours.
+ */
+export function pipelineObserver(telemetry: TelemetryHandle, maintenance: readonly MaintenanceWindow[]): PipelineObserver | undefined {
   if (!telemetry.enabled) return undefined;
   const logger = logs.getLogger('writeback-monitor');
   const meters = createMeters();
   return {
     result: (identity, result) => {
-      emitAvailability(logger, availabilityRecord({ identity, result, id: randomUUID() }));
+      const paused = inMaintenance(maintenance, identity.id, new Date(result.startedAt));
+      emitAvailability(logger, availabilityRecord({ identity, result, id: randomUUID(), maintenance: paused }));
       recordProbeMetrics(meters, identity, result);
     },
     relay: (relayId, age, keepalive) => {

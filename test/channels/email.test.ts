@@ -171,6 +171,16 @@ function parts(raw: string): { headers: Map<string, string>; text: string; html:
 // ---------------------------------------------------------------------------------------------
 
 describe('the email payload', () => {
+  it('gives the first failure of the streak a line after Since, in text and HTML', () => {
+    const mail = buildPayload({ ...triggered, firstFailureAt: '2026-03-01T09:50:00.000Z' }, TO, FROM);
+    expect(mail.text).toContain('\nSince:         2026-03-01 10:00:00 UTC\nFirst failure: 2026-03-01 09:50:00 UTC\nDown for:      2 h 5 min (as of 2026-03-01 12:05:30 UTC)\n');
+    const cell = 'padding:3px 16px 3px 0;vertical-align:top;text-align:left';
+    expect(mail.html).toContain(
+      `<tr><th style="${cell};font-weight:600">Since</th><td style="${cell}">2026-03-01 10:00:00 UTC</td></tr>\n<tr><th style="${cell};font-weight:600">First failure</th><td style="${cell}">2026-03-01 09:50:00 UTC</td></tr>\n`,
+    );
+    expect(buildPayload(triggered, TO, FROM).text).not.toContain('First failure');
+  });
+
   it('heads a missing Graph permission MISCONFIGURED, in the subject and the text', () => {
     const permission: AlertEvent = {
       ...triggered,

@@ -78,6 +78,17 @@ function fact(message: TeamsMessage, title: string): string | undefined {
 }
 
 describe('the Teams card', () => {
+  it('shows the first failure of the streak as a fact right after Since, and no such fact without one', () => {
+    const message = buildPayload({ ...relayDown, firstFailureAt: '2025-03-04T00:58:00.000Z' });
+    const facts = card(message).body.flatMap((e) => (e.type === 'FactSet' ? e.facts : []));
+    const since = facts.findIndex((f) => f.title === 'Since');
+    expect(facts.slice(since, since + 2)).toEqual([
+      { title: 'Since', value: '2025-03-04 01:08 UTC' },
+      { title: 'First failure', value: '2025-03-04 00:58 UTC' },
+    ]);
+    expect(fact(buildPayload(relayDown), 'First failure')).toBeUndefined();
+  });
+
   it('shows a triggered relay probe as DOWN in red, with where, what failed, for how long and the numbered steps to fix it', () => {
     expect(buildPayload(relayDown)).toEqual({
       type: 'message',

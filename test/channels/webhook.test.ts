@@ -25,6 +25,18 @@ const event: AlertEvent = {
 };
 
 describe('webhook channel', () => {
+  it('carries firstFailureAt as an optional field: present when the event has it, valid, and absent otherwise', () => {
+    const payload = buildPayload({ ...event, firstFailureAt: '2026-03-01T09:55:00.000Z' });
+    expect(payload.firstFailureAt).toBe('2026-03-01T09:55:00.000Z');
+    expect(payload.since).toBe('2026-03-01T10:00:00.000Z');
+    expect(alertPayloadSchema.safeParse(payload).success).toBe(true);
+    expect(alertPayloadSchema.safeParse({ ...payload, firstFailureAt: 'yesterday' }).success).toBe(false);
+    expect(buildPayload(event)).not.toHaveProperty('firstFailureAt');
+    const published = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'schemas', 'alert.v1.schema.json'), 'utf8'));
+    expect(published.properties.firstFailureAt).toMatchObject({ type: 'string', format: 'date-time' });
+    expect(published.required).not.toContain('firstFailureAt');
+  });
+
   it('keeps control, bidi and zero-width characters out of every text of the payload', () => {
     const payload = buildPayload(HOSTILE_EVENT);
     expect(JSON.stringify(payload)).not.toMatch(UNSAFE_IN_JSON);

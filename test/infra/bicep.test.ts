@@ -1,8 +1,8 @@
 /**
  * The Bicep deployment: every file compiles and lints with zero errors and warnings, and the
  * compiled template holds what the review asks for (Flex Consumption on Node 22, identity
- * everywhere, no shared keys, local auth off, secrets only as Key Vault references, the three
- * alert rules). Needs a Bicep CLI: `bicep` on PATH, `az bicep`, or the copy `npm run
+ * everywhere, no shared keys, local auth off, secrets only as Key Vault references, the
+ * self-monitoring alert rules; test/infra/alert-rules.test.ts holds them against the schedules). Needs a Bicep CLI: `bicep` on PATH, `az bicep`, or the copy `npm run
  * check:infra` restores into .cache/bicep (.ci/run does that first). Without one the Bicep
  * tests are skipped, saying why; the pure parts below run everywhere.
  */
@@ -281,20 +281,19 @@ if ('unavailable' in found) {
       expect(roleIds['Key Vault Secrets Officer']).toBe('b86a8fe4-44ce-4948-aee5-eccb2c155cd7');
     });
 
-    it('alerts by email from Azure Monitor itself: a check failing, a heartbeat missing, the monitor silent', { timeout: 180_000 }, async () => {
+    it('alerts by email from Azure Monitor itself about the monitor only: silent, or its own runs failing', { timeout: 180_000 }, async () => {
       const alerts = nested(await mainTemplate(), 'alerts');
       const rules = alerts.variables?.rules as Record<string, unknown>[];
       const queries = Object.fromEntries(
-        await Promise.all(['check-failing', 'heartbeat-missing', 'monitor-silent'].map(async (n) => [n, await readFile(join(INFRA, 'queries', `${n}.kql`), 'utf8')])),
+        await Promise.all(['monitor-silent', 'monitor-failing'].map(async (n) => [n, await readFile(join(INFRA, 'queries', `${n}.kql`), 'utf8')])),
       );
-      expect(rules.map((r) => r.name)).toEqual(['check-failing', 'heartbeat-missing', 'monitor-silent']);
+      expect(rules.map((r) => r.name)).toEqual(['monitor-silent', 'monitor-failing']);
       // loadTextContent() compiles to a variable per file, referenced as [variables('$fxv#N')].
       const loaded = (r: Record<string, unknown>) => alerts.variables?.[/^\[variables\('(.+)'\)\]$/.exec(String(r.query))?.[1] ?? ''];
       for (const r of rules) expect(loaded(r)).toBe(queries[r.name as string]);
       const silent = rules.find((r) => r.name === 'monitor-silent')!;
       expect(silent).toMatchObject({ timeAggregation: 'Total', metricMeasureColumn: 'Results', operator: 'LessThan', threshold: 1, severity: 0 });
-      expect(rules.find((r) => r.name === 'check-failing')).toMatchObject({ timeAggregation: 'Count', operator: 'GreaterThan', threshold: 0, dimensions: ['Name', 'Location'] });
-      expect(rules.find((r) => r.name === 'heartbeat-missing')).toMatchObject({ dimensions: ['Relay'] });
+      expect(rules.find((r) => r.name === 'monitor-failing')).toMatchObject({ timeAggregation: 'Count', operator: 'GreaterThan', threshold: 0, dimensions: ['Timer'], windowMinutes: 180, severity: 1 });
       const resources = allResources(alerts);
       const ruleResources = resources.filter((r) => r.type === 'Microsoft.Insights/scheduledQueryRules');
       expect(ruleResources).toHaveLength(1); // one copy loop

@@ -19,6 +19,7 @@ const CLOUD_TARGET = 'https://passwordreset.microsoftonline.com/';
 /** A relay that could not validate the Service Bus certificate (TLS inspection). */
 const failedRelay: AvailabilityInput = {
   id: '11111111-1111-4111-8111-111111111111',
+  maintenance: true, // inside a WBMON_MAINTENANCE window when it ran
   identity: { id: `relay:${RELAY_ID}:${RELAY_TARGET}`, kind: 'relay-probe', target: RELAY_TARGET, location: RELAY_ID },
   result: {
     target: RELAY_TARGET,
@@ -34,6 +35,7 @@ const failedRelay: AvailabilityInput = {
 /** The cloud reaching the SSPR front door. */
 const goodCloud: AvailabilityInput = {
   id: '22222222-2222-4222-8222-222222222222',
+  maintenance: false,
   identity: { id: `cloud:${CLOUD_TARGET}`, kind: 'probe', target: CLOUD_TARGET, location: 'westeurope' },
   result: {
     target: CLOUD_TARGET,
@@ -49,6 +51,7 @@ const goodCloud: AvailabilityInput = {
 const RELAY_DIMENSIONS = {
   target: RELAY_TARGET,
   checkKind: 'relay-probe',
+  maintenance: true,
   relay: RELAY_ID,
   failureCode: 'tls_untrusted',
   failurePhase: 'tls',
@@ -60,6 +63,7 @@ const RELAY_DIMENSIONS = {
 const CLOUD_DIMENSIONS = {
   target: CLOUD_TARGET,
   checkKind: 'probe',
+  maintenance: false,
   httpStatus: 200,
   dnsMs: 2,
   tcpMs: 8,
@@ -192,6 +196,6 @@ describe('availability results through the Azure Monitor exporter', () => {
 });
 
 /** Custom dimensions arrive as strings. */
-function stringified(o: Record<string, string | number>): Record<string, string> {
+function stringified(o: Record<string, string | number | boolean>): Record<string, string> {
   return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, String(v)]));
 }

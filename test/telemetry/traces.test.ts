@@ -151,7 +151,11 @@ const { MemoryStore } = await import(${url('store/memory-store.js')});
 const settings = parseSettings({ WBMON_TARGETS: ${JSON.stringify(targets.join(','))} });
 const store = new MemoryStore();
 await store.ready();
-const observer = pipelineObserver(handle);
+// A maintenance window over the relay's probe only (WBMON_MAINTENANCE as the app reads it).
+const { windows } = (await import(${url('alerting/maintenance.js')})).parseMaintenance(JSON.stringify([
+  { start: new Date(Date.now() - 3_600_000).toISOString(), end: new Date(Date.now() + 3_600_000).toISOString(), checks: ['relay:connect01:*'] },
+]));
+const observer = pipelineObserver(handle, windows);
 await inSpan('probeEndpoints', { kind: SpanKind.SERVER }, () => runProbeCycle(settings, store, 'westeurope', { observe: observer.result }));
 // A heartbeat evaluation too: relay-reported results and the relay's dead-man's switch.
 const { ingestHeartbeat } = await import(${url('heartbeat/ingest.js')});
@@ -175,7 +179,7 @@ process.exit(0);
 describe('traces through the Azure Monitor exporter', () => {
   const capture = useIngestion('wbmon-traces-');
 
-  it('posts each timer run as a request, each probe as a dependency, and the availability results of a probe cycle and a heartbeat evaluation, correlated', { timeout: 60_000 }, async () => {
+  it('posts each timer run as a request, each probe as a dependency, and the availability results of a probe cycle and a heartbeat evaluation, correlated, each saying whether its check was in maintenance', { timeout: 60_000 }, async () => {
     assertBuilt(DIST, ['telemetry/setup.js', 'telemetry/tracing.js', 'monitor/probe-cycle.js'], 'code');
     const ingestion = capture();
     const okTarget = `http://127.0.0.1:${good.port}/`;
@@ -208,6 +212,7 @@ describe('traces through the Azure Monitor exporter', () => {
     const failedAvailability = named('AvailabilityData', `cloud:${refusedTarget}`);
     expect(okAvailability).toHaveLength(1);
     expect(failedAvailability).toHaveLength(1);
+    for (const e of [...okAvailability, ...failedAvailability]) expect(e.data.baseData['properties']).toMatchObject({ maintenance: 'false' });
 
     // One operation: the timer run, its probes and their availability results correlate in the portal.
     for (const e of [...okDependency, ...failedDependency, ...okAvailability, ...failedAvailability]) {
@@ -227,9 +232,10 @@ describe('traces through the Azure Monitor exporter', () => {
       success: false,
       duration: '00:00:21.002',
       message: 'tcp_timeout in tcp: no answer',
-      properties: { checkKind: 'relay-probe', relay: 'connect01', failureCode: 'tcp_timeout', tcpMs: '21000' },
+      properties: { checkKind: 'relay-probe', relay: 'connect01', failureCode: 'tcp_timeout', tcpMs: '21000', maintenance: 'true' },
     });
-    expect(relayHeartbeat[0]!.data.baseData).toMatchObject({ runLocation: 'connect01', success: true, message: 'ok' });
+    // The window names the relay's probes, not its heartbeat.
+    expect(relayHeartbeat[0]!.data.baseData).toMatchObject({ runLocation: 'connect01', success: true, message: 'ok', properties: { maintenance: 'false' } });
     for (const e of [...relayProbe, ...relayHeartbeat]) expect(e.tags['ai.operation.id']).toBe(evaluation[0]!.tags['ai.operation.id']);
     // The heartbeat age reached the metrics.
     const metricNames = envelopes.filter((e) => e.data?.baseType === 'MetricData').flatMap((e) => ((e.data.baseData['metrics'] as { name: string }[]) ?? []).map((m) => m.name));

@@ -189,6 +189,7 @@ function facts(event: AlertEvent): Array<[string, string]> {
     rows.push(['Error', `${event.failure.code}: ${event.failure.message}`]);
   }
   rows.push(['Since', when(event.since)]);
+  if (event.firstFailureAt !== undefined) rows.push(['First failure', when(event.firstFailureAt)]);
   rows.push([forLabel, span === undefined ? 'unknown' : `${span} (as of ${when(event.at)})`]);
   return rows.map(([label, value]) => [label, oneLine(value)]);
 }

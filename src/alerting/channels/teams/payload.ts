@@ -113,6 +113,7 @@ function build(event: AlertEvent, limits: Limits): TeamsMessage {
     });
   }
   facts.push({ title: 'Since', value: timeLabel(event.since, limits.short) });
+  if (event.firstFailureAt !== undefined) facts.push({ title: 'First failure', value: timeLabel(event.firstFailureAt, limits.short) });
   if (duration !== undefined) facts.push({ title: `${STATE_LABELS[event.state]} for`, value: duration });
 
   const steps = event.remediation.steps.slice(0, limits.steps);

@@ -15,6 +15,10 @@ export const alertPayloadSchema = z.object({
   location: z.string().describe('an Azure region, local, tenant, or a relay id'),
   state: z.enum(['new', 'up', 'down']),
   since: z.iso.datetime({ offset: true }),
+  firstFailureAt: z.iso
+    .datetime({ offset: true })
+    .optional()
+    .describe('a down check only: when its run of failures began (the first failure); since is when the threshold was crossed'),
   at: z.iso.datetime({ offset: true }),
   failure: z.object({ code: z.string(), phase: z.string(), message: z.string() }).optional(),
   remediation: z.object({ summary: z.string(), steps: z.array(z.string()) }),
