@@ -193,9 +193,12 @@ var scheduleSettings = {
 
 // Later objects win in union(): monitorSettings cannot replace a secret reference, and the
 // platform settings (function-app.bicep) win over all of these.
+// Empty values are left out: azd maps each WBMON_* environment value into monitorSettings
+// (main.parameters.json), and an unset one arrives as ''.
+var givenMonitorSettings = toObject(filter(items(monitorSettings), s => !empty(s.value)), s => s.key, s => s.value)
 var monitorAppSettings = union(
   scheduleSettings,
-  monitorSettings,
+  givenMonitorSettings,
   empty(emailFrom) ? {} : { WBMON_EMAIL_FROM: emailFrom },
   empty(emailTo) ? {} : { WBMON_EMAIL_TO: emailTo },
   empty(emailVia) ? {} : { WBMON_EMAIL_VIA: emailVia },

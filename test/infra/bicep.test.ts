@@ -101,6 +101,19 @@ describe('main.parameters.json against the template', () => {
     ]);
     expect(checkParametersFile(template, {})).toEqual(['main.parameters.json: no "parameters" object']);
   });
+
+  it('lets azd set tenantChecks and the non-secret monitorSettings from environment values of the same names', async () => {
+    const { parameters } = (await readJson(join(INFRA, 'main.parameters.json'))) as { parameters: Record<string, { value: unknown }> };
+    expect(parameters.tenantChecks).toEqual({ value: '${WBMON_TENANT_CHECKS=true}' });
+    const mapped = parameters.monitorSettings!.value as Record<string, string>;
+    expect(Object.keys(mapped).length).toBeGreaterThan(5);
+    for (const [name, value] of Object.entries(mapped)) {
+      expect(SETTING_NAMES, name).toContain(name);
+      expect(value).toBe(`\${${name}}`);
+      // JSON values (WBMON_RELAYS, WBMON_MAINTENANCE) cannot pass azd's unescaped substitution.
+      expect(['WBMON_RELAYS', 'WBMON_MAINTENANCE']).not.toContain(name);
+    }
+  });
 });
 
 const found = await findBicep({ cacheDir: CACHE, fetch: false });
