@@ -261,6 +261,8 @@ function contextTrusting(extraCa: readonly string[] | undefined, systemCa: reado
  * of CPU per probe, which adds up when fifty probes share one event loop.
  */
 function describeTls(secure: TLSSocket, host: string, now: Date, systemCa: readonly string[] | undefined): TlsInfo {
+  // First: it needs the detailed chain, which Node stops giving once the X509Certificate is read.
+  const trust = trustedBy(secure, systemCa);
   const cert = secure.getPeerX509Certificate();
   if (!cert) throw new PhaseFailure('tls_handshake', 'tls', `${host}: the server sent no certificate`);
   const validTo = new Date(cert.validTo);
@@ -273,7 +275,6 @@ function describeTls(secure: TLSSocket, host: string, now: Date, systemCa: reado
     authorized: secure.authorized,
     hostnameValid: (isIpLiteral(host) ? cert.checkIP(host) : cert.checkHost(host)) !== undefined,
   };
-  const trust = trustedBy(secure, systemCa);
   return trust ? { ...info, trust } : info;
 }
 

@@ -8,7 +8,7 @@
  *   bundled  the root is one of Node's bundled (Mozilla) roots
  *   extra    anything else that was trusted: extra CAs passed in, NODE_EXTRA_CA_CERTS
  */
-import { rootCertificates, type TLSSocket } from 'node:tls';
+import { rootCertificates, type DetailedPeerCertificate, type TLSSocket } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 
 export const TRUST_STORES = ['system', 'bundled', 'extra'] as const;
@@ -42,12 +42,15 @@ export function trustedBy(secure: TLSSocket, systemCa: readonly string[] | undef
   if (!secure.authorized) return undefined;
   const system = systemCa?.length ? fingerprints(systemCa) : undefined;
   const bundled = fingerprints(rootCertificates);
-  let cert: X509Certificate | undefined = secure.getPeerX509Certificate();
-  for (let depth = 0; cert && depth < 10; depth++) {
-    const print = cert.fingerprint256;
+  // The detailed certificate carries the chain as verified, completed with the anchor from the
+  // store (getPeerX509Certificate gives no issuers here). Call this before getPeerX509Certificate:
+  // after it, Node 22 answers getPeerCertificate with an empty object.
+  let cert: DetailedPeerCertificate | undefined = secure.getPeerCertificate(true);
+  for (let depth = 0; cert?.fingerprint256 && depth < 10; depth++) {
+    const print: string = cert.fingerprint256;
     if (system?.has(print)) return 'system';
     if (bundled.has(print)) return 'bundled';
-    const issuer: X509Certificate | undefined = cert.issuerCertificate;
+    const issuer: DetailedPeerCertificate | undefined = cert.issuerCertificate;
     if (!issuer || issuer.fingerprint256 === print) break;
     cert = issuer;
   }

@@ -31,7 +31,7 @@ function proxyUrl(entry: string): URL | undefined {
   try {
     const url = new URL(text);
     if (url.protocol !== 'http:' || !url.hostname || url.pathname !== '/' || url.search) return undefined;
-    if (!url.port) url.port = '80';
+    // No port: 80, WinHTTP's default, which is also the URL's.
     return url;
   } catch {
     return undefined;
