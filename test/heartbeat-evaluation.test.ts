@@ -112,11 +112,12 @@ describe('heartbeat evaluation', () => {
         host: 'connect01.corp.example',
         agentVersion: '0.1.0',
         buffer: { pending: 3, dropped: 1 },
+        proxy: null,
         lastKeepalive: null,
         periodSeconds: 300,
         graceSeconds: 120,
       },
-      { id: 'relay-b', kind: 'relay', target: null, relayId: 'relay-b', state: 'new', since: null, lastHeartbeatAt: null, lastSequence: null, host: null, agentVersion: null, buffer: null, lastKeepalive: null, periodSeconds: 300, graceSeconds: 120 },
+      { id: 'relay-b', kind: 'relay', target: null, relayId: 'relay-b', state: 'new', since: null, lastHeartbeatAt: null, lastSequence: null, host: null, agentVersion: null, buffer: null, proxy: null, lastKeepalive: null, periodSeconds: 300, graceSeconds: 120 },
     ]);
     expect(JSON.stringify(answer.body)).not.toContain(SECRET_A);
     expect(JSON.stringify(answer.body)).not.toContain(SECRET_B);

@@ -124,11 +124,17 @@ describe('relay agent and monitor, end to end in one process', () => {
       const report = await agent.cycle();
       expect(report.outcome).toEqual({ kind: 'accepted', status: 202 });
       expect(report.heartbeat.eventLog?.failures.map((f) => f.eventId)).toEqual([31034, 6800]);
-      // Nothing listens on LDAP or Kerberos on this machine's loopback.
-      expect(report.heartbeat.dc?.ports.map((p) => [p.port, p.ok, p.error])).toEqual([
-        [389, false, 'ECONNREFUSED'],
+      // Every port of Microsoft's list is checked; nothing listens on the AD ones on this machine's loopback (53 may be a local resolver).
+      expect(report.heartbeat.dc?.ports.map((p) => p.port)).toEqual([53, 88, 135, 389, 445, 636, 3268]);
+      expect(report.heartbeat.dc?.ports.filter((p) => p.port !== 53).map((p) => [p.port, p.ok, p.error])).toEqual([
         [88, false, 'ECONNREFUSED'],
+        [135, false, 'ECONNREFUSED'],
+        [389, false, 'ECONNREFUSED'],
+        [445, false, 'ECONNREFUSED'],
+        [636, false, 'ECONNREFUSED'],
+        [3268, false, 'ECONNREFUSED'],
       ]);
+      expect(report.heartbeat.dc).toMatchObject({ host: '127.0.0.1', found: 'setting' });
       await monitor.run('evaluateHeartbeats');
       const body = await statusOf(monitor);
       const checks = Object.fromEntries(body.checks.map((c: any) => [c.id, c]));
@@ -136,11 +142,10 @@ describe('relay agent and monitor, end to end in one process', () => {
       expect(checks['eventlog:relay-a'].lastResult.failure.message).toMatch(
         /^Connect logged PasswordResetService 31034 at 2026-03-01T09:58:30.000Z; event text \(from the server's Application log, not verified\): "TrackingId: 5f0c.*…" \(\+1 more outage event\)$/,
       );
-      expect(checks['dc:relay-a'].lastResult.failure).toEqual({
-        code: 'dc_unreachable',
-        phase: 'tcp',
-        message: 'domain controller 127.0.0.1: port 389 ECONNREFUSED, port 88 ECONNREFUSED',
-      });
+      expect(checks['dc:relay-a'].lastResult.failure).toMatchObject({ code: 'dc_unreachable', phase: 'tcp' });
+      expect(checks['dc:relay-a'].lastResult.failure.message).toMatch(
+        /^domain controller 127\.0\.0\.1: (port 53 ECONNREFUSED, )?port 88 ECONNREFUSED, port 135 ECONNREFUSED, port 389 ECONNREFUSED, port 445 ECONNREFUSED, port 636 ECONNREFUSED, port 3268 ECONNREFUSED$/,
+      );
       const settings = parseSettings({ WBMON_TARGETS: target.url });
       expect(await cloudTargets(settings, store)).toEqual([
         target.url,

@@ -57,6 +57,8 @@ export interface RelayStatus {
   agentVersion: string | null;
   /** The relay's on-disk backlog as it last reported it. */
   buffer: { pending: number; dropped: number } | null;
+  /** The proxy the relay used (`url`, null when direct) and where it came from (`source`). */
+  proxy: RelayRecord['proxy'] | null;
   /** The last idle-keepalive test: passed or not, and each idle length's outcome. */
   lastKeepalive: RelayRecord['lastKeepalive'] | null;
   periodSeconds: number;
@@ -126,6 +128,7 @@ export async function status(
       host: r?.host ?? null,
       agentVersion: r?.agentVersion ?? null,
       buffer: r?.buffer ?? null,
+      proxy: r?.proxy ?? null,
       lastKeepalive: r?.lastKeepalive ?? null,
       periodSeconds: config.periodSeconds,
       graceSeconds: config.graceSeconds,

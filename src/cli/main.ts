@@ -20,7 +20,7 @@ const USAGE = `usage: writeback-monitor <command>
   serve [--port N] [--data DIR]     the whole monitor on this machine (default port 7071)
   probe [--target URL]... [--json] [--timeout MS]
                                     probe the targets once: exit 0 all up, 1 any down
-  relay [--once]                    the on-prem relay agent
+  relay [--once [--keepalive]]      the on-prem relay agent
   keepalive --target URL --idle S[,S...]
                                     the idle-keepalive test alone
   alert test                        one marked test alert through every configured channel`;
@@ -91,9 +91,9 @@ async function serveCommand(args: string[]): Promise<number> {
 }
 
 async function relayCommand(args: string[]): Promise<number> {
-  const values = parse(args, { once: { type: 'boolean' } });
+  const values = parse(args, { once: { type: 'boolean' }, keepalive: { type: 'boolean' } });
   const settings = parseRelaySettings(readEnvironment());
-  return runRelay(settings, values.once === true, timestampedLog);
+  return runRelay(settings, values.once === true, timestampedLog, { keepalive: values.keepalive === true });
 }
 
 /** The log of serve and the relay agent: one timestamped line per call, whatever the text holds. */

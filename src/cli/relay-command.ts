@@ -1,6 +1,8 @@
-/** `writeback-monitor relay [--once]`: the on-prem agent, in a loop or for one heartbeat. */
+/** `writeback-monitor relay [--once [--keepalive]]`: the on-prem agent, in a loop or for one heartbeat. */
 import { RelayAgent, type CycleReport } from '../relay/agent.js';
 import type { RelaySettings } from '../relay/settings.js';
+import type { DcReport, EventLogReport, KeepaliveReport } from '../heartbeat/schema.js';
+import type { ProbeResult } from '../probes/result.js';
 
 /**
  * What to check, in order, when the monitor refuses a heartbeat: the function key first, as the
@@ -24,11 +26,67 @@ export function describeCycle(relayId: string, r: CycleReport): string {
   ].join('; ');
 }
 
-export async function runRelay(settings: RelaySettings, once: boolean, log: (line: string) => void): Promise<number> {
+/**
+ * One line per part of the cycle, for a person reading a pre-flight: the proxy, each target, the
+ * event log, each domain controller, the keepalive test when one ran. describeCycle's verdict follows.
+ */
+export function describeParts(r: CycleReport): string[] {
+  const hb = r.heartbeat;
+  const proxy = hb.proxy;
+  const lines = [proxy ? `proxy: ${proxy.url ?? 'none (direct)'}, from ${proxy.source}${proxy.problems?.length ? ` (${proxy.problems.join('; ')})` : ''}` : 'proxy: none (direct)'];
+  for (const result of hb.results) lines.push(describeTarget(result, r.discoveredTargets.includes(result.target)));
+  lines.push(describeEventLog(hb.eventLog));
+  if (r.dcs.length === 0) lines.push('domain controller: not checked (set WBMON_DC_HOST, or WBMON_AD_DOMAINS to find the PDC emulator in DNS)');
+  for (const dc of r.dcs) lines.push(describeDc(dc));
+  if (hb.keepalive) lines.push(describeKeepalive(hb.keepalive));
+  return lines;
+}
+
+function describeTarget(r: ProbeResult, discovered: boolean): string {
+  const origin = discovered ? ' (the tenant relay named in the event log)' : '';
+  const via = r.proxy ? ` through ${r.proxy}` : ' direct';
+  if (!r.ok) return `target ${r.target}${origin}: DOWN ${r.failure?.code} in ${r.failure?.phase}: ${r.failure?.message}${via}`;
+  const trust = r.tls?.trust ? `, certificate trusted by the ${r.tls.trust} store` : '';
+  const warn = r.warnings.length ? `; warning: ${r.warnings.map((w) => w.message).join('; ')}` : '';
+  return `target ${r.target}${origin}: up in ${Math.round(r.timings.total)} ms${via}${r.http ? `, HTTP ${r.http.status}` : ''}${trust}${warn}`;
+}
+
+function describeEventLog(e: EventLogReport | undefined): string {
+  if (!e || !e.supported) return 'event log: not read (not Windows)';
+  if (e.error) return `event log: cannot be read: ${e.error} (is the account in Event Log Readers?)`;
+  const heartbeat = e.lastHeartbeatAt ? `writeback heartbeat (31019) last at ${e.lastHeartbeatAt}${e.heartbeatFresh ? '' : ', too old'}` : 'no writeback heartbeat (31019) in the last hour';
+  const failures = e.failures.length ? `; outage events: ${[...new Set(e.failures.map((f) => f.eventId))].join(', ')}` : '';
+  const state = e.heartbeatFresh && e.failures.length === 0 ? 'ok' : 'PROBLEM';
+  return `event log: ${state}: ${heartbeat}${failures}${e.relayNamespaces.length ? `; tenant relay ${e.relayNamespaces.join(', ')}` : ''}`;
+}
+
+function describeDc(dc: DcReport): string {
+  const how = dc.found === 'dns' ? ` (PDC emulator of ${dc.domain}, from DNS)` : dc.found === 'setting' ? ' (WBMON_DC_HOST)' : '';
+  if (dc.error) return `domain controller of ${dc.domain ?? dc.host}: NOT FOUND: ${dc.error}`;
+  const down = dc.ports.filter((p) => !p.ok);
+  const ports = dc.ports.map((p) => p.port).join(', ');
+  if (down.length === 0) return `domain controller ${dc.host}${how}: up on ${ports}`;
+  return `domain controller ${dc.host}${how}: DOWN on ${down.map((p) => `${p.port} (${p.error ?? 'unreachable'})`).join(', ')}; up on ${dc.ports.filter((p) => p.ok).map((p) => p.port).join(', ') || 'none'}`;
+}
+
+function describeKeepalive(k: KeepaliveReport): string {
+  const lengths = k.results.map((r) => {
+    if (r.failure) return `${r.idleSeconds} s: ${r.failure.code}`;
+    if (r.survived) return `${r.idleSeconds} s survived`;
+    return `${r.idleSeconds} s died (${r.died?.how} after ${r.died?.afterSeconds} s${r.blame === 'server' ? ', the server\'s own limit' : ''})`;
+  });
+  const via = k.results[0]?.proxy ? ` through ${k.results[0].proxy}` : ' direct';
+  return `keepalive ${k.target}${via}: ${k.passed ? 'passed' : 'FAILED'} (must survive ${k.requiredSeconds} s idle): ${lengths.join(', ')}`;
+}
+
+export async function runRelay(settings: RelaySettings, once: boolean, log: (line: string) => void, options: { keepalive?: boolean } = {}): Promise<number> {
   const agent = new RelayAgent(settings, { log });
   try {
     if (once) {
+      // The test takes its longest idle length (minutes): run it first, so this heartbeat carries it.
+      if (options.keepalive) await agent.keepaliveNow();
       const report = await agent.cycle();
+      for (const line of describeParts(report)) log(line);
       log(describeCycle(settings.relayId, report));
       return report.outcome.kind === 'accepted' ? 0 : 1;
     }
@@ -42,6 +100,8 @@ export async function runRelay(settings: RelaySettings, once: boolean, log: (lin
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
     log(`relay ${settings.relayId}: heartbeat every ${settings.periodSeconds} s to ${settings.monitorUrl.origin}, state in ${settings.stateDir}`);
+    const route = await agent.proxyRoute();
+    log(`relay ${settings.relayId}: proxy ${route.proxy ?? 'none (direct)'}, from ${route.source}`);
     while (!stopping) {
       const started = Date.now();
       try {

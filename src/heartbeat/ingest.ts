@@ -34,6 +34,8 @@ export interface RelayRecord {
   readonly host: string;
   readonly agentVersion: string;
   readonly buffer?: Heartbeat['buffer'];
+  /** The proxy the relay last said it used, and where it came from (absent from older relays). */
+  readonly proxy?: Heartbeat['proxy'];
   /** The last idle-keepalive report, kept until a newer one arrives. */
   readonly lastKeepalive?: KeepaliveReport;
   /**
@@ -218,6 +220,7 @@ export function advanceRecord(current: RelayRecord | undefined, stored: StoredHe
     host: heartbeat.host,
     agentVersion: heartbeat.agentVersion,
     ...(heartbeat.buffer && { buffer: heartbeat.buffer }),
+    ...(heartbeat.proxy && { proxy: heartbeat.proxy }),
     ...(lastKeepalive && { lastKeepalive }),
     ...(Object.keys(namespaces).length > 0 && { namespaces }),
     ...(counted.length > 0 && { countedEvents: counted }),

@@ -9,6 +9,8 @@
 import { z } from 'zod';
 import { HOST_NAME_PATTERN, HOST_NAME_RULE, isHostName, MAX_HOST_NAME } from '../config/hostname.js';
 import { FAILURE_CODES, WARNING_CODES } from '../probes/result.js';
+import { TRUST_STORES } from '../probes/trust.js';
+import { PROXY_SOURCES } from '../probes/proxy.js';
 
 const ms = z.number().min(0).max(3_600_000);
 const text = (max: number) => z.string().max(max);
@@ -52,6 +54,8 @@ export const probeResultSchema = z.object({
       daysToExpiry: z.number().int(),
       authorized: z.boolean(),
       hostnameValid: z.boolean(),
+      /** Which store held the root: `system` (the machine's, Windows relays), `bundled` (Node's), `extra`. Absent from older agents. */
+      trust: z.enum(TRUST_STORES).optional(),
     })
     .optional(),
   http: z.object({ status: z.number().int().min(100).max(999) }).optional(),
@@ -94,6 +98,9 @@ const logEventSchema = z.object({
   message: text(1000),
 });
 
+/** A Service Bus namespace host, as a relay may report one (and probes it). */
+export const RELAY_NAMESPACE_PATTERN = /^[a-z0-9][a-z0-9-]{2,62}\.servicebus\.(?:windows\.net|usgovcloudapi\.net|chinacloudapi\.cn)$/;
+
 /** What the Connect server's Application log says of writeback (Windows only). */
 export const eventLogReportSchema = z.object({
   supported: z.boolean(),
@@ -105,24 +112,37 @@ export const eventLogReportSchema = z.object({
   /** Warnings and per-user administrator work; absent from older relays. */
   notices: z.array(logEventSchema).max(20).optional(),
   // Only Service Bus hosts: the cloud probes these, so a relay must not name arbitrary hosts.
-  relayNamespaces: z.array(z.string().regex(/^[a-z0-9][a-z0-9-]{2,62}\.servicebus\.(?:windows\.net|usgovcloudapi\.net|chinacloudapi\.cn)$/)).max(10),
+  relayNamespaces: z.array(z.string().regex(RELAY_NAMESPACE_PATTERN)).max(10),
   error: text(500).optional(),
 });
 
 export type EventLogReport = z.infer<typeof eventLogReportSchema>;
 
-/** TCP reachability of the domain controller writeback talks to (LDAP 389, Kerberos 88). */
-export const dcReportSchema = z.object({
-  // Filled into the PowerShell of the remediation: a host name, never free text. The pattern is
-  // what the JSON Schema publishes; the refinement only adds that an IPv6 literal must be one.
-  host: z
+const hostName = () =>
+  z
     .string()
     .max(MAX_HOST_NAME)
     .regex(HOST_NAME_PATTERN, { message: HOST_NAME_RULE, abort: true })
-    .refine(isHostName, HOST_NAME_RULE),
+    .refine(isHostName, HOST_NAME_RULE);
+
+/**
+ * TCP reachability of a domain controller writeback talks to: older relays check LDAP 389 and
+ * Kerberos 88; newer ones the ports of Microsoft's Connect ports reference (53, 88, 135, 389,
+ * 445, 636, 3268), and say how they found the DC.
+ */
+export const dcReportSchema = z.object({
+  // Filled into the PowerShell of the remediation: a host name, never free text. The pattern is
+  // what the JSON Schema publishes; the refinement only adds that an IPv6 literal must be one.
+  host: hostName(),
   ports: z
     .array(z.object({ port: z.number().int().min(1).max(65_535), ok: z.boolean(), ms: ms, error: text(200).optional() }))
-    .max(4),
+    .max(16),
+  /** The AD domain whose PDC emulator this is (found through DNS); absent from older relays. */
+  domain: hostName().optional(),
+  /** `setting`: WBMON_DC_HOST; `dns`: the domain's `_ldap._tcp.pdc._msdcs` SRV record. */
+  found: z.enum(['setting', 'dns']).optional(),
+  /** The DC could not be found (no SRV answer): no port was checked. */
+  error: text(300).optional(),
 });
 
 export type DcReport = z.infer<typeof dcReportSchema>;
@@ -138,7 +158,20 @@ export const heartbeatSchema = z.object({
   results: z.array(probeResultSchema).max(50),
   keepalive: keepaliveReportSchema.optional(),
   eventLog: eventLogReportSchema.optional(),
+  /** The first (or only) domain controller; older monitors read this one. */
   dc: dcReportSchema.optional(),
+  /** Every domain controller checked, one per domain (WBMON_AD_DOMAINS); absent from older relays. */
+  dcs: z.array(dcReportSchema).min(1).max(10).optional(),
+  /** The proxy the relay used and where it came from (WBMON_PROXY_URL, HTTPS_PROXY, machine.config, winhttp, none). */
+  proxy: z
+    .object({
+      source: z.enum(PROXY_SOURCES),
+      /** Without credentials; null when direct. */
+      url: text(512).nullable(),
+      /** What could not be read or followed (a broken machine.config, netsh failing). */
+      problems: z.array(text(500)).max(5).optional(),
+    })
+    .optional(),
   /** The relay's on-disk buffer when this was sent. */
   buffer: z.object({ pending: z.number().int().min(0), dropped: z.number().int().min(0) }).optional(),
 });

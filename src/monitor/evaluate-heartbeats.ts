@@ -127,11 +127,16 @@ export function dcCheck(relayId: string, host: string): CheckIdentity {
   return { id: `dc:${relayId}`, kind: 'dc', target: host, location: relayId };
 }
 
-export function dcResult(report: DcReport, at: string): CheckResult {
-  const down = report.ports.filter((p) => !p.ok);
-  if (down.length === 0) return { ok: true, startedAt: at };
-  const message = `domain controller ${report.host}: ${down.map((p) => `port ${p.port} ${p.error ?? 'unreachable'}`).join(', ')}`;
-  return { ok: false, startedAt: at, failure: { code: 'dc_unreachable', phase: 'tcp', message } };
+/** One result for every domain controller a heartbeat reports: each failed port, and each DC not found, named. */
+export function dcResult(report: DcReport | readonly DcReport[], at: string): CheckResult {
+  const reports: readonly DcReport[] = Array.isArray(report) ? report : [report as DcReport];
+  const problems = reports.flatMap((r) => {
+    if (r.error) return [`domain ${r.domain ?? r.host}: ${r.error}`];
+    const down = r.ports.filter((p) => !p.ok);
+    return down.length ? [`domain controller ${r.host}: ${down.map((p) => `port ${p.port} ${p.error ?? 'unreachable'}`).join(', ')}`] : [];
+  });
+  if (problems.length === 0) return { ok: true, startedAt: at };
+  return { ok: false, startedAt: at, failure: { code: 'dc_unreachable', phase: 'tcp', message: problems.join('; ').slice(0, 1000) } };
 }
 
 export interface RelayEvaluation {
@@ -284,7 +289,7 @@ async function evaluateRelay(ctx: Context, relayId: string, config: RelayConfig)
   try {
     for (const { key, value: stored } of ctx.pending.get(relayId) ?? []) {
       if (stored.sequence > (relay?.value.lastSequence ?? -1)) {
-        const { results, keepalive, eventLog, dc, sentAt } = stored.heartbeat;
+        const { results, keepalive, eventLog, dc, dcs, sentAt } = stored.heartbeat;
         let unstored = 0;
         const count = (ok: boolean): void => void (ok || unstored++);
         for (const result of results) if (admit(result.target)) count(await record(relayProbeCheck(relayId, result.target), result));
@@ -294,7 +299,10 @@ async function evaluateRelay(ctx: Context, relayId: string, config: RelayConfig)
         }
         const fromLog = eventLog && eventLogResult(eventLog, relay?.value.countedEvents);
         if (fromLog) count(await record(eventLogCheck(relayId), fromLog));
-        if (dc) count(await record(dcCheck(relayId, dc.host), dcResult(dc, sentAt)));
+        // One check for all of them, named after the first failing DC (the remediation's {host}).
+        const controllers = dcs ?? (dc ? [dc] : []);
+        const named = controllers.find((r) => r.error || r.ports.some((p) => !p.ok)) ?? controllers[0];
+        if (named) count(await record(dcCheck(relayId, named.host), dcResult(controllers, sentAt)));
         // A heartbeat whose reports the monitor could not keep is not a healthy one: it fails
         // the relay's own check, so the loss is alerted on like any failure of this relay.
         await record(heartbeatCheck(relayId), unstored === 0 ? { ok: true, startedAt: stored.receivedAt } : unstoredResults(stored.receivedAt, unstored, errors));

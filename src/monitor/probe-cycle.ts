@@ -19,6 +19,10 @@ export type ResultObserver = (identity: CheckIdentity, result: CheckResult) => v
 export interface ProbeEnvironment {
   readonly lookup?: Lookup;
   readonly extraCa?: readonly string[];
+  /** The machine's trusted roots, trusted on top of Node's (the relay on Windows). */
+  readonly systemCa?: readonly string[];
+  /** The proxy per target; default: WBMON_PROXY_URL / HTTPS_PROXY / NO_PROXY. */
+  readonly proxyFor?: (url: URL) => URL | null;
   readonly now?: () => Date;
   readonly observe?: ResultObserver;
 }
@@ -36,9 +40,10 @@ export function probeAll(targets: readonly string[], settings: ProbeSettings, io
       return inSpan(`probe ${url.host}`, { kind: SpanKind.CLIENT, attributes: { target } }, async (span) => {
         const result = await probeTarget(target, {
           timeoutMs: settings.probeTimeoutMs,
-          proxy: proxyFor(url, proxies),
+          proxy: io.proxyFor ? io.proxyFor(url) : proxyFor(url, proxies),
           ...(io.lookup && { lookup: io.lookup }),
           ...(io.extraCa && { extraCa: io.extraCa }),
+          ...(io.systemCa && { systemCa: io.systemCa }),
           ...(io.now && { now: io.now }),
         });
         markProbeSpan(span, result);

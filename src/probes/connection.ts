@@ -9,6 +9,7 @@ import { dnsFailureCode, isIpLiteral, systemLookup, type Lookup } from './dns.js
 import { PhaseFailure } from './phase-failure.js';
 import { displayProxy } from './proxy.js';
 import type { PhaseTimings, ProbeResult, TlsInfo } from './result.js';
+import { trustedBy } from './trust.js';
 
 export interface ConnectOptions {
   /** The proxy to tunnel through (CONNECT), or null for a direct connection. */
@@ -16,6 +17,11 @@ export interface ConnectOptions {
   readonly lookup?: Lookup;
   /** Extra trusted CA certificates (PEM), added to Node's built-in roots. */
   readonly extraCa?: readonly string[];
+  /**
+   * The machine's own trusted roots (PEM; on Windows the relay passes the Windows store, as
+   * tls.getCACertificates('system') reads it), trusted on top of Node's bundled roots.
+   */
+  readonly systemCa?: readonly string[];
 }
 
 /** A certificate this close to expiry is a warning, not an outage. */
@@ -64,9 +70,9 @@ export async function establish(
     if (proxy) await timed(timings, 'proxy', () => tunnel(socket, proxy, host, port, deadline));
     if (url.protocol !== 'https:') return { stream: socket, address, warnings: [], close };
 
-    const secure = await timed(timings, 'tls', () => handshake(socket, host, options.extraCa, deadline));
+    const secure = await timed(timings, 'tls', () => handshake(socket, host, options, deadline));
     sockets.push(secure);
-    const tls = describeTls(secure, host, now);
+    const tls = describeTls(secure, host, now, options.systemCa);
     partial.tls = tls;
     const problem = judgeTls(secure, tls);
     if (problem) throw problem;
@@ -190,13 +196,13 @@ function tunnel(socket: Socket, proxy: URL, host: string, port: number, deadline
   );
 }
 
-function handshake(socket: Socket, host: string, extraCa: readonly string[] | undefined, deadline: Deadline): Promise<TLSSocket> {
+function handshake(socket: Socket, host: string, trust: Pick<ConnectOptions, 'extraCa' | 'systemCa'>, deadline: Deadline): Promise<TLSSocket> {
   // We verify ourselves after the handshake (rejectUnauthorized: false) so that an untrusted,
   // expired or misnamed certificate is reported precisely instead of as one opaque error.
   const secure = tlsConnect({
     socket,
     servername: isIpLiteral(host) ? undefined : host,
-    secureContext: contextTrusting(extraCa),
+    secureContext: contextTrusting(trust.extraCa, trust.systemCa),
     // Node's own host name check fetches the detailed certificate chain (~0.3 ms of CPU per
     // probe); describeTls checks the name once on the certificate it reads anyway.
     checkServerIdentity: () => undefined,
@@ -227,16 +233,24 @@ function handshake(socket: Socket, host: string, extraCa: readonly string[] | un
 
 /**
  * Building a context from ~140 roots costs ~12 ms of blocked event loop; per probe that made
- * a 50-target cycle CPU-bound. One context per set of extra CAs is built once and reused.
+ * a 50-target cycle CPU-bound. One context per set of trusted CAs is built once and reused
  */
 const contexts = new Map<string, SecureContext>();
-function contextTrusting(extraCa: readonly string[] | undefined): SecureContext {
+/** Keyed by the store's array itself: hashing ~600 roots per probe would cost more than it saves. */
+const withSystem = new WeakMap<readonly string[], Map<string, SecureContext>>();
+function contextTrusting(extraCa: readonly string[] | undefined, systemCa: readonly string[] | undefined): SecureContext {
   const key = extraCa?.join('\n') ?? '';
-  let context = contexts.get(key);
+  const system = systemCa?.length ? systemCa : undefined;
+  let cache = contexts;
+  if (system) {
+    cache = withSystem.get(system) ?? new Map();
+    withSystem.set(system, cache);
+  }
+  let context = cache.get(key);
   if (!context) {
-    // No extra CA: Node's default trust (its roots plus NODE_EXTRA_CA_CERTS), built once too.
-    context = createSecureContext(extraCa?.length ? { ca: [...rootCertificates, ...extraCa] } : {});
-    contexts.set(key, context);
+    // Neither: Node's default trust (its roots plus NODE_EXTRA_CA_CERTS), built once too.
+    context = createSecureContext(extraCa?.length || system ? { ca: [...rootCertificates, ...(system ?? []), ...(extraCa ?? [])] } : {});
+    cache.set(key, context);
   }
   return context;
 }
@@ -246,11 +260,13 @@ function contextTrusting(extraCa: readonly string[] | undefined): SecureContext 
  * demand, where getPeerCertificate() builds every field (fingerprints, raw, key) at ~0.3 ms
  * of CPU per probe, which adds up when fifty probes share one event loop.
  */
-function describeTls(secure: TLSSocket, host: string, now: Date): TlsInfo {
+function describeTls(secure: TLSSocket, host: string, now: Date, systemCa: readonly string[] | undefined): TlsInfo {
+  // First: it needs the detailed chain, which Node stops giving once the X509Certificate is read.
+  const trust = trustedBy(secure, systemCa);
   const cert = secure.getPeerX509Certificate();
   if (!cert) throw new PhaseFailure('tls_handshake', 'tls', `${host}: the server sent no certificate`);
   const validTo = new Date(cert.validTo);
-  return {
+  const info: TlsInfo = {
     protocol: secure.getProtocol(),
     subject: formatName(cert.subject),
     issuer: formatName(cert.issuer),
@@ -259,6 +275,7 @@ function describeTls(secure: TLSSocket, host: string, now: Date): TlsInfo {
     authorized: secure.authorized,
     hostnameValid: (isIpLiteral(host) ? cert.checkIP(host) : cert.checkHost(host)) !== undefined,
   };
+  return trust ? { ...info, trust } : info;
 }
 
 const EXPIRY_ERRORS = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']);

@@ -3,6 +3,10 @@
  * exempts hosts from either, with the usual conventions (comma list; `*` for all; a leading dot
  * or a bare domain matches the domain and its subdomains; an optional `:port`).
  */
+/** Where a relay's proxy came from (src/relay/proxy-discovery.ts says in which order). */
+export const PROXY_SOURCES = ['WBMON_PROXY_URL', 'HTTPS_PROXY', 'machine.config', 'winhttp', 'none'] as const;
+export type ProxySource = (typeof PROXY_SOURCES)[number];
+
 export interface ProxyEnvironment {
   /** WBMON_PROXY_URL. */
   readonly explicit?: string | undefined;

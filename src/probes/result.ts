@@ -1,3 +1,5 @@
+import type { TrustStore } from './trust.js';
+
 /**
  * One result model for every probe, cloud or relay. Codes are stable: alerts, telemetry and the
  * remediation table key on them. docs/probe-codes.md documents each one.
@@ -51,6 +53,8 @@ export interface TlsInfo {
   /** The chain leads to a trusted root (the host name is judged apart, in hostnameValid). */
   authorized: boolean;
   hostnameValid: boolean;
+  /** Which store held the root the chain leads to (src/probes/trust.ts); absent when untrusted. */
+  trust?: TrustStore;
 }
 
 export interface ProbeResult {

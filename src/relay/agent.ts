@@ -4,25 +4,38 @@
  * first heartbeat that cannot be delivered now, so heartbeats always arrive in order.
  */
 import { hostname } from 'node:os';
-import type { Heartbeat, KeepaliveReport } from '../heartbeat/schema.js';
+import { getCACertificates } from 'node:tls';
+import { RELAY_NAMESPACE_PATTERN, type DcReport, type EventLogReport, type Heartbeat, type KeepaliveReport } from '../heartbeat/schema.js';
+import { isWritebackNamespace } from '../heartbeat/event-classes.js';
 import { probeAll, type ProbeEnvironment } from '../monitor/probe-cycle.js';
 import { keepaliveTest } from '../probes/keepalive.js';
-import { checkDomainController } from './dc.js';
+import { checkDomainControllers, type ResolveSrv } from './dc.js';
 import { readEventLog, type EventLogIo } from './eventlog.js';
-import { proxyFor, proxyFromEnvironment } from '../probes/proxy.js';
+import { discoverProxy, type ProxyDiscoveryIo, type ProxyRoute } from './proxy-discovery.js';
 import { VERSION } from '../version.js';
 import { Outbox } from './outbox.js';
 import { createSender, type SendOutcome, type Sender } from './sender.js';
 import { SequenceFile } from './sequence.js';
-import type { RelaySettings } from './settings.js';
+import { keepalivePassMark, type RelaySettings } from './settings.js';
 import { safeLog } from '../text/safe-text.js';
 
-export interface RelayIo extends ProbeEnvironment {
+export interface RelayIo extends Omit<ProbeEnvironment, 'systemCa' | 'proxyFor'> {
   readonly now?: () => Date;
   readonly log?: (line: string) => void;
+  /** The platform the relay runs on: on Windows it trusts the machine's store and takes Connect's proxy. */
+  readonly platform?: NodeJS.Platform;
+  /** The machine's trusted roots (PEM), read once, on Windows only: tls.getCACertificates('system') by default. */
+  readonly systemCertificates?: () => readonly string[];
+  /** How machine.config and WinHTTP are read; tests stand in for Windows. */
+  readonly proxyDiscovery?: Omit<ProxyDiscoveryIo, 'platform'>;
+  /** SRV lookups for the PDC emulator; the system's DNS by default. */
+  readonly resolveSrv?: ResolveSrv;
   /** How the Connect event log is read (platform, program runner); tests stand in for Windows. */
   readonly eventLog?: EventLogIo;
 }
+
+/** At most this many probe results per heartbeat (the schema's bound). */
+const MAX_TARGETS = 50;
 
 export interface CycleReport {
   readonly sequence: number;
@@ -33,6 +46,10 @@ export interface CycleReport {
   readonly pending: number;
   readonly dropped: number;
   readonly heartbeat: Heartbeat;
+  /** Every domain controller checked (heartbeat.dc is the first). */
+  readonly dcs: readonly DcReport[];
+  /** The targets that came from the event log (the tenant's own relay namespaces). */
+  readonly discoveredTargets: readonly string[];
 }
 
 /** The outcomes that stop a flush: the heartbeat stays and everything after it waits. */
@@ -41,12 +58,14 @@ type Blocked = Extract<SendOutcome, { kind: 'retry' | 'unauthorized' }>;
 export class RelayAgent {
   private readonly sequence: SequenceFile;
   private readonly outbox: Outbox;
-  private readonly sender: Sender;
   private readonly now: () => Date;
   private readonly log: (line: string) => void;
   private keepaliveRun: Promise<void> | undefined;
   private keepaliveReport: KeepaliveReport | undefined;
   private readonly stopping = new AbortController();
+  private route: Promise<ProxyRoute> | undefined;
+  private systemCa: readonly string[] | undefined | null = null;
+  private sender_: Sender | undefined;
 
   constructor(
     private readonly settings: RelaySettings,
@@ -54,10 +73,46 @@ export class RelayAgent {
   ) {
     this.sequence = new SequenceFile(settings.stateDir);
     this.outbox = new Outbox(settings.stateDir, settings.bufferMax);
-    this.sender = createSender(settings);
     this.now = io.now ?? (() => new Date());
     // The monitor's answers and probe errors reach these lines: one safe line each, whoever logs.
     this.log = safeLog(io.log ?? (() => undefined));
+  }
+
+  /** The proxy route, found once (ADSync, too, reads machine.config when it starts); its problems logged once. */
+  proxyRoute(): Promise<ProxyRoute> {
+    this.route ??= discoverProxy(this.settings, { platform: this.platform(), ...this.io.proxyDiscovery }).then((route) => {
+      for (const problem of route.problems) this.log(`proxy: ${problem}`);
+      return route;
+    });
+    return this.route;
+  }
+
+  private platform(): NodeJS.Platform {
+    return this.io.platform ?? process.platform;
+  }
+
+  /** Windows: the machine's certificate store, read once; elsewhere none (Node's trust is unchanged). */
+  private machineCa(): readonly string[] | undefined {
+    if (this.systemCa === null) {
+      this.systemCa = undefined;
+      if (this.platform() === 'win32') {
+        try {
+          this.systemCa = (this.io.systemCertificates ?? (() => getCACertificates('system')))();
+        } catch (err) {
+          this.log(`trust: the Windows certificate store could not be read (${(err as Error).message}); Node's roots only`);
+        }
+      }
+    }
+    return this.systemCa;
+  }
+
+  private async getSender(): Promise<Sender> {
+    if (!this.sender_) {
+      const route = await this.proxyRoute();
+      const systemCa = this.machineCa();
+      this.sender_ ??= createSender(this.settings, 30_000, { proxyFor: route.proxyFor, ...(systemCa && { systemCa }) });
+    }
+    return this.sender_;
   }
 
   /**
@@ -65,17 +120,23 @@ export class RelayAgent {
    * it lasts minutes, so its report rides on the first heartbeat after it finishes.
    */
   async cycle(options: { keepalive?: boolean } = {}): Promise<CycleReport> {
-    if (options.keepalive) this.startKeepalive();
-    const { dcHost, probeTimeoutMs } = this.settings;
-    const [results, eventLog, dc] = await Promise.all([
-      probeAll(this.settings.targets, this.settings, this.io),
-      readEventLog({ now: this.now, ...this.io.eventLog }),
-      dcHost ? checkDomainController(dcHost, probeTimeoutMs) : undefined,
+    const route = await this.proxyRoute();
+    const systemCa = this.machineCa();
+    if (options.keepalive) this.startKeepalive(route);
+    const { probeTimeoutMs } = this.settings;
+    // The event log first: the tenant's own relay namespaces it names are probed too.
+    const eventLog = await readEventLog({ now: this.now, ...(this.io.platform && { platform: this.io.platform }), ...this.io.eventLog });
+    const discoveredTargets = namespaceTargets(eventLog).filter((t) => !this.settings.targets.includes(t));
+    const targets = [...this.settings.targets, ...discoveredTargets].slice(0, MAX_TARGETS);
+    const [results, dcs] = await Promise.all([
+      probeAll(targets, this.settings, { ...this.io, proxyFor: route.proxyFor, ...(systemCa && { systemCa }) }),
+      checkDomainControllers(this.settings, probeTimeoutMs, { resolveSrv: this.io.resolveSrv }),
     ]);
     const keepalive = this.keepaliveReport;
     this.keepaliveReport = undefined;
     const sequence = await this.sequence.next(this.now());
     const buffer = await this.outbox.stats();
+    const [dc] = dcs;
     const heartbeat: Heartbeat = {
       version: 1,
       relayId: this.settings.relayId,
@@ -87,6 +148,12 @@ export class RelayAgent {
       ...(keepalive && { keepalive }),
       eventLog,
       ...(dc && { dc }),
+      ...(dcs.length > 1 && { dcs: dcs.slice(0, 10) }),
+      proxy: {
+        source: route.source,
+        url: route.proxy,
+        ...(route.problems.length > 0 && { problems: route.problems.slice(0, 5).map((p) => p.slice(0, 500)) }),
+      },
       buffer,
     };
     await this.outbox.add(sequence, JSON.stringify(heartbeat));
@@ -98,7 +165,15 @@ export class RelayAgent {
       delivered,
       ...after,
       heartbeat,
+      dcs,
+      discoveredTargets: discoveredTargets.filter((t) => targets.includes(t)),
     };
+  }
+
+  /** Runs the idle-keepalive test now and waits for it (`relay --once --keepalive`): the next heartbeat carries it. */
+  async keepaliveNow(): Promise<void> {
+    this.startKeepalive(await this.proxyRoute());
+    await this.keepaliveRun;
   }
 
   /** Sends the buffer in order; returns how many went and what became of heartbeat `own`. */
@@ -106,7 +181,7 @@ export class RelayAgent {
     let delivered = 0;
     let own: SendOutcome | undefined;
     for (const item of await this.outbox.pending()) {
-      const outcome = await this.sender.send(item.body, this.now());
+      const outcome = await (await this.getSender()).send(item.body, this.now());
       if (item.sequence === ownSequence) own = outcome;
       if (outcome.kind === 'retry' || outcome.kind === 'unauthorized') {
         this.log(`heartbeat ${item.sequence}: not delivered (${outcome.kind}): ${outcome.message}`);
@@ -119,15 +194,20 @@ export class RelayAgent {
     return { delivered, ...(own && { own }) };
   }
 
-  private startKeepalive(): void {
+  private startKeepalive(route: ProxyRoute): void {
     if (this.keepaliveRun) return;
-    const { keepaliveTarget: target, keepaliveIdle: idle, keepaliveMin: required } = this.settings;
-    const proxy = proxyFor(new URL(target), proxyFromEnvironment(this.settings.env, this.settings.proxyUrl));
+    const { keepaliveTarget: target } = this.settings;
+    const proxy = route.proxyFor(new URL(target));
+    // Through a proxy the connection must outlive the proxy's idle timeout: 6 minutes, by Connect's prerequisites.
+    const required = keepalivePassMark(this.settings, proxy !== null);
+    const idle = [...new Set([...this.settings.keepaliveIdle, required])].sort((a, b) => a - b);
+    const systemCa = this.machineCa();
     this.keepaliveRun = keepaliveTest(target, idle, {
       timeoutMs: this.settings.probeTimeoutMs,
       proxy,
       signal: this.stopping.signal,
       ...(this.io.extraCa && { extraCa: this.io.extraCa }),
+      ...(systemCa && { systemCa }),
       ...(this.io.lookup && { lookup: this.io.lookup }),
       now: this.now,
     })
@@ -151,6 +231,11 @@ export class RelayAgent {
   async close(): Promise<void> {
     this.stopping.abort();
     await this.keepaliveRun;
-    await this.sender.close();
+    await this.sender_?.close();
   }
+}
+
+/** The tenant's relay namespaces from this read of the event log, as probe targets: only hosts shaped as the schema and the monitor accept them. */
+function namespaceTargets(eventLog: EventLogReport): string[] {
+  return eventLog.relayNamespaces.filter((host) => RELAY_NAMESPACE_PATTERN.test(host) && isWritebackNamespace(host)).map((host) => new URL(`https://${host}/`).href);
 }

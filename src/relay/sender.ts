@@ -3,7 +3,8 @@
  * accepts timestamps within 300 s, and a buffered heartbeat may be hours old), through the
  * customer's proxy when one applies, and classifying the answer for the outbox.
  */
-import { ProxyAgent, request, type Dispatcher } from 'undici';
+import { rootCertificates } from 'node:tls';
+import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
 import { sign } from '../heartbeat/verify.js';
 import { proxyFor, proxyFromEnvironment } from '../probes/proxy.js';
 import { VERSION } from '../version.js';
@@ -30,10 +31,23 @@ export interface Sender {
   close(): Promise<void>;
 }
 
-export function createSender(settings: RelaySettings, timeoutMs = 30_000): Sender {
+export interface SenderRoute {
+  /** The proxy for the monitor's URL (the relay's discovered route); default: the environment's. */
+  readonly proxyFor?: (url: URL) => URL | null;
+  /** The machine's trusted roots (Windows), trusted on top of Node's for the monitor's TLS too. */
+  readonly systemCa?: readonly string[];
+}
+
+export function createSender(settings: RelaySettings, timeoutMs = 30_000, route: SenderRoute = {}): Sender {
   const url = new URL('api/heartbeat', settings.monitorUrl.href.endsWith('/') ? settings.monitorUrl : `${settings.monitorUrl.href}/`);
-  const proxy = proxyFor(url, proxyFromEnvironment(settings.env, settings.proxyUrl));
-  const dispatcher: Dispatcher | undefined = proxy ? new ProxyAgent(proxy.href) : undefined;
+  const proxy = route.proxyFor ? route.proxyFor(url) : proxyFor(url, proxyFromEnvironment(settings.env, settings.proxyUrl));
+  // A TLS-inspecting proxy re-signs the monitor's certificate too: trust what Windows trusts.
+  const ca = route.systemCa?.length ? [...rootCertificates, ...route.systemCa] : undefined;
+  const dispatcher: Dispatcher | undefined = proxy
+    ? new ProxyAgent({ uri: proxy.href, ...(ca && { requestTls: { ca } }) })
+    : ca
+      ? new Agent({ connect: { ca } })
+      : undefined;
 
   return {
     async send(body, now) {

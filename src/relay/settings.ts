@@ -20,13 +20,19 @@ export interface RelaySettings {
   /** HMAC secret shared with WBMON_RELAYS on the monitor. A secret. */
   readonly secret: string;
   readonly targets: readonly string[];
-  /** Idle lengths for the keepalive test, seconds (always including keepaliveMin). */
+  /** Idle lengths for the keepalive test, seconds (the pass mark is added when the test runs). */
   readonly keepaliveIdle: readonly number[];
-  /** The idle length the connection must survive for the keepalive check to pass. */
-  readonly keepaliveMin: number;
+  /**
+   * WBMON_KEEPALIVE_MIN: the idle length the connection must survive for the keepalive check to
+   * pass. Unset: 360 s when a proxy is in the path (Connect's prerequisites ask proxies for an
+   * idle timeout of at least 6 minutes), 180 s otherwise (keepalivePassMark).
+   */
+  readonly keepaliveMin: number | undefined;
   /** Where the keepalive test holds its idle connection: the Service Bus relay by default. */
   readonly keepaliveTarget: string;
   readonly dcHost: string | undefined;
+  /** AD domains whose PDC emulator is found in DNS when dcHost is unset (WBMON_AD_DOMAINS). */
+  readonly adDomains: readonly string[];
   readonly periodSeconds: number;
   readonly probeTimeoutMs: number;
   /** Where the sequence number and the heartbeat buffer live. */
@@ -34,11 +40,18 @@ export interface RelaySettings {
   /** Heartbeats kept while the monitor cannot be reached; the oldest go first. */
   readonly bufferMax: number;
   readonly proxyUrl: string | undefined;
+  /** WBMON_PROXY_DISCOVERY: on Windows, take Connect's proxy from machine.config (and WinHTTP). */
+  readonly proxyDiscovery: boolean;
   readonly env: Env;
 }
 
-function defaultStateDir(env: Env): string {
-  if (process.platform === 'win32' && env.ProgramData) return join(env.ProgramData, 'writeback-monitor', 'relay');
+/** The keepalive pass mark: WBMON_KEEPALIVE_MIN, else 360 s through a proxy and 180 s direct. */
+export function keepalivePassMark(settings: Pick<RelaySettings, 'keepaliveMin'>, throughProxy: boolean): number {
+  return settings.keepaliveMin ?? (throughProxy ? 360 : 180);
+}
+
+function defaultStateDir(env: Env, platform: NodeJS.Platform): string {
+  if (platform === 'win32' && env.ProgramData) return join(env.ProgramData, 'writeback-monitor', 'relay');
   return join(env.XDG_STATE_HOME || join(homedir(), '.local', 'state'), 'writeback-monitor', 'relay');
 }
 
@@ -79,13 +92,42 @@ const schema = z.object({
       }
       return [...new Set(items.map(Number))].sort((a, b) => a - b);
     }),
-  WBMON_KEEPALIVE_MIN: count(180, 1, 3600),
+  WBMON_KEEPALIVE_MIN: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined || text.trim() === '') return undefined;
+      if (!/^\s*\d+\s*$/.test(text) || Number(text) < 1 || Number(text) > 3600) {
+        ctx.addIssue({ code: 'custom', message: `"${escapeControls(text)}" must be a whole number from 1 to 3600` });
+        return z.NEVER;
+      }
+      return Number(text);
+    }),
   WBMON_KEEPALIVE_TARGET: targetList([]),
   // Reported in heartbeats and filled into the remediation's commands: a host name only.
   WBMON_DC_HOST: z
     .string()
     .refine(isHostName, { error: (issue) => `"${escapeControls(String(issue.input))}" is not a host name: it ${HOST_NAME_RULE}` })
     .optional(),
+  WBMON_AD_DOMAINS: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      const items = (text ?? '').split(',').map((t) => t.trim().replace(/\.$/, '').toLowerCase()).filter(Boolean);
+      const bad = items.filter((d) => !isHostName(d) || !d.includes('.') || d.includes(':'));
+      if (bad.length > 0) {
+        ctx.addIssue({ code: 'custom', message: `${bad.map((b) => `"${escapeControls(b)}"`).join(', ')}: AD domains are DNS names such as corp.example, comma-separated` });
+        return z.NEVER;
+      }
+      if (items.length > 10) {
+        ctx.addIssue({ code: 'custom', message: `${items.length} domains: at most 10` });
+        return z.NEVER;
+      }
+      return [...new Set(items)];
+    }),
+  WBMON_PROXY_DISCOVERY: z
+    .enum(['auto', 'off'], { error: 'must be "auto" (take Connect\'s proxy from machine.config on Windows) or "off"' })
+    .default('auto'),
   WBMON_RELAY_PERIOD_SECONDS: count(300, 10, 86_400),
   WBMON_PROBE_TIMEOUT_MS: count(10_000, 100, 120_000),
   WBMON_RELAY_STATE_DIR: z.string().optional(),
@@ -93,23 +135,30 @@ const schema = z.object({
   WBMON_PROXY_URL: proxyUrl,
 });
 
-export function parseRelaySettings(env: Env, labels: Readonly<Record<string, string>> = {}): RelaySettings {
-  const s = validate(schema, env, labels);
+/**
+ * `platform` decides the Windows defaults: the state directory, and WBMON_AD_DOMAINS taken from
+ * USERDNSDOMAIN (the DNS name of the domain the account logged on to).
+ */
+export function parseRelaySettings(env: Env, labels: Readonly<Record<string, string>> = {}, platform: NodeJS.Platform = process.platform): RelaySettings {
+  const domainDefault = platform === 'win32' && env.USERDNSDOMAIN && env.WBMON_AD_DOMAINS === undefined ? { WBMON_AD_DOMAINS: env.USERDNSDOMAIN } : {};
+  const s = validate(schema, { ...env, ...domainDefault }, { ...(domainDefault.WBMON_AD_DOMAINS && { WBMON_AD_DOMAINS: 'USERDNSDOMAIN (the default of WBMON_AD_DOMAINS)' }), ...labels });
   return {
     monitorUrl: s.WBMON_MONITOR_URL,
     monitorKey: s.WBMON_MONITOR_KEY,
     relayId: s.WBMON_RELAY_ID,
     secret: s.WBMON_RELAY_SECRET,
     targets: s.WBMON_RELAY_TARGETS,
-    keepaliveIdle: [...new Set([...s.WBMON_KEEPALIVE_IDLE, s.WBMON_KEEPALIVE_MIN])].sort((a, b) => a - b),
+    keepaliveIdle: s.WBMON_KEEPALIVE_IDLE,
     keepaliveMin: s.WBMON_KEEPALIVE_MIN,
     keepaliveTarget: s.WBMON_KEEPALIVE_TARGET[0] ?? s.WBMON_RELAY_TARGETS.find((t) => /\.servicebus\.windows\.net$/i.test(new URL(t).hostname)) ?? s.WBMON_RELAY_TARGETS[0]!,
     dcHost: s.WBMON_DC_HOST,
+    adDomains: s.WBMON_AD_DOMAINS,
     periodSeconds: s.WBMON_RELAY_PERIOD_SECONDS,
     probeTimeoutMs: s.WBMON_PROBE_TIMEOUT_MS,
-    stateDir: s.WBMON_RELAY_STATE_DIR ?? defaultStateDir(env),
+    stateDir: s.WBMON_RELAY_STATE_DIR ?? defaultStateDir(env, platform),
     bufferMax: s.WBMON_RELAY_BUFFER_MAX,
     proxyUrl: s.WBMON_PROXY_URL,
+    proxyDiscovery: s.WBMON_PROXY_DISCOVERY === 'auto',
     env,
   };
 }

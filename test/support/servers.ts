@@ -73,7 +73,14 @@ export interface ProxyServer extends Running {
 }
 
 /** A CONNECT proxy: tunnels when `allow` says so, else answers `refuseStatus`. */
-export async function startConnectProxy(options: { refuseStatus?: number; allow?: (authority: string) => boolean } = {}): Promise<ProxyServer> {
+export async function startConnectProxy(
+  options: {
+    refuseStatus?: number;
+    allow?: (authority: string) => boolean;
+    /** Where to tunnel an authority (a proxy that knows hosts this machine's DNS does not); default: the authority itself. */
+    upstream?: (authority: string) => { host: string; port: number } | undefined;
+  } = {},
+): Promise<ProxyServer> {
   const requests: string[] = [];
   const server = createHttpServer((_req, res) => {
     res.writeHead(405);
@@ -88,7 +95,8 @@ export async function startConnectProxy(options: { refuseStatus?: number; allow?
       return;
     }
     const [host, port] = splitAuthority(authority);
-    const upstream = connect(Number(port), host === 'localhost' ? '127.0.0.1' : host, () => {
+    const to = options.upstream?.(authority) ?? { host: host === 'localhost' ? '127.0.0.1' : host, port: Number(port) };
+    const upstream = connect(to.port, to.host, () => {
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       if (head.length) upstream.write(head);
       upstream.pipe(client);
