@@ -4,7 +4,7 @@ import type { CycleReport } from '../src/relay/agent.js';
 import { NO_REASON } from '../src/relay/sender.js';
 
 function report(outcome: CycleReport['outcome']): CycleReport {
-  return { sequence: 7, outcome, delivered: 0, pending: 1, dropped: 0, heartbeat: { results: [] } as unknown as CycleReport['heartbeat'] };
+  return { sequence: 7, outcome, delivered: 0, pending: 1, dropped: 0, dcs: [], discoveredTargets: [], heartbeat: { results: [] } as unknown as CycleReport['heartbeat'] };
 }
 
 describe("the relay's account of a refused heartbeat", () => {

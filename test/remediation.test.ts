@@ -486,18 +486,18 @@ describe('remediationFor', () => {
 
   it("tells an unreachable DC to open Microsoft's writeback ports and that another DC does not replace the PDC emulator", () => {
     const r = remediationFor(fromRelay('dc', 'dc_unreachable', 'tcp', 'dc01.contoso.local'));
-    expect(r.summary).toBe('The Connect server cannot reach domain controller dc01.contoso.local on LDAP (389) or Kerberos (88): open those ports');
+    expect(r.summary).toBe("The Connect server cannot reach domain controller dc01.contoso.local on a port writeback needs: open the ports the alert names (Microsoft's list: 53, 88, 135, 389, 445, 636, 3268)");
     const ports =
       "Open Microsoft's ports for Entra Connect and writeback from the Connect server to every domain controller, on host and network firewalls: DNS 53 (TCP/UDP), Kerberos 88 (TCP/UDP), RPC endpoint mapper 135 (TCP), LDAP 389 (TCP/UDP), SMB 445 (TCP, used for password writeback), LDAPS 636, Global Catalog 3268 (TCP) and dynamic RPC 49152-65535 (TCP).";
     expect(r.steps).toEqual([
-      'From the Connect server: Test-NetConnection dc01.contoso.local -Port 389 and Test-NetConnection dc01.contoso.local -Port 88.',
+      'From the Connect server, for each port the alert names as failed: Test-NetConnection dc01.contoso.local -Port <port> (TcpTestSucceeded must be True).',
       ports,
       PDC,
       'If dc01.contoso.local itself is down, bring it back: if it holds the PDC emulator role, writeback stays broken until it is back or the role is moved to a healthy DC (Move-ADDirectoryServerOperationMasterRole). Point WBMON_DC_HOST at the PDC emulator, the DC writeback uses.',
     ]);
     expect(r.steps.some((s) => /make sure Connect may use another DC/.test(s))).toBe(false);
     expect(remediationFor(fromRelay('dc', 'dc_ldap_new', 'ldap', 'dc01.contoso.local')).steps).toEqual([
-      'From the Connect server: Test-NetConnection dc01.contoso.local -Port 389 and Test-NetConnection dc01.contoso.local -Port 88.',
+      'From the Connect server: Test-NetConnection dc01.contoso.local -Port 389, then the same for 53, 88, 135, 445, 636 and 3268.',
       ports,
       PDC,
     ]);
@@ -581,8 +581,8 @@ describe('remediationFor', () => {
       const r = remediationFor(fromRelay('dc', 'dc_unreachable', 'tcp', host));
       const text = [r.summary, ...r.steps].join('\n');
       if (host.trim()) expect(text, host).not.toContain(host.trim());
-      expect(r.summary, host).toBe('The Connect server cannot reach domain controller <host> on LDAP (389) or Kerberos (88): open those ports');
-      expect(r.steps[0], host).toBe('From the Connect server: Test-NetConnection <host> -Port 389 and Test-NetConnection <host> -Port 88.');
+      expect(r.summary, host).toBe("The Connect server cannot reach domain controller <host> on a port writeback needs: open the ports the alert names (Microsoft's list: 53, 88, 135, 389, 445, 636, 3268)");
+      expect(r.steps[0], host).toBe('From the Connect server, for each port the alert names as failed: Test-NetConnection <host> -Port <port> (TcpTestSucceeded must be True).');
     }
   });
 
@@ -600,10 +600,10 @@ describe('remediationFor', () => {
 
   it('still fills IPv4 and IPv6 literals into the commands', () => {
     expect(remediationFor(fromRelay('dc', 'dc_unreachable', 'tcp', '10.0.0.5')).steps[0]).toBe(
-      'From the Connect server: Test-NetConnection 10.0.0.5 -Port 389 and Test-NetConnection 10.0.0.5 -Port 88.',
+      'From the Connect server, for each port the alert names as failed: Test-NetConnection 10.0.0.5 -Port <port> (TcpTestSucceeded must be True).',
     );
     expect(remediationFor(fromRelay('dc', 'dc_unreachable', 'tcp', 'fd00::5')).steps[0]).toBe(
-      'From the Connect server: Test-NetConnection fd00::5 -Port 389 and Test-NetConnection fd00::5 -Port 88.',
+      'From the Connect server, for each port the alert names as failed: Test-NetConnection fd00::5 -Port <port> (TcpTestSucceeded must be True).',
     );
   });
 });

@@ -745,9 +745,9 @@ export const REMEDIATIONS: readonly RemediationRule[] = [
   {
     match: { code: 'dc_unreachable' },
     remediation: {
-      summary: 'The Connect server cannot reach domain controller {host} on LDAP (389) or Kerberos (88): open those ports',
+      summary: "The Connect server cannot reach domain controller {host} on a port writeback needs: open the ports the alert names (Microsoft's list: 53, 88, 135, 389, 445, 636, 3268)",
       steps: [
-        'From the Connect server: Test-NetConnection {host} -Port 389 and Test-NetConnection {host} -Port 88.',
+        'From the Connect server, for each port the alert names as failed: Test-NetConnection {host} -Port <port> (TcpTestSucceeded must be True).',
         DC_PORTS,
         PDC,
         'If {host} itself is down, bring it back: if it holds the PDC emulator role, writeback stays broken until it is back or the role is moved to a healthy DC (Move-ADDirectoryServerOperationMasterRole). Point WBMON_DC_HOST at the PDC emulator, the DC writeback uses.',
@@ -915,8 +915,8 @@ export const REMEDIATIONS: readonly RemediationRule[] = [
   {
     match: { kind: 'dc' },
     remediation: {
-      summary: 'The domain controller check of {host} failed ({code}): check LDAP (389) and Kerberos (88) from the Connect server',
-      steps: ['From the Connect server: Test-NetConnection {host} -Port 389 and Test-NetConnection {host} -Port 88.', DC_PORTS, PDC],
+      summary: "The domain controller check of {host} failed ({code}): check Microsoft's writeback ports from the Connect server",
+      steps: ['From the Connect server: Test-NetConnection {host} -Port 389, then the same for 53, 88, 135, 445, 636 and 3268.', DC_PORTS, PDC],
     },
   },
   {
