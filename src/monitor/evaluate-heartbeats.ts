@@ -178,6 +178,8 @@ interface Context {
   readonly pending: Map<string, Entry<StoredHeartbeat>[]>;
   /** Every check as listed at the start (null: known not to exist), kept current as we write. */
   readonly checks: Map<string, Versioned<CheckRecord> | null>;
+  /** Each relay's relay-probe targets as listed at the start: one pass over the checks, not one per relay. */
+  readonly relayTargets: ReadonlyMap<string, readonly string[]>;
   readonly observe: ResultObserver | undefined;
   readonly onRelay: EvaluateOptions['onRelay'];
 }
@@ -201,6 +203,7 @@ export async function evaluateHeartbeats(settings: Settings, store: Store, now: 
     records: new Map(records.map((e) => [e.key, e])),
     pending,
     checks: new Map(checks.map((e) => [e.key, e])),
+    relayTargets: relayProbeTargets(checks.map((e) => e.value)),
     observe: options.observe,
     onRelay: options.onRelay,
   };
@@ -267,10 +270,7 @@ async function evaluateRelay(ctx: Context, relayId: string, config: RelayConfig)
     }
   };
 
-  const targets = new Set<string>();
-  for (const check of ctx.checks.values()) {
-    if (check?.value.kind === 'relay-probe' && check.value.location === relayId) targets.add(check.value.target);
-  }
+  const targets = new Set(ctx.relayTargets.get(relayId));
   let ignoredTargets = 0;
   /** Whether a result for this target may be recorded: a known target, or room for one more. */
   const admit = (target: string): boolean => {
@@ -331,6 +331,17 @@ export function unstoredResults(at: string, count: number, errors: readonly stri
     startedAt: at,
     failure: { code: 'results_unstored', phase: 'heartbeat', message: `the monitor could not store ${count} of this heartbeat's reports: ${first.slice(0, 300)}` },
   };
+}
+
+function relayProbeTargets(checks: readonly CheckRecord[]): Map<string, string[]> {
+  const byRelay = new Map<string, string[]>();
+  for (const check of checks) {
+    if (check.kind !== 'relay-probe') continue;
+    const list = byRelay.get(check.location) ?? [];
+    list.push(check.target);
+    byRelay.set(check.location, list);
+  }
+  return byRelay;
 }
 
 /** Moves the relay record to `stored` under its ETag; never back, when evaluators race. */
