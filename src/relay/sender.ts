@@ -3,7 +3,9 @@
  * accepts timestamps within 300 s, and a buffered heartbeat may be hours old), through the
  * customer's proxy when one applies, and classifying the answer for the outbox.
  */
+import { request as httpRequest } from 'node:http';
 import { ProxyAgent, request, type Dispatcher } from 'undici';
+import { isLoopback } from '../config/loopback.js';
 import { sign } from '../heartbeat/verify.js';
 import { proxyFor, proxyFromEnvironment } from '../probes/proxy.js';
 import { VERSION } from '../version.js';
@@ -30,6 +32,12 @@ export function createSender(settings: RelaySettings, timeoutMs = 30_000): Sende
   const url = new URL('api/heartbeat', settings.monitorUrl.href.endsWith('/') ? settings.monitorUrl : `${settings.monitorUrl.href}/`);
   const proxy = proxyFor(url, proxyFromEnvironment(settings.env, settings.proxyUrl));
   const dispatcher: Dispatcher | undefined = proxy ? new ProxyAgent(proxy.href) : undefined;
+  // A test seam for Wine, not for Windows: under Wine undici cannot connect ("connect
+  // UNKNOWN") while node:http can, so the Wine tests of the relay executable set
+  // WBMON_RELAY_HTTP_CLIENT=node. It is honoured only for plain http to a loopback monitor
+  // without a proxy (a test set-up by definition); https, proxies and every real monitor
+  // always go through undici, exactly as on Windows.
+  const plainLoopback = settings.env.WBMON_RELAY_HTTP_CLIENT === 'node' && url.protocol === 'http:' && isLoopback(url.hostname) && !dispatcher;
 
   return {
     async send(body, now) {
@@ -43,6 +51,10 @@ export function createSender(settings: RelaySettings, timeoutMs = 30_000): Sende
       };
       if (settings.monitorKey) headers['x-functions-key'] = settings.monitorKey;
       try {
+        if (plainLoopback) {
+          const res = await postWithNodeHttp(url, headers, body, timeoutMs);
+          return classify(res.status, messageOf(res.text.slice(0, 500)));
+        }
         const res = await request(url, {
           method: 'POST',
           headers,
@@ -61,6 +73,20 @@ export function createSender(settings: RelaySettings, timeoutMs = 30_000): Sende
       await dispatcher?.close();
     },
   };
+}
+
+function postWithNodeHttp(url: URL, headers: Record<string, string>, body: string, timeoutMs: number): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, timeout: timeoutMs }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'UND_ERR_HEADERS_TIMEOUT' })));
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 function messageOf(text: string): string {
