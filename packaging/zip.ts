@@ -28,7 +28,7 @@ export function writeZip(entries: readonly ZipEntry[], mtime = new Date()): Buff
     if (!/^[^/\\][^\\]*$/.test(entry.name) || entry.name.split('/').includes('..')) throw new Error(`zip: bad entry name "${entry.name}"`);
     const name = Buffer.from(entry.name, 'utf8');
     const crc = crc32(entry.data);
-    const deflated = deflateRawSync(entry.data, { level: 9 });
+    const deflated = deflateRawSync(entry.data, { level: 6 });
     const stored = deflated.length >= entry.data.length;
     const body = stored ? entry.data : deflated;
     if (body.length >= 0xffffffff || entry.data.length >= 0xffffffff || offset >= 0xffffffff) throw new Error('zip: entries of 4 GiB or more need ZIP64, which this writer does not do');

@@ -254,6 +254,7 @@ function Get-WbPreflightAdvice([int] $ExitCode, [string[]] $Output, [string] $Ur
     if ($text -match '\(retry') {
         return "the monitor at $Url could not be reached or did not answer: check outbound HTTPS (443) from this server to it, through the same proxy and firewall as the ADSync service, and that the monitor is running"
     }
+    if ($ExitCode -eq -1) { return "$($Output -join '; ') (if the zip was downloaded, run Unblock-File on it before unpacking)" }
     return "the pre-flight failed (exit $ExitCode); the lines above say why"
 }
 
@@ -281,8 +282,7 @@ function Install-WbRelay {
         else { $secretText = [string] ((Get-Content -LiteralPath $SecretFile -TotalCount 1) -join '').Trim() }
     }
     if ($null -ne $secretText -and $secretText.Length -lt $script:MinSecretLength) { $problems.Add("-Secret: must be at least $script:MinSecretLength characters (the secret of this relay in WBMON_RELAYS on the monitor)") }
-    if (-not $Account) { $Account = $script:DefaultAccount }
-    if ($Account -notmatch '^(NT SERVICE\\[A-Za-z0-9_.-]+|[^\\\s]+\\[^\\\s]+\$)$') {
+    if ($Account -and $Account -notmatch '^(NT SERVICE\\[A-Za-z0-9_.-]+|[^\\\s]+\\[^\\\s]+\$)$') {
         $problems.Add("-Account: `"$Account`" must be a virtual account (NT SERVICE\name) or a group managed service account (DOMAIN\name$)")
     }
     $absent = @(@('writeback-monitor-relay.exe', 'WinSW.exe', 'WinSW.exe.config') | Where-Object { -not (Test-Path -LiteralPath (Join-Path $PackageDir $_)) })
@@ -294,6 +294,10 @@ function Install-WbRelay {
     $paths = Get-WbPaths
     $service = Get-WbService $script:ServiceName
     $upgrade = $null -ne $service
+    $previousAccount = $null
+    if ($upgrade) { $previousAccount = Get-WbServiceAccount $script:ServiceName }
+    # An upgrade keeps the account the service runs as unless -Account says otherwise.
+    if (-not $Account) { $Account = if ($previousAccount) { $previousAccount } else { $script:DefaultAccount } }
     $values = Read-WbSettings $paths.Settings
     if ($MonitorUrl) { $values['WBMON_MONITOR_URL'] = $MonitorUrl }
     if ($RelayId) { $values['WBMON_RELAY_ID'] = $RelayId }
@@ -309,8 +313,6 @@ function Install-WbRelay {
     # 3. The pre-flight, before anything is changed. An upgrade stops the service first, so the
     #    pre-flight sends the buffer in order from the real state folder; a first install uses an
     #    empty folder (sequence numbers follow the clock, so the service's next ones are larger).
-    $previousAccount = $null
-    if ($upgrade) { $previousAccount = Get-WbServiceAccount $script:ServiceName }
     $wasRunning = $upgrade -and $service.Status -eq 'Running'
     if ($wasRunning) { Write-WbLine "Stopping $script:ServiceName (it finishes its current cycle)..."; Stop-WbService $script:ServiceName }
     $scratch = Join-Path ([System.IO.Path]::GetTempPath()) ("wbmon-preflight-" + [guid]::NewGuid().ToString('n'))
@@ -320,7 +322,12 @@ function Install-WbRelay {
         foreach ($k in $values.Keys) { $environment[$k] = $values[$k] }
         if (-not $upgrade) { $environment['WBMON_RELAY_STATE_DIR'] = $scratch }
         Write-WbLine "Pre-flight: writeback-monitor-relay.exe relay --once to $($values['WBMON_MONITOR_URL'])"
-        $preflight = Invoke-WbPreflight -Exe (Join-Path $PackageDir 'writeback-monitor-relay.exe') -Environment $environment -WorkingDirectory $scratch
+        try {
+            $preflight = Invoke-WbPreflight -Exe (Join-Path $PackageDir 'writeback-monitor-relay.exe') -Environment $environment -WorkingDirectory $scratch
+        } catch {
+            # Blocked by policy (AppLocker, a downloaded file not unblocked), or not startable at all.
+            $preflight = @{ ExitCode = -1; Output = @("writeback-monitor-relay.exe could not be started: $($_.Exception.Message)") }
+        }
         foreach ($line in $preflight.Output) { Write-WbLine "  $line" }
     } finally {
         Remove-Item -LiteralPath $scratch -Recurse -Force -ErrorAction SilentlyContinue

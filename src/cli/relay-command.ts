@@ -44,7 +44,6 @@ export async function runRelay(
     if (once) {
       const report = await agent.cycle();
       log(describeCycle(settings.relayId, report));
-      observe(report);
       return report.outcome.kind === 'accepted' ? 0 : 1;
     }
     let stopping: string | undefined;

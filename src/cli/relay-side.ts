@@ -7,7 +7,7 @@ import { ConfigError } from '../config/errors.js';
 import { readEnvironment, type Settings } from '../config/settings.js';
 import { probeAll } from '../monitor/probe-cycle.js';
 import { parseRelaySettings } from '../relay/settings.js';
-import { createEventWriter, settingsErrorEvent, type EventWriter } from '../relay/windows-events.js';
+import { createEventWriter, NO_EVENTS, settingsErrorEvent, type EventWriter } from '../relay/windows-events.js';
 import { probeTable } from './probe-table.js';
 import { runRelay } from './relay-command.js';
 import { runKeepalive } from './keepalive-command.js';
@@ -35,20 +35,26 @@ export async function probeCommand(args: string[]): Promise<number> {
   return results.every((r) => r.ok) ? 0 : 1;
 }
 
-/** `relay [--once]`. On Windows its settings errors also go to the Application log (event 1900). */
-export async function relayCommand(args: string[], events: EventWriter = createEventWriter()): Promise<number> {
+/**
+ * `relay [--once]`. The agent in its loop (the service) writes its events to the Windows
+ * Application log, settings errors included (event 1900). `relay --once` is a console check
+ * (the installer's pre-flight): its verdict is printed, and nothing goes to the event log.
+ */
+export async function relayCommand(args: string[], events: EventWriter = createEventWriter({ onError: timestampedLog })): Promise<number> {
   const values = parse(args, { once: { type: 'boolean' } });
+  const once = values.once === true;
+  if (once) events = NO_EVENTS;
   let settings;
   try {
     settings = parseRelaySettings(readEnvironment());
   } catch (err) {
-    if (err instanceof ConfigError) {
+    if (err instanceof ConfigError && !once) {
       await events.write(settingsErrorEvent(err.problems));
       await events.flush();
     }
     throw err;
   }
-  return runRelay(settings, values.once === true, timestampedLog, events);
+  return runRelay(settings, once, timestampedLog, events);
 }
 
 export async function keepaliveCommand(args: string[]): Promise<number> {

@@ -224,6 +224,9 @@ export interface EventWriter {
   flush(): Promise<void>;
 }
 
+/** Writes nothing: off Windows, and for `relay --once`. */
+export const NO_EVENTS: EventWriter = { write: async () => undefined, flush: async () => undefined };
+
 export interface EventWriterOptions {
   readonly platform?: NodeJS.Platform;
   readonly spawn?: SpawnLike;
@@ -235,9 +238,7 @@ export interface EventWriterOptions {
 
 export function createEventWriter(options: EventWriterOptions = {}): EventWriter {
   const platform = options.platform ?? process.platform;
-  if (platform !== 'win32') {
-    return { write: async () => undefined, flush: async () => undefined };
-  }
+  if (platform !== 'win32') return NO_EVENTS;
   const spawn = options.spawn ?? (nodeSpawn as unknown as SpawnLike);
   const env = options.env ?? process.env;
   const timeoutMs = options.timeoutMs ?? 15_000;

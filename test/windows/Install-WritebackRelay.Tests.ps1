@@ -163,6 +163,20 @@ Describe 'an upgrade' {
         $script:preflightEnv.WBMON_RELAY_TARGETS | Should -Be 'https://extra.example/'
     }
 
+    It 'keeps the gMSA the service runs as when -Account is not given again' {
+        Mock Get-WbServiceAccount { 'CONTOSO\wbrelay$' }
+        Install-WbRelay -PackageDir $script:Package
+        ScCalls | Should -Contain 'config WritebackMonitorRelay start= delayed-auto obj= CONTOSO\wbrelay$ DisplayName= Writeback Monitor Relay'
+        Should -Invoke Remove-WbGroupMember -Times 0 -Exactly
+    }
+
+    It 'moves the grants and the group membership to a new -Account' {
+        Install-WbRelay -Account 'CONTOSO\wbrelay$' -PackageDir $script:Package
+        $script:icacls | Should -Contain "$($script:Paths.DataDir) /remove:g NT SERVICE\WritebackMonitorRelay /T"
+        Should -Invoke Remove-WbGroupMember -Times 1 -Exactly -ParameterFilter { $Member -eq 'NT SERVICE\WritebackMonitorRelay' }
+        Should -Invoke Add-WbGroupMember -Times 1 -Exactly -ParameterFilter { $Member -eq 'CONTOSO\wbrelay$' }
+    }
+
     It 'takes a new secret when one is given' {
         $newSecret = 'y' * 40
         $file = Join-Path $TestDrive 'secret.txt'
@@ -203,6 +217,18 @@ Describe 'a failing pre-flight stops a first install, naming what to fix, with n
         Mock Invoke-WbPreflight { @{ ExitCode = 2; Output = @('WBMON_RELAY_TARGETS: "x" is not a URL') } }
         { Install-WbRelay -MonitorUrl $script:Url -RelayId 'connect01' -Secret (ConvertTo-SecureString $script:GoodSecret -AsPlainText -Force) -PackageDir $script:Package } |
             Should -Throw -ExpectedMessage "pre-flight failed, nothing was installed: the relay's settings are wrong: WBMON_RELAY_TARGETS*"
+    }
+}
+
+Describe 'a pre-flight that cannot even start the relay' {
+    It 'says so, starts the installed relay again on an upgrade, and changes nothing' {
+        Mock Get-WbService { [pscustomobject]@{ Name = 'WritebackMonitorRelay'; Status = 'Running' } }
+        Mock Invoke-WbPreflight { throw 'This program is blocked by group policy.' }
+        { Install-WbRelay -MonitorUrl $script:Url -RelayId 'connect01' -Secret (ConvertTo-SecureString $script:GoodSecret -AsPlainText -Force) -PackageDir $script:Package } |
+            Should -Throw -ExpectedMessage '*writeback-monitor-relay.exe could not be started: This program is blocked by group policy. (if the zip was downloaded, run Unblock-File*'
+        Should -Invoke Stop-WbService -Times 1 -Exactly
+        Should -Invoke Start-WbService -Times 1 -Exactly
+        $script:scCalls.Count | Should -Be 0
     }
 }
 
