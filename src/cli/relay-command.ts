@@ -10,6 +10,15 @@ import type { ProbeResult } from '../probes/result.js';
  */
 export const UNAUTHORIZED_HINT =
   'check WBMON_MONITOR_KEY first: a missing or wrong function key is refused by the Functions host before the monitor sees the heartbeat; then WBMON_RELAY_ID, WBMON_RELAY_SECRET against WBMON_RELAYS on the monitor, and the clock (within 300 s)';
+import { VERSION } from '../version.js';
+import {
+  createEventWriter,
+  cycleFailedEvent,
+  RelayEventTracker,
+  startedEvent,
+  stoppedEvent,
+  type EventWriter,
+} from '../relay/windows-events.js';
 
 export function describeCycle(relayId: string, r: CycleReport): string {
   const up = r.heartbeat.results.filter((x) => x.ok).length;
@@ -79,8 +88,23 @@ function describeKeepalive(k: KeepaliveReport): string {
   return `keepalive ${k.target}${via}: ${k.passed ? 'passed' : 'FAILED'} (must survive ${k.requiredSeconds} s idle): ${lengths.join(', ')}`;
 }
 
-export async function runRelay(settings: RelaySettings, once: boolean, log: (line: string) => void, options: { keepalive?: boolean } = {}): Promise<number> {
+/**
+ * `events` is the Windows Application log (a no-op elsewhere): started, stopped, and what the
+ * tracker makes of each cycle. A service stop reaches the loop as SIGINT (WinSW sends Ctrl+C)
+ * or SIGBREAK: the cycle in flight finishes, so the buffer and the sequence file stay whole.
+ */
+export async function runRelay(
+  settings: RelaySettings,
+  once: boolean,
+  log: (line: string) => void,
+  options: { keepalive?: boolean } = {},
+  events: EventWriter = createEventWriter({ onError: log }),
+): Promise<number> {
   const agent = new RelayAgent(settings, { log });
+  const tracker = new RelayEventTracker(settings.relayId, settings.monitorUrl.origin, settings.bufferMax);
+  const observe = (report: CycleReport): void => {
+    for (const e of tracker.observe(report, new Date())) void events.write(e);
+  };
   try {
     if (once) {
       // The test takes its longest idle length (minutes): run it first, so this heartbeat carries it.
@@ -90,25 +114,31 @@ export async function runRelay(settings: RelaySettings, once: boolean, log: (lin
       log(describeCycle(settings.relayId, report));
       return report.outcome.kind === 'accepted' ? 0 : 1;
     }
-    let stopping = false;
+    let stopping: string | undefined;
     let wake: () => void = () => undefined;
     const stop = (signal: string): void => {
+      if (stopping) return;
       log(`${signal}: stopping after the current cycle`);
-      stopping = true;
+      stopping = signal;
       wake();
     };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
+    const signals = ['SIGINT', 'SIGTERM', ...(process.platform === 'win32' ? ['SIGBREAK'] : [])] as NodeJS.Signals[];
+    for (const signal of signals) process.once(signal, () => stop(signal));
     log(`relay ${settings.relayId}: heartbeat every ${settings.periodSeconds} s to ${settings.monitorUrl.origin}, state in ${settings.stateDir}`);
     const route = await agent.proxyRoute();
     log(`relay ${settings.relayId}: proxy ${route.proxy ?? 'none (direct)'}, from ${route.source}`);
+    void events.write(startedEvent(settings.relayId, VERSION, settings.periodSeconds, settings.monitorUrl.origin, settings.stateDir));
     while (!stopping) {
       const started = Date.now();
       try {
-        log(describeCycle(settings.relayId, await agent.cycle({ keepalive: true })));
+        const report = await agent.cycle({ keepalive: true });
+        log(describeCycle(settings.relayId, report));
+        observe(report);
       } catch (err) {
         log(`relay ${settings.relayId}: cycle failed: ${(err as Error).message}`);
+        void events.write(cycleFailedEvent(settings.relayId, (err as Error).message));
       }
+      if (stopping) break;
       const wait = Math.max(0, settings.periodSeconds * 1000 - (Date.now() - started));
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, wait);
@@ -118,8 +148,10 @@ export async function runRelay(settings: RelaySettings, once: boolean, log: (lin
         };
       });
     }
+    void events.write(stoppedEvent(settings.relayId, stopping ?? 'stopped'));
     return 0;
   } finally {
     await agent.close();
+    await events.flush();
   }
 }

@@ -41,6 +41,8 @@ export interface CycleReport {
   readonly sequence: number;
   /** What became of this cycle's own heartbeat. */
   readonly outcome: SendOutcome | { kind: 'buffered'; message: string };
+  /** What stopped the flush this cycle, when something did (the Windows event log reports it). */
+  readonly blocked?: SendOutcome;
   /** Heartbeats delivered this cycle, this one included. */
   readonly delivered: number;
   readonly pending: number;
@@ -163,6 +165,7 @@ export class RelayAgent {
       sequence,
       outcome: own ?? { kind: 'buffered', message: `kept in the buffer behind older heartbeats (${blocked?.kind}: ${blocked?.message})` },
       delivered,
+      ...(blocked && { blocked }),
       ...after,
       heartbeat,
       dcs,

@@ -3,8 +3,10 @@
  * accepts timestamps within 300 s, and a buffered heartbeat may be hours old), through the
  * customer's proxy when one applies, and classifying the answer for the outbox.
  */
+import { request as httpRequest } from 'node:http';
 import { rootCertificates } from 'node:tls';
 import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
+import { isLoopback } from '../config/loopback.js';
 import { sign } from '../heartbeat/verify.js';
 import { proxyFor, proxyFromEnvironment } from '../probes/proxy.js';
 import { VERSION } from '../version.js';
@@ -48,6 +50,12 @@ export function createSender(settings: RelaySettings, timeoutMs = 30_000, route:
     : ca
       ? new Agent({ connect: { ca } })
       : undefined;
+  // A test seam for Wine, not for Windows: under Wine undici cannot connect ("connect
+  // UNKNOWN") while node:http can, so the Wine tests of the relay executable set
+  // WBMON_RELAY_HTTP_CLIENT=node. It is honoured only for plain http to a loopback monitor
+  // without a proxy (a test set-up by definition); https, proxies and every real monitor
+  // always go through undici, exactly as on Windows.
+  const plainLoopback = settings.env.WBMON_RELAY_HTTP_CLIENT === 'node' && url.protocol === 'http:' && isLoopback(url.hostname) && !dispatcher;
 
   return {
     async send(body, now) {
@@ -61,6 +69,10 @@ export function createSender(settings: RelaySettings, timeoutMs = 30_000, route:
       };
       if (settings.monitorKey) headers['x-functions-key'] = settings.monitorKey;
       try {
+        if (plainLoopback) {
+          const res = await postWithNodeHttp(url, headers, body, timeoutMs);
+          return classify(res.status, messageOf(res.text.slice(0, 500)));
+        }
         const res = await request(url, {
           method: 'POST',
           headers,
@@ -79,6 +91,20 @@ export function createSender(settings: RelaySettings, timeoutMs = 30_000, route:
       await dispatcher?.close();
     },
   };
+}
+
+function postWithNodeHttp(url: URL, headers: Record<string, string>, body: string, timeoutMs: number): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, timeout: timeoutMs }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'UND_ERR_HEADERS_TIMEOUT' })));
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 function messageOf(text: string): string {
