@@ -8,6 +8,7 @@ import { benchHeartbeatIngest, formatHeartbeatIngest } from './heartbeat-ingest.
 import { benchEvaluationScale, formatEvaluationScale } from './evaluation-scale.js';
 import { benchAlertLatency, formatAlertLatency } from './alert-latency.js';
 import { benchColdStart, formatColdStart } from './cold-start.js';
+import { benchRelayFootprint, formatRelayFootprint, FOOTPRINT_MAX_RATIO } from './relay-footprint.js';
 
 interface Check {
   readonly name: string;
@@ -35,8 +36,17 @@ console.log(formatEvaluationScale(evaluation));
 console.log();
 const cold = await benchColdStart();
 console.log(formatColdStart(cold));
+console.log();
+const footprint = await benchRelayFootprint();
+console.log(formatRelayFootprint(footprint));
 
 const checks: Check[] = [
+  {
+    name: 'relay rss after 10 cycles / idle node',
+    measured: footprint.ratio.toFixed(3),
+    target: `<= ${FOOTPRINT_MAX_RATIO}`,
+    pass: footprint.ratio <= FOOTPRINT_MAX_RATIO,
+  },
   {
     name: `probe cycle / slowest target (${cycle.targets} targets)`,
     measured: cycle.medianRatio.toFixed(3),

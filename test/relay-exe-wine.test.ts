@@ -116,7 +116,7 @@ describe.skipIf(skip !== undefined)('the relay executable under Wine', () => {
     const run = await runExe(['serve']);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('unknown command "serve"');
-    expect(run.stderr).toContain('relay [--once]');
+    expect(run.stderr).toContain('relay [--once [--keepalive]]');
     expect(run.stderr).not.toContain('alert test');
   }, 60_000);
 

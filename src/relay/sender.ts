@@ -55,7 +55,7 @@ export function createSender(settings: RelaySettings, timeoutMs = 30_000, route:
   // WBMON_RELAY_HTTP_CLIENT=node. It is honoured only for plain http to a loopback monitor
   // without a proxy (a test set-up by definition); https, proxies and every real monitor
   // always go through undici, exactly as on Windows.
-  const plainLoopback = settings.env.WBMON_RELAY_HTTP_CLIENT === 'node' && url.protocol === 'http:' && isLoopback(url.hostname) && !dispatcher;
+  const plainLoopback = settings.env.WBMON_RELAY_HTTP_CLIENT === 'node' && url.protocol === 'http:' && isLoopback(url.hostname) && !proxy;
 
   return {
     async send(body, now) {
