@@ -16,7 +16,7 @@ import { deliver, enqueue, type DeliveryReport } from './outbox.js';
 import { decide, DEFAULT_FLAP_CHANGES, DEFAULT_FLAP_WINDOW_MINUTES, retiredEvent, type Notified } from './policy.js';
 import { inMaintenance } from './maintenance.js';
 import { RELAYS, type RelayRecord } from '../heartbeat/ingest.js';
-import { cloudTargets } from '../monitor/probe-cycle.js';
+import { cloudTargetsOf } from '../monitor/probe-cycle.js';
 import { retirementReason, type Reporting } from '../monitor/retirement.js';
 import { remediationFor } from './remediation.js';
 
@@ -41,15 +41,14 @@ export async function evaluateAlerts(
   log: (line: string) => void = () => undefined,
   onOutcome?: (channel: string, outcome: 'sent' | 'failed') => void,
 ): Promise<AlertPass> {
-  const [checks, notified, transitions, relays, targets] = await Promise.all([
+  const [checks, notified, transitions, relays] = await Promise.all([
     store.list<CheckRecord>(CHECKS),
     store.list<Notified>(NOTIFIED),
     store.list<Transition>(TRANSITIONS),
     store.list<RelayRecord>(RELAYS),
-    cloudTargets(settings, store, now),
   ]);
   const reporting: Reporting = {
-    cloudTargets: new Set(targets),
+    cloudTargets: new Set(cloudTargetsOf(settings, relays.map((r) => r.value), now)),
     relays: new Set([...settings.relays.keys(), ...settings.relayProblems.invalid.keys()]),
     relaysUnknown: settings.relayProblems.unusable !== undefined,
     lastHeartbeatAt: new Map(relays.map((r) => [r.key, r.value.lastHeartbeatAt])),

@@ -59,8 +59,12 @@ export function probeAll(targets: readonly string[], settings: ProbeSettings, io
  * heartbeat reported for NAMESPACE_EXPIRY_MS (24 h) before `now` is no longer probed.
  */
 export async function cloudTargets(settings: Settings, store: Store, now: Date = new Date()): Promise<string[]> {
-  const relays = await store.list<RelayRecord>(RELAYS);
-  const discovered = relays.flatMap((r) => activeNamespaces(r.value, now)).map((host) => new URL(`https://${host}/`).href);
+  return cloudTargetsOf(settings, (await store.list<RelayRecord>(RELAYS)).map((e) => e.value), now);
+}
+
+/** The same from relay records already read (the alert pass lists them anyway). */
+export function cloudTargetsOf(settings: Settings, relays: readonly RelayRecord[], now: Date): string[] {
+  const discovered = relays.flatMap((r) => activeNamespaces(r, now)).map((host) => new URL(`https://${host}/`).href);
   return [...new Set([...settings.targets, ...discovered])];
 }
 
