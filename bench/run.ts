@@ -4,6 +4,7 @@
  */
 import { benchProbeCycle, formatProbeCycle } from './probe-cycle.js';
 import { benchTimingAccuracy, formatTimingAccuracy } from './timing-accuracy.js';
+import { benchColdTtfb, formatColdTtfb } from './cold-ttfb.js';
 import { benchHeartbeatIngest, formatHeartbeatIngest } from './heartbeat-ingest.js';
 import { benchEvaluationScale, formatEvaluationScale } from './evaluation-scale.js';
 import { benchAlertLatency, formatAlertLatency } from './alert-latency.js';
@@ -24,6 +25,9 @@ console.log(formatProbeCycle(cycle));
 console.log();
 const timing = await benchTimingAccuracy();
 console.log(formatTimingAccuracy(timing));
+console.log();
+const coldTtfb = await benchColdTtfb();
+console.log(formatColdTtfb(coldTtfb));
 console.log();
 const ingest = await benchHeartbeatIngest();
 console.log(formatHeartbeatIngest(ingest));
@@ -58,6 +62,18 @@ const checks: Check[] = [
     measured: `${d.errorMs >= 0 ? '+' : ''}${d.errorMs.toFixed(2)} ms`,
     target: `|error| <= ${timing.maxErrorMs} ms`,
     pass: Math.abs(d.errorMs) <= timing.maxErrorMs,
+  })),
+  ...coldTtfb.delays.map((d) => ({
+    name: `cold ttfb error at ${d.delayMs} ms delay (fresh process)`,
+    measured: `${d.errorMs >= 0 ? '+' : ''}${d.errorMs.toFixed(2)} ms`,
+    target: `|error| <= ${coldTtfb.maxErrorMs} ms`,
+    pass: Math.abs(d.errorMs) <= coldTtfb.maxErrorMs,
+  })),
+  ...coldTtfb.delays.map((d) => ({
+    name: `cold ttfb vs blackbox_exporter at ${d.delayMs} ms`,
+    measured: d.vsBlackboxMs === undefined ? 'n/a' : `${d.vsBlackboxMs >= 0 ? '+' : ''}${d.vsBlackboxMs.toFixed(2)} ms`,
+    target: d.vsBlackboxMs === undefined ? `not measured: ${coldTtfb.blackboxMissing}` : `|ours - theirs| <= ${coldTtfb.maxVsBlackboxMs} ms, same run`,
+    pass: d.vsBlackboxMs !== undefined && Math.abs(d.vsBlackboxMs) <= coldTtfb.maxVsBlackboxMs,
   })),
   {
     name: 'heartbeat ingest: API / raw Azurite upsert',

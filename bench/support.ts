@@ -100,13 +100,36 @@ export async function startHttps(
   };
 }
 
-/** Answers 200 after `delayMs` with nothing sent before: the injected time to first byte. */
+/**
+ * Answers 200 `delayMs` after the request arrived, with nothing sent before: the injected time to
+ * first byte. Checked against the monotonic clock, because a bare setTimeout can fire up to a
+ * millisecond early on libuv's cached loop time, and later by as much.
+ */
 export function respondAfter(res: ServerResponse, delayMs: number): void {
-  const timer = setTimeout(() => {
+  const arrived = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  let closed = false;
+  const answer = (): void => {
+    if (closed) return;
+    const left = delayMs - (performance.now() - arrived);
+    // A timer overshoots by up to a millisecond or two; the last 2 ms are spun out on
+    // setImmediate so that the delay is what it says, and the error measured is the probe's.
+    if (left > 2) {
+      timer = setTimeout(answer, Math.floor(left - 2));
+      return;
+    }
+    if (left > 0) {
+      setImmediate(answer);
+      return;
+    }
     res.writeHead(200, { 'content-type': 'text/plain' });
     res.end('ok');
-  }, delayMs);
-  res.once('close', () => clearTimeout(timer));
+  };
+  answer();
+  res.once('close', () => {
+    closed = true;
+    clearTimeout(timer);
+  });
 }
 
 export function median(values: readonly number[]): number {

@@ -62,15 +62,23 @@ export async function establish(
     // DNS: the proxy's name when tunnelling (the proxy resolves the target), else the target's.
     const connectHost = proxy ? proxy.hostname.replace(/^\[|\]$/g, '') : host;
     const connectPort = proxy ? Number(proxy.port || 80) : port;
-    const address = await timed(timings, 'dns', () => resolve(connectHost, options.lookup ?? systemLookup, deadline));
+    // An address needs no resolution: no DNS phase, as blackbox_exporter's `resolve` is 0.
+    const address = isIpLiteral(connectHost)
+      ? connectHost
+      : await timed(timings, 'dns', () => resolve(connectHost, options.lookup ?? systemLookup, deadline));
     partial.address = address;
 
-    const socket = await timed(timings, 'tcp', () => connectTcp(address, connectPort, deadline, Boolean(proxy)));
+    // Each phase's clock starts once its first packet is under way: building the socket or the
+    // TLS context is this process's own work, and on a cold process it cost milliseconds that
+    // would otherwise read as network time.
+    const socket = netConnect({ host: address, port: connectPort });
     sockets.push(socket);
+    await timed(timings, 'tcp', () => connectTcp(socket, address, connectPort, deadline, Boolean(proxy)));
     if (proxy) await timed(timings, 'proxy', () => tunnel(socket, proxy, host, port, deadline));
     if (url.protocol !== 'https:') return { stream: socket, address, warnings: [], close };
 
-    const secure = await timed(timings, 'tls', () => handshake(socket, host, options, deadline));
+    const context = contextTrusting(options.extraCa, options.systemCa);
+    const secure = await timed(timings, 'tls', () => handshake(socket, host, context, deadline));
     sockets.push(secure);
     const tls = describeTls(secure, host, now, options.systemCa);
     partial.tls = tls;
@@ -109,8 +117,7 @@ async function resolve(hostname: string, lookup: Lookup, deadline: Deadline): Pr
   return first;
 }
 
-function connectTcp(address: string, port: number, deadline: Deadline, toProxy: boolean): Promise<Socket> {
-  const socket = netConnect({ host: address, port });
+function connectTcp(socket: Socket, address: string, port: number, deadline: Deadline, toProxy: boolean): Promise<Socket> {
   const settled = new Promise<Socket>((resolveSocket, reject) => {
     socket.once('connect', () => resolveSocket(socket));
     socket.once('error', (err: NodeJS.ErrnoException) => reject(err));
@@ -196,13 +203,13 @@ function tunnel(socket: Socket, proxy: URL, host: string, port: number, deadline
   );
 }
 
-function handshake(socket: Socket, host: string, trust: Pick<ConnectOptions, 'extraCa' | 'systemCa'>, deadline: Deadline): Promise<TLSSocket> {
+function handshake(socket: Socket, host: string, secureContext: SecureContext, deadline: Deadline): Promise<TLSSocket> {
   // We verify ourselves after the handshake (rejectUnauthorized: false) so that an untrusted,
   // expired or misnamed certificate is reported precisely instead of as one opaque error.
   const secure = tlsConnect({
     socket,
     servername: isIpLiteral(host) ? undefined : host,
-    secureContext: contextTrusting(trust.extraCa, trust.systemCa),
+    secureContext,
     // Node's own host name check fetches the detailed certificate chain (~0.3 ms of CPU per
     // probe); describeTls checks the name once on the certificate it reads anyway.
     checkServerIdentity: () => undefined,

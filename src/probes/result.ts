@@ -38,7 +38,10 @@ export interface PhaseTimings {
   proxy?: number;
   tcp?: number;
   tls?: number;
-  /** From request sent to the first response byte. */
+  /**
+   * From the request's last byte handed to the socket to the first byte of the answer
+   * (blackbox_exporter's `processing`). `dns` is absent for an IP address.
+   */
   ttfb?: number;
   /** Whole probe, from start to the end of the response body (or the failure). */
   total: number;
