@@ -26,10 +26,15 @@ import { TableStore } from '../src/store/table-store.js';
 import { isMain, listenLoopback, median, round, percentile } from './support.js';
 
 export const ALERT_MAX_MEDIAN_MS = 100;
+/** Throttled: transition -> accepted delivery, over (Retry-After + unthrottled median). */
+export const THROTTLED_MAX_RATIO = 1.5;
+const RETRY_AFTER_S = 1;
 
 export interface AlertLatencyOptions {
   readonly samples?: number;
   readonly warmup?: number;
+  /** Samples whose first delivery is answered 429 with Retry-After: 1 (default 5). */
+  readonly throttledSamples?: number;
 }
 
 export interface LatencyStats {
@@ -56,6 +61,13 @@ export interface AlertLatencyResult {
   /** recordResult itself (before t0, not in the latency): median ms, for reference. */
   readonly recordMedianMs: number;
   readonly maxMedianMs: number;
+  /** Transition to the accepted delivery when the first try got 429 with Retry-After: 1. */
+  readonly throttled: LatencyStats;
+  readonly throttledSamples: number;
+  readonly retryAfterMs: number;
+  /** throttled median / (Retry-After + pipeline median). */
+  readonly throttledRatio: number;
+  readonly maxThrottledRatio: number;
 }
 
 /** Nearest-rank percentile of an unsorted sample. */
@@ -65,24 +77,33 @@ function stats(values: readonly number[]): LatencyStats {
 
 interface Capture {
   readonly url: string;
-  /** performance.now() of every request whose body has fully arrived, in order. */
+  /** performance.now() of every request accepted (202) whose body has fully arrived, in order. */
   readonly arrivals: number[];
+  /** Requests to answer 429 with Retry-After before accepting again. */
+  throttleNext: number;
   close(): Promise<void>;
 }
 
 /** A loopback stand-in for the Teams Workflows webhook: reads the body, notes the time, answers 202. */
 async function startCapture(): Promise<Capture> {
   const arrivals: number[] = [];
+  const capture = { throttleNext: 0 };
   const server = createServer((req, res) => {
     req.on('data', () => {});
     req.on('end', () => {
+      if (capture.throttleNext > 0) {
+        capture.throttleNext--;
+        res.writeHead(429, { 'retry-after': String(RETRY_AFTER_S), 'content-length': '0' });
+        res.end();
+        return;
+      }
       arrivals.push(performance.now());
       res.writeHead(202, { 'content-length': '0' });
       res.end();
     });
   });
   const port = await listenLoopback(server);
-  return {
+  return Object.assign(capture, {
     url: `http://127.0.0.1:${port}/workflows/bench/triggers/manual/paths/invoke`,
     arrivals,
     close: () =>
@@ -90,7 +111,7 @@ async function startCapture(): Promise<Capture> {
         server.closeAllConnections();
         server.close(() => resolve());
       }),
-  };
+  });
 }
 
 /** The arrival time of the one request that came in after `before` arrivals. */
@@ -103,6 +124,7 @@ function arrivedOnce(capture: Capture, before: number, what: string): number {
 export async function benchAlertLatency(options: AlertLatencyOptions = {}): Promise<AlertLatencyResult> {
   const samples = options.samples ?? 30;
   const warmup = options.warmup ?? 5;
+  const throttledSamples = options.throttledSamples ?? 5;
   const azurite = await startAzurite({});
   const capture = await startCapture();
   const store = TableStore.fromConnectionString(azurite.connectionString, { tableName: 'alertlatency' });
@@ -151,6 +173,14 @@ export async function benchAlertLatency(options: AlertLatencyOptions = {}): Prom
       records.push(p.recordMs);
       baselines.push(await bare(lastEvent!));
     }
+    // Throttled: the receiver answers the first try 429 with Retry-After: 1; the outbox waits
+    // that second inside the same pass and the second try is accepted.
+    const throttled: number[] = [];
+    for (let i = warmup + samples; i < warmup + samples + throttledSamples; i++) {
+      capture.throttleNext = 1;
+      throttled.push((await pipeline(i)).latencyMs);
+      if (capture.throttleNext !== 0) throw new Error(`throttled sample ${i}: the capture server was never asked`);
+    }
     const checksAtLast = (await store.list(CHECKS)).length;
     const outboxRowsAtLast = (await store.list(ALERTS)).length;
     const p = stats(latencies);
@@ -167,6 +197,11 @@ export async function benchAlertLatency(options: AlertLatencyOptions = {}): Prom
       ratio: round(median(latencies) / median(baselines), 2),
       recordMedianMs: round(median(records)),
       maxMedianMs: ALERT_MAX_MEDIAN_MS,
+      throttled: stats(throttled),
+      throttledSamples,
+      retryAfterMs: RETRY_AFTER_S * 1000,
+      throttledRatio: round(median(throttled) / (RETRY_AFTER_S * 1000 + median(latencies)), 3),
+      maxThrottledRatio: THROTTLED_MAX_RATIO,
     };
   } finally {
     await store.close();
@@ -184,6 +219,7 @@ export function formatAlertLatency(r: AlertLatencyResult): string {
     `  baseline, bare teamsChannel.send: ${row(r.baseline)}`,
     `  ratio pipeline/baseline median ${r.ratio.toFixed(2)}; store at the last sample: ${r.checksAtLast} checks, ${r.outboxRowsAtLast} outbox rows (listed every pass)`,
     `  recordResult itself (before t0, not counted): median ${r.recordMedianMs.toFixed(2)} ms`,
+    `  throttled (429, Retry-After ${r.retryAfterMs / 1000} s, then 202; ${r.throttledSamples} samples): ${row(r.throttled)}; / (Retry-After + pipeline median) = ${r.throttledRatio.toFixed(3)} (target <= ${r.maxThrottledRatio})`,
   ].join('\n');
 }
 

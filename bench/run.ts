@@ -87,6 +87,12 @@ const checks: Check[] = [
     target: `median < ${alerts.maxMedianMs} ms, outbox on Azurite`,
     pass: alerts.pipeline.medianMs < alerts.maxMedianMs,
   },
+  {
+    name: 'alert latency throttled: 429 Retry-After 1 s, then 202',
+    measured: alerts.throttledRatio.toFixed(3),
+    target: `<= ${alerts.maxThrottledRatio} x (Retry-After + unthrottled); median ${alerts.throttled.medianMs.toFixed(0)} ms`,
+    pass: alerts.throttledRatio <= alerts.maxThrottledRatio,
+  },
   ...evaluation.stores.flatMap((s) => {
     const label = `evaluation, ${s.store}${s.extrapolated ? ' (10k EXTRAPOLATED)' : ''}`;
     return [

@@ -12,7 +12,7 @@ import { CHECKS, TRANSITIONS } from '../monitor/checks-repository.js';
 import { StoreConflictError, type Store, type Versioned } from '../store/store.js';
 import type { Channel } from './channels/channel.js';
 import type { AlertEvent } from './event.js';
-import { deliver, enqueue, type DeliveryReport } from './outbox.js';
+import { deliver, enqueue, type DeliveryReport, type OutboxOptions } from './outbox.js';
 import { decide, DEFAULT_FLAP_CHANGES, DEFAULT_FLAP_WINDOW_MINUTES, retiredEvent, type Notified } from './policy.js';
 import { inMaintenance } from './maintenance.js';
 import { RELAYS, type RelayRecord } from '../heartbeat/ingest.js';
@@ -40,6 +40,7 @@ export async function evaluateAlerts(
   now: Date,
   log: (line: string) => void = () => undefined,
   onOutcome?: (channel: string, outcome: 'sent' | 'failed') => void,
+  delivery: Pick<OutboxOptions, 'clock' | 'retry'> = {},
 ): Promise<AlertPass> {
   const [checks, notified, transitions, relays] = await Promise.all([
     store.list<CheckRecord>(CHECKS),
@@ -93,8 +94,8 @@ export async function evaluateAlerts(
     if (now.getTime() - Date.parse(value.at) > TRANSITION_RETENTION_MS) await store.delete(TRANSITIONS, key);
   }
   for (const e of events) log(`alert ${e.kind}: ${e.checkId} is ${e.state}${e.failure ? ` (${e.failure.code})` : ''}`);
-  const delivery = await deliver(store, channels, now, { log, ...(onOutcome && { onOutcome }) });
-  return { events, delivery, paused, retired };
+  const report = await deliver(store, channels, now, { ...delivery, log, ...(onOutcome && { onOutcome }) });
+  return { events, delivery: report, paused, retired };
 }
 
 /** False when another evaluator moved the record first: it has told people, not us. */

@@ -100,7 +100,7 @@ async function getPage(url: URL, path: string, shown: string, options: GraphGetO
       }
     }
     if ((status === 429 || status === 503) && attempt < maxRetries) {
-      const wait = Math.min(maxWait, retryAfterMs(headers['retry-after']) ?? 1000 * 2 ** attempt);
+      const wait = Math.min(maxWait, retryAfterMs(headers['retry-after'], Date.now(), headers.date) ?? 1000 * 2 ** attempt);
       await sleep(wait);
       continue;
     }

@@ -17,6 +17,7 @@ import { graphToken } from '../graph/token.js';
 import { evaluateHeartbeats } from '../monitor/evaluate-heartbeats.js';
 import { SequenceCache } from '../heartbeat/ingest.js';
 import { evaluateAlerts } from '../alerting/evaluate-alerts.js';
+import { deliver, type DeliveryClock } from '../alerting/outbox.js';
 import { configuredChannels } from '../alerting/channels/registry.js';
 import type { Channel } from '../alerting/channels/channel.js';
 import { startTelemetry } from '../telemetry/setup.js';
@@ -103,10 +104,41 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
   if (settings.alerting.webhookUrl && !settings.alerting.webhookSecret) {
     log('webhook: WBMON_WEBHOOK_SECRET is not set, so webhook requests are unsigned: receivers cannot tell them from forged ones');
   }
-  const alert = async (store: Store): Promise<void> => {
-    const pass = await evaluateAlerts(settings, store, channels, clock.now(), (line) => log(line), observer?.delivery);
-    if (pass.events.length || pass.delivery.sent || pass.delivery.failed) log(summarizeAlerts(pass));
+  // The outbox waits out a short Retry-After or backoff inside its pass on serve's own clock.
+  // Stopping cuts such a wait short: the row stays pending, due when it said, for the next run.
+  const waits = new Set<() => void>();
+  let stopping = false;
+  const deliveryClock: DeliveryClock = {
+    now: () => clock.now(),
+    sleep: (ms) =>
+      new Promise<boolean>((resolve) => {
+        if (stopping) return resolve(false);
+        const cancel = (): void => {
+          clock.clearTimeout(handle);
+          waits.delete(cancel);
+          resolve(false);
+        };
+        const handle = clock.setTimeout(() => {
+          waits.delete(cancel);
+          resolve(true);
+        }, ms);
+        waits.add(cancel);
+      }),
   };
+  const alert = async (store: Store): Promise<void> => {
+    const pass = await evaluateAlerts(settings, store, channels, clock.now(), (line) => log(line), observer?.delivery, { clock: deliveryClock });
+    if (pass.events.length || pass.delivery.sent || pass.delivery.failed) log(summarizeAlerts(pass));
+    retryWake.arm(store, pass.delivery.nextAttemptAt);
+  };
+  /**
+   * A retry due before the next timer run gets a delivery pass of its own at its time, so a
+   * receiver's Retry-After of 30 s means 30 s, not the next minute's evaluation.
+   */
+  const retryWake = wakeForRetries(clock, async (store) => {
+    const report = await deliver(store, channels, clock.now(), { log, clock: deliveryClock, ...(observer && { onOutcome: observer.delivery }) });
+    if (report.sent || report.failed) log(`alerts: delivered ${report.sent}, retrying ${report.retrying}, failed ${report.failed}`);
+    return report.nextAttemptAt;
+  }, (err) => log(`alert delivery: failed: ${(err as Error).message}`));
   /**
    * Every timer run is its work, then the alert pass over what is recorded, even when the work
    * failed: a failure in one part (one relay, the tenant, the store for a moment) must never
@@ -199,11 +231,51 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
     firstCycle,
     run: (job) => scheduler.runNow(job),
     async stop() {
+      stopping = true;
+      for (const cancel of [...waits]) cancel();
+      await retryWake.stop();
       await api.close();
       await scheduler.stop();
       await store.close();
       await azurite?.close();
       await telemetry.shutdown();
+    },
+  };
+}
+
+/**
+ * One timer, always for the earliest retry the outbox reported; each delivery pass it runs
+ * reports the next one. Passes may overlap a timer run's: the outbox's claims keep every row
+ * single.
+ */
+function wakeForRetries(
+  clock: Clock,
+  deliverDue: (store: Store) => Promise<string | undefined>,
+  onError: (err: unknown) => void,
+): { arm(store: Store, at: string | undefined): void; stop(): Promise<void> } {
+  let timer: unknown;
+  let armedFor: number | undefined;
+  let inFlight: Promise<void> | undefined;
+  let stopped = false;
+  const arm = (store: Store, at: string | undefined): void => {
+    if (stopped || at === undefined) return;
+    const due = Date.parse(at);
+    if (armedFor !== undefined && armedFor <= due) return; // an earlier wake-up is set already
+    if (timer !== undefined) clock.clearTimeout(timer);
+    armedFor = due;
+    // A little after the time, so the row is due when the pass lists it.
+    timer = clock.setTimeout(() => {
+      timer = undefined;
+      armedFor = undefined;
+      inFlight = deliverDue(store).then((next) => arm(store, next), onError).finally(() => (inFlight = undefined));
+    }, Math.max(0, due - clock.now().getTime()) + 50);
+  };
+  return {
+    arm,
+    async stop() {
+      stopped = true;
+      if (timer !== undefined) clock.clearTimeout(timer);
+      await inFlight;
     },
   };
 }

@@ -14,13 +14,20 @@ export interface PostOptions {
   readonly accept?: readonly number[];
 }
 
-/** Retry-After as seconds or an HTTP date; undefined when absent or unreadable. */
-export function retryAfterMs(value: string | string[] | undefined, now = Date.now()): number | undefined {
-  const text = Array.isArray(value) ? value[0] : value;
+/**
+ * Retry-After as seconds or an HTTP date; undefined when absent or unreadable. A date is read
+ * against the receiver's own `Date` header when it sent one (RFC 9110 §10.2.3), so that a skew
+ * between its clock and ours does not stretch or shrink the wait; else against `now`.
+ */
+export function retryAfterMs(value: string | string[] | undefined, now = Date.now(), receiverDate?: string | string[]): number | undefined {
+  const text = (Array.isArray(value) ? value[0] : value)?.trim();
   if (!text) return undefined;
-  if (/^\d+$/.test(text.trim())) return Number(text.trim()) * 1000;
-  const at = Date.parse(text);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  // Every HTTP date form starts with the day's name; Date.parse alone takes "-5" for a year.
+  const at = /^[A-Za-z]{3,9},? /.test(text) ? Date.parse(text) : NaN;
+  if (Number.isNaN(at)) return undefined;
+  const theirNow = Date.parse((Array.isArray(receiverDate) ? receiverDate[0] : receiverDate) ?? '');
+  return Math.max(0, at - (Number.isNaN(theirNow) ? now : theirNow));
 }
 
 /** Resolves with `HTTP <status>` when the receiver accepted the payload. */
@@ -45,7 +52,7 @@ export async function postJson(channel: string, url: string, body: string, optio
   }
   const accepted = options.accept ? options.accept.includes(status) : status >= 200 && status < 300;
   if (accepted) return `HTTP ${status}`;
-  const wait = retryAfterMs(headers['retry-after']);
+  const wait = retryAfterMs(headers['retry-after'], Date.now(), headers.date);
   const transient = status === 408 || status === 429 || status >= 500;
   throw new DeliveryError(`${channel}: HTTP ${status}`, !transient, wait === undefined ? {} : { retryAfterMs: wait });
 }

@@ -142,7 +142,7 @@ function toDeliveryError(
   const said = [code, message].filter(Boolean).join(': ');
   const transient = status === 408 || status === 429 || status >= 500;
   if (transient) {
-    const wait = retryAfterMs(headers['retry-after']);
+    const wait = retryAfterMs(headers['retry-after'], Date.now(), headers.date);
     const after = wait === undefined ? '' : `, Graph asks to retry after ${Math.ceil(wait / 1000)} s`;
     const what = status === 429 ? ' throttled' : status === 503 ? ' service unavailable' : '';
     return new DeliveryError(scrub(`${where}: HTTP ${status}${what}${after}${said ? ` (${said})` : ''}`), false, wait === undefined ? {} : { retryAfterMs: wait });
