@@ -8,6 +8,7 @@
  */
 import { metrics, trace } from '@opentelemetry/api';
 import { logs } from '@opentelemetry/api-logs';
+import { watchStoreCalls } from './store-calls.js';
 
 export interface TelemetryHandle {
   /** True when telemetry goes to Application Insights. */
@@ -51,6 +52,32 @@ export function parseAuthenticationString(text: string | undefined): { clientId?
 
 const DISABLED: TelemetryHandle = { enabled: false, flush: async () => {}, shutdown: async () => {} };
 
+/**
+ * The distro's instrumentations, all off. What the app exports is its own: timer-run and probe
+ * spans (tracing.ts), availability results, metrics and logs, and the state store's failed
+ * requests (store-calls.ts). Of what the distro would add:
+ *  - `azureSdk` made an `InProc | Microsoft.Data.Tables` dependency of every store call, with
+ *    an HTTP span of the SDK's pipeline under it, and an exception of every expected 404/409;
+ *  - `http` made a third span of every store call, traced the exporter's own posts to
+ *    `/v2.1/track` and the identity endpoint's token requests, and (under `serve`) every
+ *    request to the API and to the embedded Azurite. Under the Functions host the HTTP
+ *    triggers reach the worker over gRPC, not through `node:http`, and the host reports them;
+ *    no outgoing request of the app but the store's goes through `node:http` (Graph, alert
+ *    channels and probes use undici or their own sockets).
+ *  - the database and cache instrumentations hook modules the app does not use.
+ * Each is a require hook the distro registers; off, none of them is, which also makes the
+ * outcome the same whether the app is loaded from files or from a bundle.
+ */
+export const INSTRUMENTATIONS = {
+  azureSdk: { enabled: false },
+  http: { enabled: false },
+  mongoDb: { enabled: false },
+  mySql: { enabled: false },
+  postgreSql: { enabled: false },
+  redis: { enabled: false },
+  redis4: { enabled: false },
+} as const;
+
 export async function startTelemetry(
   connectionString: string | undefined,
   options: TelemetryOptions = {},
@@ -64,9 +91,18 @@ export async function startTelemetry(
   ]);
   useAzureMonitor({
     azureMonitorExporterOptions: { connectionString, ...(credential ? { credential } : {}) },
+    instrumentationOptions: INSTRUMENTATIONS,
     ...(options.serviceName ? { resource: resourceFromAttributes({ 'service.name': options.serviceName }) } : {}),
   });
-  return { enabled: true, flush: flushProviders, shutdown: () => shutdownAzureMonitor() };
+  const storeCalls = watchStoreCalls();
+  return {
+    enabled: true,
+    flush: flushProviders,
+    shutdown: async () => {
+      storeCalls.stop();
+      await shutdownAzureMonitor();
+    },
+  };
 }
 
 /** What the SDK providers offer; the API types do not declare forceFlush. */

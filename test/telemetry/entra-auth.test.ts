@@ -73,11 +73,19 @@ const handle = await startTelemetry(process.env.APPLICATIONINSIGHTS_CONNECTION_S
   serviceName: 'wbmon-test',
   authentication: process.env.APPLICATIONINSIGHTS_AUTHENTICATION_STRING,
 });
-emitAvailability(logs.getLogger('writeback-monitor'), availabilityRecord({
-  id: 'entra-1',
-  identity: { id: 'cloud:https://passwordreset.microsoftonline.com/', kind: 'probe', target: 'https://passwordreset.microsoftonline.com/', location: 'westeurope' },
-  result: { ok: true, startedAt: Date.now(), timings: { total: 120 } },
-}));
+const { inSpan, SpanKind } = await import(${url('tracing.js')});
+// Inside a timer-run span, so that spans are exported too (the trace exporter's posts, and the
+// token requests they make, are what a tracing instrumentation could see).
+await inSpan('probeEndpoints', { kind: SpanKind.SERVER }, async () => {
+  emitAvailability(logs.getLogger('writeback-monitor'), availabilityRecord({
+    id: 'entra-1',
+    identity: { id: 'cloud:https://passwordreset.microsoftonline.com/', kind: 'probe', target: 'https://passwordreset.microsoftonline.com/', location: 'westeurope' },
+    result: { ok: true, startedAt: Date.now(), timings: { total: 120 } },
+  }));
+});
+await handle.flush();
+// A second flush: had the token request or the post been traced, its span (ended during the
+// first) would be exported now.
 await handle.flush();
 await handle.shutdown();
 process.exit(0);
@@ -87,6 +95,7 @@ process.exit(0);
       APPLICATIONINSIGHTS_AUTHENTICATION_STRING: `Authorization=AAD;ClientId=${CLIENT_ID}`,
       IDENTITY_ENDPOINT: identityEndpoint,
       IDENTITY_HEADER,
+      OTEL_TRACES_SAMPLER: 'always_on',
     });
     ingestion.expectPosted(run, [IDENTITY_HEADER]);
     const { output } = run;
@@ -98,9 +107,12 @@ process.exit(0);
     expect(tokenRequests[0]!.identityHeader).toBe(IDENTITY_HEADER);
 
     for (const t of ingestion.tracks()) expect(t.authorization).toBe(`Bearer ${TOKEN}`);
-    const ids = ingestion.envelopes<{ data: { baseType: string; baseData: { id?: string } } }>()
-      .filter((e) => e.data.baseType === 'AvailabilityData')
-      .map((e) => e.data.baseData.id);
+    const envelopes = ingestion.envelopes<{ data: { baseType: string; baseData: { id?: string; name?: string; data?: string } } }>();
+    expect(envelopes.filter((e) => e.data.baseType === 'RequestData').map((e) => e.data.baseData.name)).toEqual(['probeEndpoints']);
+    const ids = envelopes.filter((e) => e.data.baseType === 'AvailabilityData').map((e) => e.data.baseData.id);
     expect(ids).toEqual(['entra-1']);
+    // Neither the token requests nor the exporter's own posts are traced as dependencies.
+    const dependencies = envelopes.filter((e) => e.data.baseType === 'RemoteDependencyData').map((e) => `${e.data.baseData.name} ${e.data.baseData.data}`);
+    expect(dependencies).toEqual([]);
   });
 });
