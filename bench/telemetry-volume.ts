@@ -30,7 +30,12 @@ export const VOLUME_MAX_RATIO = 2.5;
 const CHILD = join(import.meta.dirname, 'telemetry-volume-child.js');
 const RELAY_TARGETS = ['https://passwordreset.microsoftonline.com/', 'https://ssprdedicatedsbprodscu.servicebus.windows.net/', 'https://ssprdedicatedsbprodncu.servicebus.windows.net/'];
 
-export const STEPS = ['heartbeat', 'probeEndpoints', 'evaluateHeartbeats', 'checkTenant'] as const;
+/**
+ * What the child does, in order, per round: a heartbeat from each relay, the probe timer, the
+ * evaluation that processes those heartbeats, the next minute's evaluation (nothing new), the
+ * tenant checks. `periodic` (after round 2) is what the distro exports on its own once a minute.
+ */
+export const STEPS = ['heartbeat', 'probeEndpoints', 'evaluateHeartbeats', 'evaluateIdle', 'checkTenant', 'periodic'] as const;
 export type Step = (typeof STEPS)[number];
 
 /** Count and bytes of the envelopes of one type (RequestData, AvailabilityData, ...). */
@@ -47,6 +52,26 @@ export interface StepVolume {
   readonly availabilityBytes: number;
   /** Dependency envelopes by their `type | target` (what each dependency called). */
   readonly dependencies: Readonly<Record<string, number>>;
+  /** Metric envelopes by metric name. */
+  readonly metrics: Readonly<Record<string, TypeVolume>>;
+}
+
+/** The defaults (docs/telemetry.md): runs a day of each timer, heartbeats a day, minutes a day. */
+export const PER_DAY = {
+  probeEndpoints: 288, // every 5 minutes
+  evaluateHeartbeats: 1440, // every minute
+  heartbeatsPerRelay: 288, // each relay every 300 s
+  checkTenant: 24, // hourly
+  minutes: 1440,
+} as const;
+
+export interface DailyVolume {
+  /** Bytes a day by source, from round 2's measured bytes per run × runs a day. */
+  readonly parts: Readonly<Record<string, number>>;
+  /** Everything the worker exports in a day, in bytes (JSON envelopes, uncompressed). */
+  readonly bytes: number;
+  /** The same without the distro's periodic exports (a lower bound: an instance that idles between runs). */
+  readonly perRunBytes: number;
 }
 
 export interface TelemetryVolume {
@@ -56,6 +81,9 @@ export interface TelemetryVolume {
   /** The same for round 1, from an empty store. */
   readonly firstRatio: number;
   readonly maxRatio: number;
+  /** Round 2's ratio leaving out the wbmon.probe.phase.duration envelopes (for comparison; no target). */
+  readonly ratioWithoutPhaseHistogram: number;
+  readonly daily: DailyVolume;
   /** Posts the capture received (all rounds), and their gzipped bytes on the wire. */
   readonly posts: number;
   readonly wireBytes: number;
@@ -157,6 +185,7 @@ function runChild(env: NodeJS.ProcessEnv, onMark: (round: number, step: Step) =>
 function volumeOf(round: number, step: Step, envelopes: readonly Envelope[]): StepVolume {
   const byType: Record<string, { count: number; bytes: number }> = {};
   const dependencies: Record<string, number> = {};
+  const metrics: Record<string, { count: number; bytes: number }> = {};
   let bytes = 0;
   for (const e of envelopes) {
     const type = e.data?.baseType ?? e.name ?? 'unknown';
@@ -170,13 +199,46 @@ function volumeOf(round: number, step: Step, envelopes: readonly Envelope[]): St
       const key = `${String(d['type'] ?? '?')} | ${String(d['target'] ?? '?')}`;
       dependencies[key] = (dependencies[key] ?? 0) + 1;
     }
+    if (type === 'MetricData') {
+      const name = ((e.data?.baseData?.['metrics'] as { name?: string }[] | undefined) ?? [])[0]?.name ?? '?';
+      const m = (metrics[name] ??= { count: 0, bytes: 0 });
+      m.count += 1;
+      m.bytes += size;
+    }
   }
-  return { round, step, byType, bytes, availabilityBytes: byType['AvailabilityData']?.bytes ?? 0, dependencies };
+  return { round, step, byType, bytes, availabilityBytes: byType['AvailabilityData']?.bytes ?? 0, dependencies, metrics };
 }
 
-function ratioOf(steps: readonly StepVolume[], roundNo: number): number {
+const PHASE_HISTOGRAM = 'wbmon.probe.phase.duration';
+
+function stepOf(steps: readonly StepVolume[], roundNo: number, step: Step): StepVolume {
+  const found = steps.find((s) => s.round === roundNo && s.step === step);
+  if (!found) throw new Error(`telemetry-volume: no capture for round ${roundNo} ${step}`);
+  return found;
+}
+
+/**
+ * Round 2's bytes per run × runs a day. Evaluations: every one pays what an evaluation with no
+ * new heartbeat pays; each processed heartbeat adds half of what the evaluation of both relays'
+ * heartbeats paid over that. Heartbeat invocations: half of round 2's two, each.
+ */
+function dailyOf(steps: readonly StepVolume[]): DailyVolume {
+  const b = (step: Step) => stepOf(steps, 2, step).bytes;
+  const heartbeats = PER_DAY.heartbeatsPerRelay * 2;
+  const parts = {
+    probeEndpoints: b('probeEndpoints') * PER_DAY.probeEndpoints,
+    evaluateHeartbeats: b('evaluateIdle') * PER_DAY.evaluateHeartbeats + ((b('evaluateHeartbeats') - b('evaluateIdle')) / 2) * heartbeats,
+    heartbeat: (b('heartbeat') / 2) * heartbeats,
+    checkTenant: b('checkTenant') * PER_DAY.checkTenant,
+    periodic: b('periodic') * PER_DAY.minutes,
+  };
+  const bytes = Object.values(parts).reduce((sum, v) => sum + v, 0);
+  return { parts, bytes: Math.round(bytes), perRunBytes: Math.round(bytes - parts.periodic) };
+}
+
+function ratioOf(steps: readonly StepVolume[], roundNo: number, leaveOut?: string): number {
   const measured = steps.filter((s) => s.round === roundNo && (s.step === 'probeEndpoints' || s.step === 'evaluateHeartbeats'));
-  const all = measured.reduce((sum, s) => sum + s.bytes, 0);
+  const all = measured.reduce((sum, s) => sum + s.bytes - (leaveOut ? (s.metrics[leaveOut]?.bytes ?? 0) : 0), 0);
   const availability = measured.reduce((sum, s) => sum + s.availabilityBytes, 0);
   return availability > 0 ? all / availability : Number.POSITIVE_INFINITY;
 }
@@ -223,6 +285,8 @@ export async function benchTelemetryVolume(): Promise<TelemetryVolume> {
       ratio: round(ratioOf(steps, 2), 3),
       firstRatio: round(ratioOf(steps, 1), 3),
       maxRatio: VOLUME_MAX_RATIO,
+      ratioWithoutPhaseHistogram: round(ratioOf(steps, 2, PHASE_HISTOGRAM), 3),
+      daily: dailyOf(steps),
       posts: posts.length,
       wireBytes: posts.reduce((sum, p) => sum + p.wireBytes, 0),
     };
@@ -234,16 +298,26 @@ export async function benchTelemetryVolume(): Promise<TelemetryVolume> {
 }
 
 export function formatTelemetryVolume(r: TelemetryVolume): string {
-  const lines = ['telemetry volume: bytes exported per timer run, by envelope type (uncompressed JSON)'];
+  const kb = (bytes: number) => `${(bytes / 1000).toFixed(1)} kB`;
+  const lines = ['telemetry volume: bytes exported per timer run, by envelope type (count/bytes, uncompressed JSON)'];
   for (const s of r.steps) {
     const types = Object.entries(s.byType)
       .sort((a, b) => b[1].bytes - a[1].bytes)
-      .map(([type, v]) => `${type.replace(/Data$/, '')} ${v.count}/${v.bytes} B`)
+      .map(([type, v]) => `${type.replace(/Data$/, '')} ${v.count}/${v.bytes}`)
       .join(', ');
     lines.push(`  round ${s.round} ${s.step.padEnd(18)} ${String(s.bytes).padStart(7)} B  (${types || 'nothing'})`);
     for (const [dep, n] of Object.entries(s.dependencies).sort((a, b) => b[1] - a[1])) lines.push(`      dependency ${dep}: ${n}`);
+    if (s.round === 2) {
+      for (const [name, v] of Object.entries(s.metrics).sort((a, b) => b[1].bytes - a[1].bytes)) lines.push(`      metric ${name}: ${v.count}/${v.bytes}`);
+    }
   }
   lines.push(`  probe cycle (3 targets) + evaluation (2 relays), alert pass in each: everything / availability results = ${r.ratio} steady (round 2), ${r.firstRatio} from an empty store (round 1); target <= ${r.maxRatio}`);
+  lines.push(`  the same leaving out ${PHASE_HISTOGRAM}: ${r.ratioWithoutPhaseHistogram} (no target)`);
+  const d = r.daily;
+  lines.push(
+    `  a day at the defaults (round 2 bytes per run x runs a day): ${(d.bytes / 1e6).toFixed(2)} MB with the distro's periodic exports every minute, ${(d.perRunBytes / 1e6).toFixed(2)} MB without; ` +
+      Object.entries(d.parts).map(([k, v]) => `${k} ${kb(v)}`).join(', '),
+  );
   lines.push(`  ${r.posts} posts to /v2.1/track, ${r.wireBytes} B gzipped on the wire`);
   return lines.join('\n');
 }
