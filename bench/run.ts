@@ -135,7 +135,6 @@ console.log(`  INFO  ${'heartbeat API latency p50 / p99'.padEnd(width)}  ${`${in
 console.log(`  INFO  ${'alert latency / bare teamsChannel.send'.padEnd(width)}  ${alerts.ratio.toFixed(2).padStart(9)}  (median ${alerts.baseline.medianMs.toFixed(2)} ms bare send, same run; no target)`);
 console.log(`  INFO  ${'cold start: entries minus baseline'.padEnd(width)}  ${`${cold.ownMs >= 0 ? '+' : ''}${cold.ownMs.toFixed(0)} ms`.padStart(9)}  (with lazy monitor-opentelemetry ${cold.entriesWithTelemetryMs.toFixed(0)} ms; no target)`);
 console.log(`  INFO  ${'cold start: slowest deps only entries load'.padEnd(width)}  ${String(cold.dependencies.length).padStart(9)}  (${cold.dependencies.slice(0, 3).map((d) => `${d.specifier} ${d.medianMs.toFixed(0)} ms`).join(', ') || 'none'}; each alone, fresh process)`);
-console.log(`  INFO  ${'telemetry: same, without the phase histogram'.padEnd(width)}  ${volume.ratioWithoutPhaseHistogram.toFixed(3).padStart(9)}  (wbmon.probe.phase.duration left out; no target)`);
 console.log(`  INFO  ${'telemetry: a day at the defaults'.padEnd(width)}  ${`${(volume.daily.bytes / 1e6).toFixed(1)} MB`.padStart(9)}  (${(volume.daily.perRunBytes / 1e6).toFixed(1)} MB without the distro's per-minute exports; docs/telemetry.md)`);
 const missed = checks.filter((c) => !c.pass);
 console.log(

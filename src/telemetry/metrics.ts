@@ -3,25 +3,28 @@
  * Application Insights `MetricData` envelopes (customMetrics), one per data point, with the
  * attributes as custom dimensions.
  *
- *   wbmon.probe.phase.duration            histogram, ms  {phase, target, location}
  *   wbmon.tls.days_remaining              gauge, d       {target, location}
  *   wbmon.relay.heartbeat_age             gauge, s       {relay}
  *   wbmon.relay.keepalive_longest_survived gauge, s      {relay}
  *   wbmon.alerts.sent / wbmon.alerts.failed counter      {channel}
  *
+ * There is no phase-duration histogram: every availability result carries its phases' times
+ * (dnsMs ... totalMs), which is what the workbook's percentiles read, and the exporter sends a
+ * histogram as sum, count, min and max only, one envelope per phase, target and location per
+ * run: it was 80 % of all bytes exported and answered nothing the availability results do not.
+ *
  * The instruments live in a `Meters` value built once by `createMeters`; nothing here is a
  * module global. Attributes carry only ids, targets (credentials, query and fragment
  * stripped), locations, phases and channel names: never settings, never secrets.
  */
-import { metrics, type Counter, type Gauge, type Histogram, type Meter } from '@opentelemetry/api';
+import { metrics, type Counter, type Gauge, type Meter } from '@opentelemetry/api';
 import type { CheckIdentity, CheckResult } from '../checks/state.js';
 import type { KeepaliveReport } from '../heartbeat/schema.js';
-import type { PhaseTimings, ProbeResult } from '../probes/result.js';
+import type { ProbeResult } from '../probes/result.js';
 
 export const METER_NAME = 'writeback-monitor';
 
 export const METRIC_NAMES = {
-  phaseDuration: 'wbmon.probe.phase.duration',
   tlsDaysRemaining: 'wbmon.tls.days_remaining',
   heartbeatAge: 'wbmon.relay.heartbeat_age',
   keepaliveLongestSurvived: 'wbmon.relay.keepalive_longest_survived',
@@ -30,7 +33,6 @@ export const METRIC_NAMES = {
 } as const;
 
 export interface Meters {
-  readonly phaseDuration: Histogram;
   readonly tlsDaysRemaining: Gauge;
   readonly heartbeatAge: Gauge;
   readonly keepaliveLongestSurvived: Gauge;
@@ -38,16 +40,9 @@ export interface Meters {
   readonly alertsFailed: Counter;
 }
 
-/** The phases recorded, in this order; a phase absent from the timings is not recorded. */
-export const PHASES = ['dns', 'proxy', 'tcp', 'tls', 'ttfb', 'total'] as const satisfies readonly (keyof PhaseTimings)[];
-
 /** Build the instruments once; by default on the global meter provider's `writeback-monitor` meter. */
 export function createMeters(meter: Meter = metrics.getMeter(METER_NAME)): Meters {
   return {
-    phaseDuration: meter.createHistogram(METRIC_NAMES.phaseDuration, {
-      unit: 'ms',
-      description: 'Duration of each probe phase (dns, proxy, tcp, tls, ttfb, total)',
-    }),
     tlsDaysRemaining: meter.createGauge(METRIC_NAMES.tlsDaysRemaining, {
       unit: 'd',
       description: 'Days until the certificate presented by the target expires',
@@ -101,18 +96,13 @@ export function safeTarget(target: string): string {
 }
 
 /**
- * One histogram value per phase the probe went through, and the certificate's days remaining
- * when the probe saw one. A result without timings (a heartbeat or tenant check) records nothing.
+ * The certificate's days remaining when the probe saw one. A result without timings (a
+ * heartbeat or tenant check) records nothing.
  */
 export function recordProbeMetrics(meters: Meters, identity: CheckIdentity, result: ProbeResult | CheckResult): void {
   if (!('timings' in result)) return;
   const target = safeTarget(identity.target);
   const location = identity.location;
-  for (const phase of PHASES) {
-    const value = result.timings[phase];
-    if (value === undefined || !Number.isFinite(value) || value < 0) continue;
-    meters.phaseDuration.record(value, { phase, target, location });
-  }
   const days = result.tls?.daysToExpiry;
   if (days !== undefined && Number.isFinite(days)) meters.tlsDaysRemaining.record(days, { target, location });
 }

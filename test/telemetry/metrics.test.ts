@@ -108,25 +108,10 @@ describe('metrics data points', () => {
     expect([...got.keys()].sort()).toEqual([
       'wbmon.alerts.failed',
       'wbmon.alerts.sent',
-      'wbmon.probe.phase.duration',
       'wbmon.relay.heartbeat_age',
       'wbmon.relay.keepalive_longest_survived',
       'wbmon.tls.days_remaining',
     ]);
-
-    const phases = got.get('wbmon.probe.phase.duration')!;
-    expect(phases.descriptor.unit).toBe('ms');
-    expect(phases.dataPointType).toBe(DataPointType.HISTOGRAM);
-    const byPhase = new Map(
-      phases.dataPoints.map((p) => [String(p.attributes['phase']), { attributes: p.attributes, value: p.value as { count: number; sum?: number; min?: number; max?: number } }]),
-    );
-    const expected = { dns: 2, proxy: 5, tcp: 8, tls: 25, ttfb: 90, total: 1250 };
-    expect([...byPhase.keys()].sort()).toEqual(Object.keys(expected).sort());
-    for (const [phase, ms] of Object.entries(expected)) {
-      const p = byPhase.get(phase)!;
-      expect(p.attributes).toEqual({ phase, target: TARGET, location: 'westeurope' });
-      expect(p.value).toMatchObject({ count: 1, sum: ms, min: ms, max: ms });
-    }
 
     const tls = got.get('wbmon.tls.days_remaining')!;
     expect(tls.descriptor.unit).toBe('d');
@@ -172,7 +157,7 @@ describe('metrics data points', () => {
     ]);
   });
 
-  it('records only the phases that ran, and nothing for a result without timings', async () => {
+  it('records no phase durations (the availability results carry them), and nothing for a result without timings', async () => {
     const got = await collect((m) => {
       const failed: ProbeResult = {
         target: TARGET,
@@ -190,9 +175,7 @@ describe('metrics data points', () => {
         failure: { code: 'heartbeat_missing', phase: 'heartbeat', message: 'no heartbeat for 600 s' },
       });
     });
-    const phases = got.get('wbmon.probe.phase.duration')!.dataPoints.map((p) => p.attributes['phase']);
-    expect(phases.sort()).toEqual(['dns', 'tcp', 'total']);
-    expect(got.has('wbmon.tls.days_remaining')).toBe(false);
+    expect([...got.keys()]).toEqual([]);
   });
 
   it('strips credentials, query and fragment from targets', async () => {
@@ -269,12 +252,7 @@ describe('metrics through the Azure Monitor exporter', () => {
     const find = (name: string, props: Record<string, string>) =>
       ours.filter((e) => e.data.baseData.metrics[0]!.name === name && Object.entries(props).every(([k, v]) => e.data.baseData.properties[k] === v));
 
-    for (const [phase, ms] of Object.entries({ dns: 2, proxy: 5, tcp: 8, tls: 25, ttfb: 90, total: 1250 })) {
-      const found = find('wbmon.probe.phase.duration', { phase });
-      expect(found, phase).toHaveLength(1);
-      expect(found[0]!.data.baseData.properties).toEqual({ phase, target: TARGET, location: 'westeurope' });
-      expect(found[0]!.data.baseData.metrics[0]).toMatchObject({ value: ms, count: 1, min: ms, max: ms });
-    }
+    expect(ours.filter((e) => e.data.baseData.metrics[0]!.name === 'wbmon.probe.phase.duration')).toEqual([]);
     const one = (name: string, props: Record<string, string>) => {
       const found = find(name, props);
       expect(found, name).toHaveLength(1);
