@@ -25,17 +25,26 @@ import { dayOf, dayStart, DAY_MS, eventTime, firstDayOf, hourlyWindowStart } fro
 
 export const HISTORY = 'history';
 /**
- * Every conflicting attempt means another writer's attempt succeeded, so n writers racing on
- * one row all get through within n attempts; ten covers far more instances than run at once.
+ * Every conflict means another writer's attempt succeeded, but that writer may come straight
+ * back with its next result and win again: two writers recording a batch into one row in
+ * lockstep starved the loser past ten attempts on Azurite. So a loser waits a random fraction
+ * of a growing delay before it reads again (full jitter, which breaks the lockstep), and gives
+ * up only after MAX_ATTEMPTS.
  */
-const MAX_ATTEMPTS = 10;
+const MAX_ATTEMPTS = 20;
+const MAX_BACKOFF_MS = 200;
 
 export interface HistoryOptions {
   /** WBMON_HISTORY_DAYS: days of daily buckets and incidents kept. */
   readonly days?: number;
   /** Told of a pruning that failed after the result was recorded (the next day's first write tries again). */
   readonly log?: (line: string) => void;
+  /** The wait after a conflict (tests pass one that does not wait); default: a timer. */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
+
+const sleepTimer = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
 
 /**
  * recorded: written. repeat: that result or transition was recorded already. expired: it lies
@@ -56,7 +65,7 @@ export async function recordHistoryResult(
   const at = eventTime(result.startedAt, now);
   if (!isRetained(at, now, days)) return 'expired';
   const day = dayOf(at);
-  const outcome = await update(store, historyKey(checkId, day), (row) => applyResult(row, checkId, result, now));
+  const outcome = await update(store, historyKey(checkId, day), (row) => applyResult(row, checkId, result, now), options.sleep);
   if (outcome === 'inserted' && day === dayOf(now)) await pruneQuietly(store, checkId, now, days, options.log);
   return outcome === 'unchanged' ? 'repeat' : 'recorded';
 }
@@ -77,7 +86,7 @@ export async function recordHistoryTransition(
   const at = eventTime(transition.at, now);
   if (transition.to === 'down') {
     if (!isRetained(at, now, days)) return 'expired';
-    const outcome = await update(store, historyKey(transition.checkId, dayOf(at)), (row) => applyTransition(row, transition, cause, now));
+    const outcome = await update(store, historyKey(transition.checkId, dayOf(at)), (row) => applyTransition(row, transition, cause, now), options.sleep);
     return outcome === 'unchanged' ? 'repeat' : 'recorded';
   }
   if (transition.from !== 'down') return 'ignored';
@@ -85,7 +94,7 @@ export async function recordHistoryTransition(
   if (rows.some((r) => r.incidents.some((i) => i.until === transition.at))) return 'repeat';
   const open = findOpenIncident(rows);
   if (!open) return 'expired';
-  const outcome = await update(store, historyKey(open.checkId, open.day), (row) => applyTransition(row, transition, cause, now));
+  const outcome = await update(store, historyKey(open.checkId, open.day), (row) => applyTransition(row, transition, cause, now), options.sleep);
   return outcome === 'unchanged' ? 'repeat' : 'recorded';
 }
 
@@ -160,7 +169,12 @@ type UpdateOutcome = 'inserted' | 'replaced' | 'unchanged';
  * Read, apply, write under the ETag; on a conflict read again and apply to what won. A stored
  * value that is not a readable row counts as none (and is replaced under its ETag).
  */
-async function update(store: Store, key: string, apply: (row: HistoryRow | undefined) => HistoryRow | undefined): Promise<UpdateOutcome> {
+async function update(
+  store: Store,
+  key: string,
+  apply: (row: HistoryRow | undefined) => HistoryRow | undefined,
+  sleep: (ms: number) => Promise<void> = sleepTimer,
+): Promise<UpdateOutcome> {
   for (let attempt = 1; ; attempt++) {
     const current: Versioned<unknown> | undefined = await store.get<unknown>(HISTORY, key);
     const row = current && readRow(current.value);
@@ -171,9 +185,9 @@ async function update(store: Store, key: string, apply: (row: HistoryRow | undef
       else await store.insert(HISTORY, key, next);
       return current ? 'replaced' : 'inserted';
     } catch (err) {
-      if (err instanceof StoreConflictError && attempt < MAX_ATTEMPTS) continue;
-      throw err;
+      if (!(err instanceof StoreConflictError) || attempt >= MAX_ATTEMPTS) throw err;
     }
+    await sleep(Math.random() * Math.min(MAX_BACKOFF_MS, 2 ** attempt));
   }
 }
 

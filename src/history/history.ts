@@ -314,6 +314,6 @@ export function parseHistoryDays(raw: string | undefined): { days: number } | { 
  */
 export function viewDays(requested: string | null | undefined, keptDays: number): { days: number } | { problem: string } {
   if (requested === null || requested === undefined || requested === '') return { days: Math.min(DEFAULT_VIEW_DAYS, keptDays) };
-  if (!/^\d{1,6}$/.test(requested) || Number(requested) < 1) return { problem: 'days: must be a whole number of days, at least 1' };
+  if (!/^\d+$/.test(requested) || Number(requested) < 1) return { problem: 'days: must be a whole number of days, at least 1' };
   return { days: Math.min(Number(requested), keptDays) };
 }
