@@ -10,6 +10,7 @@ import { benchEvaluationScale, formatEvaluationScale } from './evaluation-scale.
 import { benchAlertLatency, formatAlertLatency } from './alert-latency.js';
 import { benchColdStart, formatColdStart } from './cold-start.js';
 import { benchRelayFootprint, formatRelayFootprint, FOOTPRINT_MAX_RATIO } from './relay-footprint.js';
+import { benchInstanceMemory, formatInstanceMemory } from './instance-memory.js';
 
 interface Check {
   readonly name: string;
@@ -43,6 +44,9 @@ console.log(formatColdStart(cold));
 console.log();
 const footprint = await benchRelayFootprint();
 console.log(formatRelayFootprint(footprint));
+console.log();
+const memory = await benchInstanceMemory();
+console.log(formatInstanceMemory(memory));
 
 const checks: Check[] = [
   {
@@ -105,6 +109,14 @@ const checks: Check[] = [
       },
     ];
   }),
+  ...memory.workloads
+    .filter((w) => w.workload !== 'http')
+    .map((w) => ({
+      name: `instance memory: ${w.workload} peak / ${memory.instanceMemoryMb} MB`,
+      measured: w.ratio.toFixed(3),
+      target: `<= ${memory.maxRatio}; peak ${w.peakMb.toFixed(0)} MiB, fresh worker, telemetry on`,
+      pass: w.ratio <= memory.maxRatio,
+    })),
   {
     name: 'cold start: entry files / functions+otel import',
     measured: cold.ratio.toFixed(3),
@@ -125,6 +137,8 @@ console.log(`  INFO  ${'heartbeat API latency p50 / p99'.padEnd(width)}  ${`${in
 console.log(`  INFO  ${'alert latency / bare teamsChannel.send'.padEnd(width)}  ${alerts.ratio.toFixed(2).padStart(9)}  (median ${alerts.baseline.medianMs.toFixed(2)} ms bare send, same run; no target)`);
 console.log(`  INFO  ${'cold start: entries minus baseline'.padEnd(width)}  ${`${cold.ownMs >= 0 ? '+' : ''}${cold.ownMs.toFixed(0)} ms`.padStart(9)}  (with lazy monitor-opentelemetry ${cold.entriesWithTelemetryMs.toFixed(0)} ms; no target)`);
 console.log(`  INFO  ${'cold start: slowest deps only entries load'.padEnd(width)}  ${String(cold.dependencies.length).padStart(9)}  (${cold.dependencies.slice(0, 3).map((d) => `${d.specifier} ${d.medianMs.toFixed(0)} ms`).join(', ') || 'none'}; each alone, fresh process)`);
+const http = memory.workloads.find((w) => w.workload === 'http');
+if (http) console.log(`  INFO  ${`instance memory: HTTP group peak / ${memory.instanceMemoryMb} MB`.padEnd(width)}  ${http.ratio.toFixed(3).padStart(9)}  (peak ${http.peakMb.toFixed(0)} MiB: ${http.description}; idle node ${memory.baselines[0]!.peakMb.toFixed(0)} MiB; no target)`);
 const missed = checks.filter((c) => !c.pass);
 console.log(
   missed.length === 0
