@@ -11,6 +11,7 @@ import { benchAlertLatency, formatAlertLatency } from './alert-latency.js';
 import { benchColdStart, formatColdStart } from './cold-start.js';
 import { benchRelayFootprint, formatRelayFootprint, FOOTPRINT_MAX_RATIO } from './relay-footprint.js';
 import { benchTelemetryVolume, formatTelemetryVolume } from './telemetry-volume.js';
+import { benchInstanceMemory, formatInstanceMemory } from './instance-memory.js';
 
 interface Check {
   readonly name: string;
@@ -47,6 +48,9 @@ console.log(formatRelayFootprint(footprint));
 console.log();
 const volume = await benchTelemetryVolume();
 console.log(formatTelemetryVolume(volume));
+console.log();
+const memory = await benchInstanceMemory();
+console.log(formatInstanceMemory(memory));
 
 const checks: Check[] = [
   {
@@ -109,6 +113,14 @@ const checks: Check[] = [
       },
     ];
   }),
+  ...memory.workloads
+    .filter((w) => w.workload !== 'http')
+    .map((w) => ({
+      name: `instance memory: ${w.workload} peak / ${memory.instanceMemoryMb} MB`,
+      measured: w.ratio.toFixed(3),
+      target: `<= ${memory.maxRatio}; peak ${w.peakMb.toFixed(0)} MiB, fresh worker, telemetry on`,
+      pass: w.ratio <= memory.maxRatio,
+    })),
   {
     name: 'telemetry: everything / availability results (probe cycle + evaluation)',
     measured: volume.ratio.toFixed(3),
@@ -136,6 +148,8 @@ console.log(`  INFO  ${'alert latency / bare teamsChannel.send'.padEnd(width)}  
 console.log(`  INFO  ${'cold start: entries minus baseline'.padEnd(width)}  ${`${cold.ownMs >= 0 ? '+' : ''}${cold.ownMs.toFixed(0)} ms`.padStart(9)}  (with lazy monitor-opentelemetry ${cold.entriesWithTelemetryMs.toFixed(0)} ms; no target)`);
 console.log(`  INFO  ${'cold start: slowest deps only entries load'.padEnd(width)}  ${String(cold.dependencies.length).padStart(9)}  (${cold.dependencies.slice(0, 3).map((d) => `${d.specifier} ${d.medianMs.toFixed(0)} ms`).join(', ') || 'none'}; each alone, fresh process)`);
 console.log(`  INFO  ${'telemetry: a day at the defaults'.padEnd(width)}  ${`${(volume.daily.bytes / 1e6).toFixed(1)} MB`.padStart(9)}  (${(volume.daily.perRunBytes / 1e6).toFixed(1)} MB without the distro's per-minute exports; docs/telemetry.md)`);
+const http = memory.workloads.find((w) => w.workload === 'http');
+if (http) console.log(`  INFO  ${`instance memory: HTTP group peak / ${memory.instanceMemoryMb} MB`.padEnd(width)}  ${http.ratio.toFixed(3).padStart(9)}  (peak ${http.peakMb.toFixed(0)} MiB: ${http.description}; idle node ${memory.baselines[0]!.peakMb.toFixed(0)} MiB; no target)`);
 const missed = checks.filter((c) => !c.pass);
 console.log(
   missed.length === 0

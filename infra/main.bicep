@@ -75,6 +75,14 @@ param enablePurgeProtection bool = false
 @maxValue(1000)
 param maximumInstanceCount int = 40
 
+@description('Node.js major version the Function App runs (functionAppConfig.runtime.version). 22 until Flex Consumption lists Node.js 24 as generally available; the app is tested on both (.ci/run).')
+@allowed(['22', '24'])
+param nodeVersion string = '22'
+
+@description('Memory of each Flex Consumption instance in MB (billed per GB-second while it runs). 512 holds every timer run with half of it to spare, measured by bench/instance-memory.ts (docs/sizing.md).')
+@allowed([512, 2048, 4096])
+param instanceMemoryMB int = 512
+
 @description('Names to use instead of the generated ones; any subset.')
 param nameOverrides {
   identity: string?
@@ -224,7 +232,8 @@ module functionApp 'modules/function-app.bicep' = {
     appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
     appSettings: monitorAppSettings
     maximumInstanceCount: maximumInstanceCount
-    instanceMemoryMB: 2048
+    instanceMemoryMB: instanceMemoryMB
+    nodeVersion: nodeVersion
     tags: union(tags, { 'azd-service-name': 'monitor' })
   }
 }

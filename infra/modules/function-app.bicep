@@ -1,4 +1,4 @@
-// The monitor: a Linux Function App on the Flex Consumption plan (FC1), Node 22, running as a
+// The monitor: a Linux Function App on the Flex Consumption plan (FC1), Node 22 (or 24), running as a
 // user-assigned managed identity. On Flex Consumption the runtime and version live in
 // functionAppConfig.runtime; FUNCTIONS_WORKER_RUNTIME and WEBSITE_NODE_DEFAULT_VERSION are
 // rejected as app settings.
@@ -30,8 +30,13 @@ param appSettings object
 @maxValue(1000)
 param maximumInstanceCount int
 
+@description('Memory of each instance, MB: the sizes Flex Consumption offers (512 MB has 0.25 cores, 2048 MB one, 4096 MB two).')
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int
+
+@description('Node.js major version: functionAppConfig.runtime.version.')
+@allowed(['22', '24'])
+param nodeVersion string
 
 @description('Tags; azd-service-name lets `azd deploy` find this app.')
 param tags object
@@ -95,7 +100,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         maximumInstanceCount: maximumInstanceCount
         instanceMemoryMB: instanceMemoryMB
       }
-      runtime: { name: 'node', version: '22' }
+      runtime: { name: 'node', version: nodeVersion }
     }
   }
 }

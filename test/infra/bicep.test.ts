@@ -1,6 +1,6 @@
 /**
  * The Bicep deployment: every file compiles and lints with zero errors and warnings, and the
- * compiled template holds what the review asks for (Flex Consumption on Node 22, identity
+ * compiled template holds what the review asks for (Flex Consumption on Node 22 or 24, sized to 512 MB, identity
  * everywhere, no shared keys, local auth off, secrets only as Key Vault references, the
  * self-monitoring alert rules; test/infra/alert-rules.test.ts holds them against the schedules). Needs a Bicep CLI: `bicep` on PATH, `az bicep`, or the copy `npm run
  * check:infra` restores into .cache/bicep (.ci/run does that first). Without one the Bicep
@@ -16,6 +16,7 @@ import { parseSettings, SETTING_NAMES } from '../../src/config/settings.js';
 import { storageTarget } from '../../src/store/open.js';
 import { parseAuthenticationString } from '../../src/telemetry/setup.js';
 import { DEFAULT_TABLE_NAME } from '../../src/store/table-store.js';
+import { INSTANCE_MEMORY_MB } from '../../bench/instance-memory.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const INFRA = join(ROOT, 'infra');
@@ -114,6 +115,12 @@ describe('main.parameters.json against the template', () => {
       expect(['WBMON_RELAYS', 'WBMON_MAINTENANCE']).not.toContain(name);
     }
   });
+
+  it('lets azd choose the Node version and the instance memory, defaulting to Node 22 and the measured 512 MB', async () => {
+    const { parameters } = (await readJson(join(INFRA, 'main.parameters.json'))) as { parameters: Record<string, { value: unknown }> };
+    expect(parameters.nodeVersion).toEqual({ value: '${WBMON_NODE_VERSION=22}' });
+    expect(parameters.instanceMemoryMB).toEqual({ value: `\${WBMON_INSTANCE_MEMORY_MB=${INSTANCE_MEMORY_MB}}` });
+  });
 });
 
 const found = await findBicep({ cacheDir: CACHE, fetch: false });
@@ -173,7 +180,7 @@ if ('unavailable' in found) {
       expect(checkParametersFile(await mainTemplate(), await readJson(join(INFRA, 'main.parameters.json')))).toEqual([]);
     });
 
-    it('runs the app on Flex Consumption, Node 22, as the user-assigned identity, HTTPS and TLS 1.2 only', { timeout: 180_000 }, async () => {
+    it('runs the app on Flex Consumption, Node 22 unless told 24, as the user-assigned identity, HTTPS and TLS 1.2 only', { timeout: 180_000 }, async () => {
       const resources = allResources(await mainTemplate());
       const plan = one(resources, 'Microsoft.Web/serverfarms');
       expect(plan.sku).toEqual({ name: 'FC1', tier: 'FlexConsumption' });
@@ -189,10 +196,30 @@ if ('unavailable' in found) {
       // (the appSettings loop compiles to a `copy` property)
       expect(Object.keys(props.siteConfig).sort()).toEqual(['copy', 'minTlsVersion']);
       expect(props.siteConfig.copy.map((c: { name: string }) => c.name)).toEqual(['appSettings']);
-      expect(props.functionAppConfig.runtime).toEqual({ name: 'node', version: '22' });
+      // The version is the nodeVersion parameter: '22' until Flex Consumption lists Node.js 24
+      // as generally available (docs/deployment-sizing.md), '24' allowed (.ci/run tests both).
+      expect(props.functionAppConfig.runtime).toEqual({ name: 'node', version: "[parameters('nodeVersion')]" });
+      const template = await mainTemplate();
+      expect(template.parameters?.nodeVersion).toMatchObject({ type: 'string', defaultValue: '22', allowedValues: ['22', '24'] });
+      const module = (template.resources as Record<string, Resource>).functionApp!.properties as { parameters: Record<string, { value: unknown }> };
+      expect(module.parameters.nodeVersion).toEqual({ value: "[parameters('nodeVersion')]" });
+      expect(nested(template, 'functionApp').parameters?.nodeVersion).toMatchObject({ type: 'string', allowedValues: ['22', '24'] });
       expect(props.functionAppConfig.deployment.storage.type).toBe('blobContainer');
       expect(props.functionAppConfig.deployment.storage.authentication.type).toBe('UserAssignedIdentity');
       expect(resources.filter((r) => r.type === 'Microsoft.Web/sites/basicPublishingCredentialsPolicies').map((r) => r.properties)).toEqual([{ allow: false }, { allow: false }]);
+    });
+
+    it('sizes each instance from the measured peak: 512 MB by default, any size Flex Consumption offers by parameter', { timeout: 180_000 }, async () => {
+      const template = await mainTemplate();
+      // bench/instance-memory.ts measures every timer's peak against this size (docs/deployment-sizing.md).
+      expect(INSTANCE_MEMORY_MB).toBe(512);
+      expect(template.parameters?.instanceMemoryMB).toMatchObject({ type: 'int', defaultValue: INSTANCE_MEMORY_MB, allowedValues: [512, 2048, 4096] });
+      const module = (template.resources as Record<string, Resource>).functionApp!.properties as { parameters: Record<string, { value: unknown }> };
+      expect(module.parameters.instanceMemoryMB).toEqual({ value: "[parameters('instanceMemoryMB')]" });
+      const site = one(allResources(template), 'Microsoft.Web/sites');
+      const scale = (site.properties as Record<string, any>).functionAppConfig.scaleAndConcurrency;
+      expect(scale).toEqual({ maximumInstanceCount: "[parameters('maximumInstanceCount')]", instanceMemoryMB: "[parameters('instanceMemoryMB')]" });
+      expect(nested(template, 'functionApp').parameters?.instanceMemoryMB).toMatchObject({ type: 'int', allowedValues: [512, 2048, 4096] });
     });
 
     it('gives the host identity-based storage and Entra ID telemetry, never a key or a worker-runtime setting', { timeout: 180_000 }, async () => {
