@@ -23,7 +23,7 @@ import { escapeControls } from '../src/text/safe-text.js';
 import { HOST_SPAN, HOST_TRACE, hostScript, observedIn, type HostObserved, type HostStep } from './support/functions-host.js';
 import { useIngestion } from './support/ingestion.js';
 import { refusedPort } from './support/servers.js';
-import { extractZip, readZip } from './support/unzip.js';
+import { extractZip, readZip } from '../packaging/unzip.js';
 
 const dirs: string[] = [];
 const tempDir = (prefix: string): string => {

@@ -1,7 +1,8 @@
 /**
  * A zip reader written from the specification (central directory, local headers, stored or
- * deflated entries, CRC-32 checked), independent of packaging/zip.ts, so a test of a package
- * does not trust the writer that made it. No ZIP64, no encryption: what our writer produces.
+ * deflated entries, CRC-32 checked), sharing no code with zip.ts, so the test and the cold-start
+ * bench unpack the Function App package as a deploy would, without trusting the writer that made
+ * it. No ZIP64, no encryption: what our writer produces.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve, sep } from 'node:path';
