@@ -70,7 +70,8 @@ const INTEROP = [
  */
 const BANNER = `import { createRequire as __wbmonCreateRequire } from 'node:module'; const require = __wbmonCreateRequire(import.meta.url); ${INTEROP}`;
 
-const DYNAMIC_IMPORT = /\bimport\(\s*(["'])([^"'\n\\]+)\1\s*\)/g;
+// Not a method called import (`loader.import('x')`): only the import() expression.
+const DYNAMIC_IMPORT = /(?<![.\w$])import\(\s*(["'])([^"'\n\\]+)\1\s*\)/g;
 
 /** Rewrites every `import('literal')` in `source` to pass through __wbmonInterop (see INTEROP). */
 export function routeDynamicImports(source: string): string {
