@@ -1,7 +1,7 @@
 /**
- * THIRD-PARTY-NOTICES.txt for the relay package: the licence of every npm package esbuild put
- * into the bundle (found from its metafile), of Node.js (the executable is node.exe), and of
- * WinSW (the service wrapper shipped beside it).
+ * THIRD-PARTY-NOTICES.txt for the relay package and the Function App package: the licence of
+ * every npm package esbuild put into the bundle (found from its metafile) and, for the relay, of
+ * Node.js (the executable is node.exe) and WinSW (the service wrapper shipped beside it).
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -43,15 +43,22 @@ export interface OtherComponent {
   readonly text: string;
 }
 
-export function noticesText(packages: readonly BundledPackage[], others: readonly OtherComponent[]): string {
-  const rule = '-'.repeat(78);
-  const parts = [
-    'writeback-monitor relay: third-party notices',
-    '',
-    'writeback-monitor-relay.exe is Node.js with the relay bundled into it; WritebackMonitorRelay.exe is WinSW.',
+/** The first lines of a notices file: what it is for and what the package holds. */
+export interface NoticesHeader {
+  readonly title: string;
+  readonly intro: string;
+}
+
+const RELAY_HEADER: NoticesHeader = {
+  title: 'writeback-monitor relay: third-party notices',
+  intro:
+    'writeback-monitor-relay.exe is Node.js with the relay bundled into it; WritebackMonitorRelay.exe is WinSW.\n' +
     'They contain the following third-party software, under the licences below.',
-    '',
-  ];
+};
+
+export function noticesText(packages: readonly BundledPackage[], others: readonly OtherComponent[], header: NoticesHeader = RELAY_HEADER): string {
+  const rule = '-'.repeat(78);
+  const parts = [header.title, '', header.intro, ''];
   for (const o of others) parts.push(rule, `${o.name} ${o.version} (${o.license})`, rule, o.text.trim(), '');
   for (const p of packages) {
     parts.push(rule, `${p.name} ${p.version} (${p.license}), bundled from npm`, rule, p.licenseText ?? `No licence file is shipped in the package; its package.json declares ${p.license}.`, '');

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 export const ACCOUNT = 'devstoreaccount1';
 export const WELL_KNOWN_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 
-/** Azurite's internals are not what this module was written against (a new Azurite version). */
+/** The embedded Azurite cannot be had: not installed (--omit=dev), or internals this module was not written against (a new Azurite version). */
 export class EmbeddedAzuriteError extends Error {
   override readonly name = 'EmbeddedAzuriteError';
 }
@@ -56,8 +56,17 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Runnin
   const { host = '127.0.0.1', port = 0, dataDir, wellKnownKey = false } = options;
   // Deep CommonJS paths: azurite has no "exports" map and no public programmatic API.
   const require = createRequire(import.meta.url);
-  const TableServer = (require('azurite/dist/src/table/TableServer') as { default: TableServerClass }).default;
-  const TableConfiguration = (require('azurite/dist/src/table/TableConfiguration') as { default: TableConfigurationClass }).default;
+  let TableServer: TableServerClass;
+  let TableConfiguration: TableConfigurationClass;
+  try {
+    TableServer = (require('azurite/dist/src/table/TableServer') as { default: TableServerClass }).default;
+    TableConfiguration = (require('azurite/dist/src/table/TableConfiguration') as { default: TableConfigurationClass }).default;
+  } catch (err) {
+    // Azurite is a development dependency (it is not in the Function App package): an install
+    // with --omit=dev has none.
+    if ((err as { code?: string }).code !== 'MODULE_NOT_FOUND') throw err;
+    throw new EmbeddedAzuriteError('Azurite is not installed (it is a development dependency: run npm install without --omit=dev), or set AzureWebJobsStorage to a storage account', { cause: err });
+  }
 
   let dbPath: string;
   if (dataDir) {
