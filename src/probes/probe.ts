@@ -63,8 +63,7 @@ export async function probeTarget(target: string, options: ProbeOptions): Promis
  * Sends a GET on the established stream and reads the status and the start of the body.
  *
  * Time to first byte is timed as blackbox_exporter's `processing` phase is: from the moment the
- * request's last byte has been handed to the socket (the write callback, which is when the
- * ClientRequest says `finish`) to the first byte of the answer. Starting the clock before the
+ * request's last byte has been handed to the socket to the first byte of the answer. Starting the clock before the
  * request is built made the first request of a process (the normal case on a fresh Flex
  * Consumption instance) pay 5-8 ms for compiling Node's HTTP client, as if the server had been
  * that much slower.
@@ -83,13 +82,21 @@ function exchange(
     headers: { 'user-agent': userAgent, accept: '*/*', connection: 'close', host: url.host },
     createConnection: () => stream,
   });
+  // The clock starts when the client's write of the request returns: on a connected socket
+  // that write hands the bytes to the kernel synchronously (TLS encrypts them on the way). The
+  // write's callback (ClientRequest's 'finish') comes a loop turn later, and on a loaded fresh
+  // process that turn was seen to come after the answer had left the server.
   let sentAt: number | undefined;
-  req.once('finish', () => {
+  const write = stream.write;
+  stream.write = function (this: Socket, ...args: Parameters<Socket['write']>): boolean {
+    const accepted = write.apply(this, args);
     sentAt = performance.now();
-  });
+    return accepted;
+  } as Socket['write'];
   stream.once('data', () => {
     const firstByteAt = performance.now();
-    // An answer before the write callback ran (a server that speaks first) counts from now: 0.
+    stream.write = write;
+    // An answer before any write (a server that speaks first) counts from now: 0.
     onFirstByte(sentAt ?? firstByteAt, firstByteAt);
   });
   const answered = new Promise<{ status: number; body: string }>((resolveAnswer, reject) => {
