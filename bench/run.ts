@@ -106,6 +106,12 @@ const checks: Check[] = [
     ];
   }),
   {
+    name: `evaluation, ${evaluation.latency.relays} relays at ${evaluation.latency.latencyMs} ms a store call / period`,
+    measured: evaluation.latency.ratio.toFixed(3),
+    target: `<= 1 (${(evaluation.latency.evaluateMs / 1000).toFixed(1)} of ${evaluation.periodMs / 1000} s; ${evaluation.latency.callsPerRelay.toFixed(2)} store calls a relay, at most ${evaluation.latency.peakInFlight} in flight)`,
+    pass: evaluation.latency.ratio <= 1,
+  },
+  {
     name: 'cold start: entry files / functions+otel import',
     measured: cold.ratio.toFixed(3),
     target: `<= ${cold.maxRatio}; ${cold.entriesMs.toFixed(0)} vs ${cold.baselineMs.toFixed(0)} ms`,
