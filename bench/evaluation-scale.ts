@@ -229,8 +229,10 @@ export async function benchEvaluationScale(): Promise<EvaluationScaleResult> {
 }
 
 export function formatLatencyScale(l: LatencyScale, periodMs = EVAL_PERIOD_MS): string {
-  const perRelay = (c: number) => (c / l.relays).toFixed(2);
-  const calls = Object.entries(l.calls).sort(([a], [b]) => a.localeCompare(b)).map(([m, c]) => `${m} ${perRelay(c)}`).join(', ');
+  const calls = Object.entries(l.calls)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([m, c]) => `${m} ${c >= l.relays ? (c / l.relays).toFixed(2) : `${c} in all`}`)
+    .join(', ');
   return [
     `  latency ${String(l.relays).padStart(6)} relays, ${l.latencyMs} ms per round trip: evaluate ${(l.evaluateMs / 1000).toFixed(2)} s = ${l.ratio.toFixed(3)} of the ${periodMs / 1000} s period (target <= 1)`,
     `                         per relay: ${l.callsPerRelay.toFixed(2)} store calls (${calls}), ${l.roundTripsPerRelay.toFixed(2)} round trips, ${l.entitiesWrittenPerRelay.toFixed(2)} entities written; at most ${l.peakInFlight} calls in flight; ${l.heartbeatsProcessed} heartbeats processed, ${l.heartbeatsRemoved} removed`,
