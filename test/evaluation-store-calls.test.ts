@@ -106,7 +106,7 @@ describe('LatencyStore', () => {
     expect((await store.list('c')).map((e) => e.key)).toEqual(['a', 'b', 'c']); // two pages
     expect(performance.now() - t1).toBeGreaterThanOrEqual(39);
     await store.batch('c', [{ op: 'insert', key: 'd', value: 4 }, { op: 'insert', key: 'e', value: 5 }]);
-    expect(store.stats).toEqual({ calls: { insert: 3, list: 1, batch: 1 }, roundTrips: 6, entitiesWritten: 5, peakInFlight: 3 });
+    expect(store.stats).toEqual({ calls: { insert: 3, list: 1, batch: 1 }, roundTrips: 6, entitiesWritten: 5, entitiesByCollection: { c: 5 }, peakInFlight: 3 });
     expect(store.totalCalls).toBe(5);
   });
 });

@@ -13,8 +13,9 @@
  * are in one partition, so one entity-group transaction), then the relay record; a transition
  * adds an insert, and a heartbeat past the replay window a delete that nothing waits for. A
  * relay with nothing new costs nothing, unless its heartbeat is missing (one write). At 10 ms
- * a round trip that is about 20 ms of waiting per relay and heartbeat, 16 relays at a time
- * (docs/design.md, "Evaluation at scale").
+ * a round trip that is about 20 ms of waiting per relay and heartbeat, 16 relays at a time;
+ * on Table Storage the checks partition's write rate bounds it first (docs/design.md,
+ * "Evaluation at scale").
  */
 import type { Settings } from '../config/settings.js';
 import { RELAY_ID, type RelayConfig } from '../config/relays.js';
@@ -172,10 +173,10 @@ export const MAX_TARGETS_PER_RELAY = 10;
 /**
  * Relays evaluated at once by default. Each has one store call in flight at a time (plus
  * removals of old heartbeats, which nothing waits for), so this bounds the calls in flight to
- * about twice as many. More would not help on Table Storage: 16 relays at 20 ms each already
+ * about twice as many. More would not help on Table Storage: 16 relays at 20 ms each could
  * write about 3,200 check entities a second to the one `checks` partition, past the 2,000 a
- * second Table Storage targets for a partition (beyond it the service answers 503 and the SDK
- * backs off).
+ * second Table Storage targets for a partition, so TableStore already paces them
+ * (PARTITION_WRITES_PER_SECOND): the partition, not the round trips, sets the pace there.
  */
 export const EVALUATION_CONCURRENCY = 16;
 

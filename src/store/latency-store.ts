@@ -5,10 +5,14 @@
  * A list costs one round trip per page of `pageSize` entries (Table Storage returns at most
  * 1,000 per page), at least one.
  *
+ * With `partitionWritesPerSecond` it also paces writes per collection as TableStore does
+ * (PartitionPacer): what the Function App does against a real account.
+ *
  * It counts what it is asked: calls by method, round trips, and the most calls in flight at
  * once. Tests use the counts (a bound on calls per relay is a count, not a time); the
  * evaluation-scale bench uses the time too.
  */
+import { PartitionPacer } from './pacer.js';
 import type { BatchOperation, Entry, ListOptions, Store, Versioned } from './store.js';
 
 export interface LatencyOptions {
@@ -16,6 +20,8 @@ export interface LatencyOptions {
   readonly latencyMs?: number;
   /** Entries one list round trip returns. Default 1,000 (Table Storage's page). */
   readonly pageSize?: number;
+  /** Pace writes to each collection to this many entities a second, before the round trip, as TableStore does. Default: no pacing. */
+  readonly partitionWritesPerSecond?: number;
 }
 
 export interface StoreCallStats {
@@ -25,6 +31,8 @@ export interface StoreCallStats {
   roundTrips: number;
   /** Entities written (inserted, replaced or deleted), a batch counting each of its operations. */
   entitiesWritten: number;
+  /** The same, by collection (a collection is a partition on Table Storage). */
+  readonly entitiesByCollection: Record<string, number>;
   /** The most calls in flight at once. */
   peakInFlight: number;
 }
@@ -36,6 +44,7 @@ export class LatencyStore implements Store {
   readonly pageSize: number;
   private current: StoreCallStats = LatencyStore.emptyStats();
   private inFlight = 0;
+  private readonly pacer: PartitionPacer | undefined;
 
   constructor(
     private readonly inner: Store,
@@ -43,6 +52,7 @@ export class LatencyStore implements Store {
   ) {
     this.latencyMs = options.latencyMs ?? 10;
     this.pageSize = options.pageSize ?? 1000;
+    this.pacer = options.partitionWritesPerSecond ? new PartitionPacer(options.partitionWritesPerSecond) : undefined;
   }
 
   /** What was asked since construction or the last reset. */
@@ -61,27 +71,27 @@ export class LatencyStore implements Store {
   }
 
   ready(): Promise<void> {
-    return this.call('ready', 0, () => this.inner.ready());
+    return this.call('ready', 0, '', () => this.inner.ready());
   }
 
   get<T>(collection: string, key: string): Promise<Versioned<T> | undefined> {
-    return this.call('get', 0, () => this.inner.get<T>(collection, key));
+    return this.call('get', 0, collection, () => this.inner.get<T>(collection, key));
   }
 
   insert<T>(collection: string, key: string, value: T): Promise<string> {
-    return this.call('insert', 1, () => this.inner.insert(collection, key, value));
+    return this.call('insert', 1, collection, () => this.inner.insert(collection, key, value));
   }
 
   replace<T>(collection: string, key: string, value: T, etag: string): Promise<string> {
-    return this.call('replace', 1, () => this.inner.replace(collection, key, value, etag));
+    return this.call('replace', 1, collection, () => this.inner.replace(collection, key, value, etag));
   }
 
   batch(collection: string, operations: readonly BatchOperation[]): Promise<string[]> {
-    return this.call('batch', operations.length, () => this.inner.batch(collection, operations));
+    return this.call('batch', operations.length, collection, () => this.inner.batch(collection, operations));
   }
 
   delete(collection: string, key: string): Promise<void> {
-    return this.call('delete', 1, () => this.inner.delete(collection, key));
+    return this.call('delete', 1, collection, () => this.inner.delete(collection, key));
   }
 
   async list<T>(collection: string, options?: ListOptions): Promise<Entry<T>[]> {
@@ -109,10 +119,12 @@ export class LatencyStore implements Store {
     return stats;
   }
 
-  private async call<R>(method: string, writes: number, work: () => Promise<R>): Promise<R> {
+  private async call<R>(method: string, writes: number, collection: string, work: () => Promise<R>): Promise<R> {
+    if (writes > 0) await this.pacer?.admit(collection, writes); // on the client, before the request leaves
     const stats = this.enter(method);
     stats.roundTrips++;
     stats.entitiesWritten += writes;
+    if (writes > 0) stats.entitiesByCollection[collection] = (stats.entitiesByCollection[collection] ?? 0) + writes;
     try {
       await sleep(this.latencyMs / 2);
       return await work();
@@ -123,6 +135,6 @@ export class LatencyStore implements Store {
   }
 
   private static emptyStats(): StoreCallStats {
-    return { calls: {}, roundTrips: 0, entitiesWritten: 0, peakInFlight: 0 };
+    return { calls: {}, roundTrips: 0, entitiesWritten: 0, entitiesByCollection: {}, peakInFlight: 0 };
   }
 }
