@@ -7,15 +7,27 @@
  *
  * Two stores: MemoryStore (the algorithm alone, no I/O) and TableStore on an in-process
  * Azurite. Seeding is timed separately and is not part of the ratio.
+ *
+ * Then a third: Table Storage as the Function App sees it, i.e. a MemoryStore behind a
+ * LatencyStore adding 10 ms to every round trip (a storage account in the same region), 10,000
+ * relays, the steady state above plus the heartbeat received 16 minutes ago now due for removal
+ * (every heartbeat is removed once, after the replay window). Measured: the evaluation's time
+ * against the 60 s period (target <= 1), store calls and round trips per relay, and the most
+ * store calls in flight at once. Azurite cannot say this: it answers in about 1 ms, but slows
+ * down with the table's size. Once more with writes paced per partition as TableStore paces
+ * them (PARTITION_WRITES_PER_SECOND, under Table Storage's 2,000 entities/s for one
+ * partition): what the Function App would take against a real account. `--latency` runs only
+ * these two.
  */
 import { parseSettings, type Settings } from '../src/config/settings.js';
 import { ingestHeartbeat, SequenceCache } from '../src/heartbeat/ingest.js';
 import type { Heartbeat } from '../src/heartbeat/schema.js';
 import { startAzurite } from '../src/local/azurite.js';
 import { evaluateHeartbeats } from '../src/monitor/evaluate-heartbeats.js';
+import { LatencyStore } from '../src/store/latency-store.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import type { Store } from '../src/store/store.js';
-import { TableStore } from '../src/store/table-store.js';
+import { PARTITION_WRITES_PER_SECOND, TableStore } from '../src/store/table-store.js';
 import { isMain, round } from './support.js';
 
 export const EVAL_MAX_RATIO = 12;
@@ -44,8 +56,31 @@ export interface StoreScale {
   readonly ratio: number;
 }
 
+export interface LatencyScale {
+  readonly relays: number;
+  readonly latencyMs: number;
+  /** Writes paced to this many entities a second per partition, as TableStore does; undefined: not paced. */
+  readonly pacedPerSecond: number | undefined;
+  /** The partition most written to, and its write rate over the run (Table Storage's target: 2,000/s). */
+  readonly busiest: { readonly collection: string; readonly entities: number; readonly perSecond: number };
+  readonly evaluateMs: number;
+  /** evaluateMs / the evaluation period: <= 1 fits. */
+  readonly ratio: number;
+  readonly heartbeatsProcessed: number;
+  readonly heartbeatsRemoved: number;
+  /** Store calls of the timed run, by method, and in all. */
+  readonly calls: Record<string, number>;
+  readonly callsPerRelay: number;
+  readonly roundTripsPerRelay: number;
+  readonly entitiesWrittenPerRelay: number;
+  readonly peakInFlight: number;
+}
+
 export interface EvaluationScaleResult {
   readonly stores: StoreScale[];
+  readonly latency: LatencyScale;
+  /** The same, writes paced per partition as TableStore paces them against a real account. */
+  readonly paced: LatencyScale;
   readonly maxRatio: number;
   readonly periodMs: number;
 }
@@ -150,8 +185,74 @@ async function scaleAzurite(): Promise<StoreScale> {
   }
 }
 
+export const LATENCY_MS = 10;
+export const LATENCY_RELAYS = 10_000;
+
+/**
+ * 10,000 relays through a 10 ms store. Seeding and the priming run go to the MemoryStore
+ * directly (no latency); only the timed evaluation goes through the LatencyStore.
+ */
+export async function scaleLatency(n = LATENCY_RELAYS, latencyMs = LATENCY_MS, pacedPerSecond?: number): Promise<LatencyScale> {
+  const ids = Array.from({ length: n }, (_, i) => `relay-${String(i).padStart(5, '0')}`);
+  const settings: Settings = parseSettings({ WBMON_RELAYS: JSON.stringify(Object.fromEntries(ids.map((id) => [id, { secret: `secret-${id}-`.padEnd(40, 'x') }]))) });
+  const inner = new MemoryStore();
+  const now = Date.now();
+  const sequences = new SequenceCache();
+  for (const id of ids) sequences.note(id, 0);
+  const seed = async (sequence: number, at: Date): Promise<void> => {
+    for (const id of ids) {
+      const outcome = await ingestHeartbeat(inner, id, heartbeat(id, sequence, at), at, sequences);
+      if (outcome.status !== 202) throw new Error(`seeding ${id} answered ${outcome.status}`);
+    }
+  };
+  await seed(1, new Date(now - 16 * 60_000)); // the last run's heartbeat, now past the replay window
+  await evaluateHeartbeats(settings, inner, new Date(now - 16 * 60_000 + 5_000));
+  await seed(2, new Date(now - 20_000)); // the one this run processes
+  const store = new LatencyStore(inner, { latencyMs, ...(pacedPerSecond && { partitionWritesPerSecond: pacedPerSecond }) });
+  const e0 = performance.now();
+  const evaluations = await evaluateHeartbeats(settings, store, new Date(now));
+  const evaluateMs = performance.now() - e0;
+  const processed = evaluations.reduce((sum, e) => sum + e.heartbeatsProcessed, 0);
+  const failed = evaluations.filter((e) => e.errors.length > 0);
+  if (processed !== n || failed.length > 0) throw new Error(`latency ${n}: processed ${processed} heartbeats, expected ${n}; ${failed.length} relays with errors, e.g. ${failed[0]?.errors[0]}`);
+  const left = (await inner.list('heartbeats')).length;
+  const { stats } = store;
+  const [collection, entities] = Object.entries(stats.entitiesByCollection).sort(([, a], [, b]) => b - a)[0] ?? ['none', 0];
+  return {
+    relays: n,
+    latencyMs,
+    pacedPerSecond,
+    busiest: { collection, entities, perSecond: round(entities / (evaluateMs / 1000), 0) },
+    evaluateMs: round(evaluateMs, 0),
+    ratio: round(evaluateMs / EVAL_PERIOD_MS, 3),
+    heartbeatsProcessed: processed,
+    heartbeatsRemoved: 2 * n - left,
+    calls: { ...stats.calls },
+    callsPerRelay: round(store.totalCalls / n, 2),
+    roundTripsPerRelay: round(stats.roundTrips / n, 2),
+    entitiesWrittenPerRelay: round(stats.entitiesWritten / n, 2),
+    peakInFlight: stats.peakInFlight,
+  };
+}
+
 export async function benchEvaluationScale(): Promise<EvaluationScaleResult> {
-  return { stores: [await scaleMemory(), await scaleAzurite()], maxRatio: EVAL_MAX_RATIO, periodMs: EVAL_PERIOD_MS };
+  const stores = [await scaleMemory(), await scaleAzurite()];
+  const latency = await scaleLatency();
+  const paced = await scaleLatency(LATENCY_RELAYS, LATENCY_MS, PARTITION_WRITES_PER_SECOND);
+  return { stores, latency, paced, maxRatio: EVAL_MAX_RATIO, periodMs: EVAL_PERIOD_MS };
+}
+
+export function formatLatencyScale(l: LatencyScale, periodMs = EVAL_PERIOD_MS): string {
+  const calls = Object.entries(l.calls)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([m, c]) => `${m} ${c >= l.relays ? (c / l.relays).toFixed(2) : `${c} in all`}`)
+    .join(', ');
+  const paced = l.pacedPerSecond ? `, writes paced to ${l.pacedPerSecond} entities/s a partition as TableStore paces them` : '';
+  return [
+    `  latency ${String(l.relays).padStart(6)} relays, ${l.latencyMs} ms per round trip${paced}: evaluate ${(l.evaluateMs / 1000).toFixed(2)} s = ${l.ratio.toFixed(3)} of the ${periodMs / 1000} s period (target <= 1)`,
+    `                         per relay: ${l.callsPerRelay.toFixed(2)} store calls (${calls}), ${l.roundTripsPerRelay.toFixed(2)} round trips, ${l.entitiesWrittenPerRelay.toFixed(2)} entities written; at most ${l.peakInFlight} calls in flight`,
+    `                         ${l.heartbeatsProcessed} heartbeats processed, ${l.heartbeatsRemoved} removed; busiest partition '${l.busiest.collection}': ${l.busiest.entities} entities written, ${l.busiest.perSecond}/s (Table Storage's target for one partition: 2000/s)`,
+  ].join('\n');
 }
 
 export function formatEvaluationScale(r: EvaluationScaleResult): string {
@@ -166,7 +267,14 @@ export function formatEvaluationScale(r: EvaluationScaleResult): string {
     const ten = `${(s.ms10k / 1000).toFixed(2)} s${x ? ` EXTRAPOLATED from ${x.from[0]}->${x.from[1]} (time ~ relays^${x.exponent})` : ''}`;
     lines.push(`  ${s.store.padEnd(7)} 10000/1000 ratio ${s.ratio.toFixed(2)} (target <= ${r.maxRatio}); 10000 relays ${ten} (target <= ${r.periodMs / 1000} s)`);
   }
+  lines.push(formatLatencyScale(r.latency, r.periodMs), formatLatencyScale(r.paced, r.periodMs));
   return lines.join('\n');
 }
 
-if (isMain(import.meta.url)) console.log(formatEvaluationScale(await benchEvaluationScale()));
+if (isMain(import.meta.url)) {
+  if (process.argv.includes('--latency')) {
+    console.log(formatLatencyScale(await scaleLatency()));
+    console.log(formatLatencyScale(await scaleLatency(LATENCY_RELAYS, LATENCY_MS, PARTITION_WRITES_PER_SECOND)));
+  }
+  else console.log(formatEvaluationScale(await benchEvaluationScale()));
+}

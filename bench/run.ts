@@ -127,6 +127,18 @@ const checks: Check[] = [
       pass: w.ratio <= memory.maxRatio,
     })),
   {
+    name: `evaluation, ${evaluation.latency.relays} relays at ${evaluation.latency.latencyMs} ms a store call / period`,
+    measured: evaluation.latency.ratio.toFixed(3),
+    target: `<= 1 (${(evaluation.latency.evaluateMs / 1000).toFixed(1)} of ${evaluation.periodMs / 1000} s; ${evaluation.latency.callsPerRelay.toFixed(2)} store calls a relay, at most ${evaluation.latency.peakInFlight} in flight)`,
+    pass: evaluation.latency.ratio <= 1,
+  },
+  {
+    name: `evaluation, the same with writes paced to ${evaluation.paced.pacedPerSecond} entities/s a partition`,
+    measured: evaluation.paced.ratio.toFixed(3),
+    target: `<= 1 (${(evaluation.paced.evaluateMs / 1000).toFixed(1)} of ${evaluation.periodMs / 1000} s; busiest partition ${evaluation.paced.busiest.perSecond} entities/s)`,
+    pass: evaluation.paced.ratio <= 1,
+  },
+  {
     name: 'telemetry: everything / availability results (probe cycle + evaluation)',
     measured: volume.ratio.toFixed(3),
     target: `<= ${volume.maxRatio}; steady state, ${volume.firstRatio.toFixed(2)} from an empty store`,

@@ -92,6 +92,8 @@ function refusingWritesOf(inner: Store, poison: string): Store {
     get: (c, k) => inner.get(c, k),
     insert: async (c, k, v) => (refuse(k), inner.insert(c, k, v)),
     replace: async (c, k, v, e) => (refuse(k), inner.replace(c, k, v, e)),
+    // A transaction holding the refused row fails whole, as Table Storage's does.
+    batch: async (c, ops) => (ops.forEach((op) => refuse(op.key)), inner.batch(c, ops)),
     delete: (c, k) => inner.delete(c, k),
     list: (c, o) => inner.list(c, o),
     close: () => inner.close(),

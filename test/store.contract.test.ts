@@ -2,7 +2,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startAzurite } from '../src/local/azurite.js';
 import { MemoryStore } from '../src/store/memory-store.js';
-import { StoreConflictError, StoreUnavailableError, type Store } from '../src/store/store.js';
+import { MAX_BATCH_OPERATIONS, StoreConflictError, StoreUnavailableError, type BatchOperation, type Store } from '../src/store/store.js';
 import { TableStore } from '../src/store/table-store.js';
 
 const C = 'things';
@@ -134,6 +134,77 @@ function storeContract(name: string, makeStore: () => Store): void {
       expect((await store.get(C, 'gone'))?.value).toEqual({ n: 3 });
     });
 
+    it('writes a batch of inserts and replaces at once and returns each new etag in order', async () => {
+      const long = `relay:r1:https://h.example/${'%/#?'.repeat(500)}`;
+      const a = await store.insert(C, 'a', { n: 1 });
+      const b = await store.insert(C, long, { n: 1 });
+      const written = { n: 3 };
+      const etags = await store.batch(C, [
+        { op: 'replace', key: 'a', value: { n: 2 }, etag: a },
+        { op: 'insert', key: 'new 🚀', value: written },
+        { op: 'replace', key: long, value: { n: 4 }, etag: b },
+      ]);
+      written.n = 99; // the store kept a copy
+      expect(etags).toHaveLength(3);
+      expect(new Set([a, b, ...etags]).size).toBe(5);
+      expect(await store.get(C, 'a')).toEqual({ value: { n: 2 }, etag: etags[0] });
+      expect(await store.get(C, 'new 🚀')).toEqual({ value: { n: 3 }, etag: etags[1] });
+      expect(await store.get(C, long)).toEqual({ value: { n: 4 }, etag: etags[2] });
+      // The etags a batch returns condition the next write like any other.
+      await store.replace(C, 'a', { n: 5 }, etags[0]!);
+      await expect(store.replace(C, long, { n: 6 }, b)).rejects.toBeInstanceOf(StoreConflictError);
+    });
+
+    it('writes nothing of a batch when one replace holds a stale etag, and names that key', async () => {
+      const a = await store.insert(C, 'a', { n: 1 });
+      const stale = await store.insert(C, 'b', { n: 1 });
+      const current = await store.replace(C, 'b', { n: 2 }, stale);
+      const err: unknown = await store
+        .batch(C, [
+          { op: 'replace', key: 'a', value: { n: 10 }, etag: a },
+          { op: 'insert', key: 'c', value: { n: 10 } },
+          { op: 'replace', key: 'b', value: { n: 10 }, etag: stale },
+        ])
+        .then(() => undefined, (e: unknown) => e);
+      expect(err).toBeInstanceOf(StoreConflictError);
+      expect((err as StoreConflictError).key).toBe('b');
+      expect(await store.get(C, 'a')).toEqual({ value: { n: 1 }, etag: a });
+      expect(await store.get(C, 'b')).toEqual({ value: { n: 2 }, etag: current });
+      expect(await store.get(C, 'c')).toBeUndefined();
+    });
+
+    it('writes nothing of a batch that inserts an existing key or replaces a vanished one', async () => {
+      const a = await store.insert(C, 'a', { n: 1 });
+      const gone = await store.insert(C, 'gone', { n: 1 });
+      await store.delete(C, 'gone');
+      await expect(store.batch(C, [{ op: 'insert', key: 'x', value: {} }, { op: 'insert', key: 'a', value: { n: 2 } }])).rejects.toBeInstanceOf(StoreConflictError);
+      await expect(store.batch(C, [{ op: 'replace', key: 'a', value: { n: 3 }, etag: a }, { op: 'replace', key: 'gone', value: {}, etag: gone }])).rejects.toBeInstanceOf(StoreConflictError);
+      expect((await store.list(C)).map((e) => [e.key, e.value, e.etag])).toEqual([['a', { n: 1 }, a]]);
+    });
+
+    it('lets exactly one of two racing batches over the same etags win, whole', async () => {
+      const etags = [await store.insert(C, 'a', { writer: 'none' }), await store.insert(C, 'b', { writer: 'none' })];
+      const batchOf = (writer: string): BatchOperation[] => ['a', 'b'].map((key, i) => ({ op: 'replace', key, value: { writer }, etag: etags[i]! }));
+      const results = await Promise.allSettled([store.batch(C, batchOf('x')), store.batch(C, batchOf('y'))]);
+      const won = results.flatMap((r, i) => (r.status === 'fulfilled' ? [{ writer: i === 0 ? 'x' : 'y', etags: r.value }] : []));
+      expect(won).toHaveLength(1);
+      expect(results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason)).toEqual([expect.any(StoreConflictError)]);
+      expect(await store.list(C)).toEqual([
+        { key: 'a', value: { writer: won[0]!.writer }, etag: won[0]!.etags[0] },
+        { key: 'b', value: { writer: won[0]!.writer }, etag: won[0]!.etags[1] },
+      ]);
+    });
+
+    it('refuses a batch naming a key twice or over the operation limit, before writing anything, and takes one at the limit', async () => {
+      await expect(store.batch(C, [{ op: 'insert', key: 'k', value: {} }, { op: 'insert', key: 'k', value: {} }])).rejects.toBeInstanceOf(RangeError);
+      const many = (n: number): BatchOperation[] => Array.from({ length: n }, (_, i) => ({ op: 'insert', key: `k${String(i).padStart(3, '0')}`, value: { i } }));
+      await expect(store.batch(C, many(MAX_BATCH_OPERATIONS + 1))).rejects.toBeInstanceOf(RangeError);
+      expect(await store.list(C)).toEqual([]);
+      expect(await store.batch(C, [])).toEqual([]);
+      expect(await store.batch(C, many(MAX_BATCH_OPERATIONS))).toHaveLength(MAX_BATCH_OPERATIONS);
+      expect((await store.list<{ i: number }>(C)).map((e) => e.value.i)).toEqual([...Array(MAX_BATCH_OPERATIONS).keys()]);
+    });
+
     it('stores values larger than one Table Storage property (a 64 KiB heartbeat and more)', async () => {
       const big = { text: 'é'.repeat(40_000) + 'x'.repeat(60_000), n: 1 };
       const etag = await store.insert(C, 'big', big);
@@ -160,6 +231,16 @@ describe('TableStore on in-process Azurite', () => {
   let tables = 0;
   const run = Date.now().toString(36);
   storeContract('TableStore', () => TableStore.fromConnectionString(connectionString, { tableName: `contract${run}t${++tables}` }));
+
+  it('refuses a batch too large for one transaction (4 MiB) before sending it, and writes nothing', async () => {
+    const store = TableStore.fromConnectionString(connectionString, { tableName: `contract${run}big` });
+    await store.ready();
+    const big = 'x'.repeat(400_000); // five of these fit one entity each, not one transaction
+    const operations: BatchOperation[] = Array.from({ length: 11 }, (_, i) => ({ op: 'insert', key: `k${i}`, value: { big } }));
+    await expect(store.batch(C, operations)).rejects.toBeInstanceOf(RangeError);
+    expect(await store.list(C)).toEqual([]);
+    expect(await store.batch(C, operations.slice(0, 5))).toHaveLength(5);
+  });
 
   it('rejects ready() with StoreUnavailableError that does not reveal the account key when nothing listens', async () => {
     const port = await closedPort();

@@ -8,6 +8,14 @@
  *     failed `heartbeat_missing` result into the same pipeline, so it alerts like any failure.
  * Relays, heartbeats and checks are each read with one listing, not one read per relay; relays
  * are evaluated by a bounded pool; each relay's heartbeats strictly in order.
+ *
+ * Store calls per heartbeat: one batch with every check it changes (all of a relay's checks
+ * are in one partition, so one entity-group transaction), then the relay record; a transition
+ * adds an insert, and a heartbeat past the replay window a delete that nothing waits for. A
+ * relay with nothing new costs nothing, unless its heartbeat is missing (one write). At 10 ms
+ * a round trip that is about 20 ms of waiting per relay and heartbeat, 16 relays at a time;
+ * on Table Storage the checks partition's write rate bounds it first (docs/design.md,
+ * "Evaluation at scale").
  */
 import type { Settings } from '../config/settings.js';
 import { RELAY_ID, type RelayConfig } from '../config/relays.js';
@@ -19,7 +27,7 @@ import { maskNames } from '../checks/mask.js';
 import { classifyEvent, eventKey, SEVERITY, type EventClass } from '../heartbeat/event-classes.js';
 import { advanceRecord, HEARTBEATS, RELAYS, REPLAY_RETENTION_MS, type RelayRecord, type StoredHeartbeat } from '../heartbeat/ingest.js';
 import { StoreConflictError, type Entry, type Store, type Versioned } from '../store/store.js';
-import { CHECKS, recordResult } from './checks-repository.js';
+import { CHECKS, recordResult, recordResults, type PendingResult, type Superseded } from './checks-repository.js';
 import type { ResultObserver } from './probe-cycle.js';
 
 export function heartbeatCheck(relayId: string): CheckIdentity {
@@ -162,8 +170,18 @@ export interface RelayEvaluation {
  */
 export const MAX_TARGETS_PER_RELAY = 10;
 
+/**
+ * Relays evaluated at once by default. Each has one store call in flight at a time (plus
+ * removals of old heartbeats, which nothing waits for), so this bounds the calls in flight to
+ * about twice as many. More would not help on Table Storage: 16 relays at 20 ms each could
+ * write about 3,200 check entities a second to the one `checks` partition, past the 2,000 a
+ * second Table Storage targets for a partition, so TableStore already paces them
+ * (PARTITION_WRITES_PER_SECOND): the partition, not the round trips, sets the pace there.
+ */
+export const EVALUATION_CONCURRENCY = 16;
+
 export interface EvaluateOptions {
-  /** Relays evaluated at once; each makes its own sequence of store calls. */
+  /** Relays evaluated at once (default EVALUATION_CONCURRENCY); each makes its own sequence of store calls. */
   readonly concurrency?: number;
   readonly observe?: ResultObserver;
   /** Per relay after evaluation: heartbeat age (seconds) and a keepalive report that arrived. */
@@ -185,11 +203,12 @@ interface Context {
 }
 
 export async function evaluateHeartbeats(settings: Settings, store: Store, now: Date, options: EvaluateOptions = {}): Promise<RelayEvaluation[]> {
-  const [records, heartbeats, checks] = await Promise.all([
-    store.list<RelayRecord>(RELAYS),
-    store.list<StoredHeartbeat>(HEARTBEATS),
-    store.list<CheckRecord>(CHECKS),
-  ]);
+  const [heartbeats, checks] = await Promise.all([store.list<StoredHeartbeat>(HEARTBEATS), store.list<CheckRecord>(CHECKS)]);
+  // The relay records after the checks, not beside them: an evaluator writes a heartbeat's
+  // checks before it moves the relay record on, so a check listed first holds no heartbeat
+  // more than one past its record as listed here. That is what makes applying the next
+  // heartbeat to it right (a repeat, or the next result) when another evaluator runs too.
+  const records = await store.list<RelayRecord>(RELAYS);
   const pending = new Map<string, Entry<StoredHeartbeat>[]>();
   for (const entry of heartbeats) {
     const list = pending.get(entry.value.relayId) ?? [];
@@ -213,7 +232,7 @@ export async function evaluateHeartbeats(settings: Settings, store: Store, now: 
     throw new Error(`WBMON_RELAYS: ${settings.relayProblems.unusable}; no relay is evaluated until it is fixed`);
   }
   const misconfigured = await Promise.all([...settings.relayProblems.invalid].map(([relayId, problems]) => recordMisconfigured(context, relayId, problems)));
-  const evaluated = await inPool([...settings.relays], options.concurrency ?? 16, ([relayId, config]) =>
+  const evaluated = await inPool([...settings.relays], options.concurrency ?? EVALUATION_CONCURRENCY, ([relayId, config]) =>
     // Whatever goes wrong with one relay stays with it: the others are evaluated all the same.
     evaluateRelay(context, relayId, config).catch((err: unknown): RelayEvaluation => ({
       relayId,
@@ -256,11 +275,10 @@ async function evaluateRelay(ctx: Context, relayId: string, config: RelayConfig)
   const thresholds = { failure: settings.failureThreshold, success: settings.successThreshold };
   const transitions: Transition[] = [];
   const errors: string[] = [];
-  /** False when the result could not be stored; the error is kept and the relay goes on. */
-  const record = async (identity: CheckIdentity, result: CheckResult): Promise<boolean> => {
-    ctx.observe?.(identity, result);
+  /** One result alone; false when it could not be stored (the error is kept and the relay goes on). */
+  const recordOne = async ({ identity, result }: PendingResult, superseded?: Superseded): Promise<boolean> => {
     try {
-      const outcome = await recordResult(store, identity, result, thresholds, now, ctx.checks.get(identity.id) ?? null);
+      const outcome = await recordResult(store, identity, result, thresholds, now, ctx.checks.get(identity.id) ?? null, superseded);
       if (outcome.etag) ctx.checks.set(identity.id, { value: outcome.check, etag: outcome.etag });
       if (outcome.transition) transitions.push(outcome.transition);
       return true;
@@ -268,6 +286,47 @@ async function evaluateRelay(ctx: Context, relayId: string, config: RelayConfig)
       errors.push(`${identity.id.slice(0, 200)}: ${(err as Error).message}`);
       return false;
     }
+  };
+  const record = (identity: CheckIdentity, result: CheckResult, superseded?: Superseded): Promise<boolean> => {
+    ctx.observe?.(identity, result);
+    return recordOne({ identity, result }, superseded);
+  };
+  /**
+   * A heartbeat's results and its own good heartbeat result, in one batch. When the batch
+   * cannot be written (the store refused one row, say, or it is too large for one transaction),
+   * each result is written alone instead, and the heartbeat check says how many were lost.
+   *
+   * After a conflict, once the checks are read again, the relay record is read: if another
+   * evaluator has moved it past this heartbeat, it recorded these results (checks are written
+   * before the record moves) and perhaps later ones too, so nothing is applied again. Reading
+   * the record after the checks is what makes that sound: checks never hold a heartbeat more
+   * than one past the record. Resolves to that newer record, if so.
+   */
+  const recordHeartbeat = async (stored: StoredHeartbeat, reports: readonly PendingResult[]): Promise<Versioned<RelayRecord> | undefined> => {
+    let newer: Versioned<RelayRecord> | undefined;
+    const superseded: Superseded = async () => {
+      const fresh = await store.get<RelayRecord>(RELAYS, relayId);
+      if (fresh && fresh.value.lastSequence >= stored.sequence) newer = fresh;
+      return newer !== undefined;
+    };
+    const beat: PendingResult = { identity: heartbeatCheck(relayId), result: { ok: true, startedAt: stored.receivedAt } };
+    for (const { identity, result } of reports) ctx.observe?.(identity, result);
+    try {
+      const outcome = await recordResults(store, [...reports, beat], thresholds, now, (id) => ctx.checks.get(id) ?? null, superseded);
+      for (const [id, check] of outcome.written) ctx.checks.set(id, check);
+      transitions.push(...outcome.transitions);
+      ctx.observe?.(beat.identity, beat.result);
+      return newer;
+    } catch {
+      // What the batch hit is found again, row by row, by the single writes below.
+    }
+    let unstored = 0;
+    for (const report of reports) if (!newer && !(await recordOne(report, superseded))) unstored++;
+    if (newer) return newer;
+    // A heartbeat whose reports the monitor could not keep is not a healthy one: it fails
+    // the relay's own check, so the loss is alerted on like any failure of this relay.
+    await record(beat.identity, unstored === 0 ? beat.result : unstoredResults(beat.result.startedAt, unstored, errors), superseded);
+    return newer;
   };
 
   const targets = new Set(ctx.relayTargets.get(relayId));
@@ -286,30 +345,37 @@ async function evaluateRelay(ctx: Context, relayId: string, config: RelayConfig)
   let relay = ctx.records.get(relayId);
   let processed = 0;
   let keepaliveReport: KeepaliveReport | undefined;
+  /** Removals of heartbeats past the replay window: housekeeping, which nothing waits for. */
+  const removals: Promise<void>[] = [];
+  const remove = (key: string): void => {
+    removals.push(store.delete(HEARTBEATS, key).catch((err: unknown) => void errors.push(`relay ${relayId}: ${(err as Error).message}`)));
+  };
   try {
     for (const { key, value: stored } of ctx.pending.get(relayId) ?? []) {
       if (stored.sequence > (relay?.value.lastSequence ?? -1)) {
         const { results, keepalive, eventLog, dc, dcs, sentAt } = stored.heartbeat;
-        let unstored = 0;
-        const count = (ok: boolean): void => void (ok || unstored++);
-        for (const result of results) if (admit(result.target)) count(await record(relayProbeCheck(relayId, result.target), result));
+        const reports: PendingResult[] = [];
+        for (const result of results) if (admit(result.target)) reports.push({ identity: relayProbeCheck(relayId, result.target), result });
         if (keepalive) {
           keepaliveReport = keepalive;
-          count(await record(keepaliveCheck(relayId, keepalive.target), keepaliveResult(keepalive)));
+          reports.push({ identity: keepaliveCheck(relayId, keepalive.target), result: keepaliveResult(keepalive) });
         }
         const fromLog = eventLog && eventLogResult(eventLog, relay?.value.countedEvents);
-        if (fromLog) count(await record(eventLogCheck(relayId), fromLog));
+        if (fromLog) reports.push({ identity: eventLogCheck(relayId), result: fromLog });
         // One check for all of them, named after the first failing DC (the remediation's {host}).
         const controllers = dcs ?? (dc ? [dc] : []);
         const named = controllers.find((r) => r.error || r.ports.some((p) => !p.ok)) ?? controllers[0];
-        if (named) count(await record(dcCheck(relayId, named.host), dcResult(controllers, sentAt)));
-        // A heartbeat whose reports the monitor could not keep is not a healthy one: it fails
-        // the relay's own check, so the loss is alerted on like any failure of this relay.
-        await record(heartbeatCheck(relayId), unstored === 0 ? { ok: true, startedAt: stored.receivedAt } : unstoredResults(stored.receivedAt, unstored, errors));
-        relay = await saveRelay(store, relayId, relay, stored);
-        processed++;
+        if (named) reports.push({ identity: dcCheck(relayId, named.host), result: dcResult(controllers, sentAt) });
+        const newer = await recordHeartbeat(stored, reports);
+        if (newer) {
+          relay = newer; // another evaluator processed this heartbeat: go on from where it got to
+        } else {
+          relay = await saveRelay(store, relayId, relay, stored);
+          processed++;
+        }
       }
-      if (now.getTime() - Date.parse(stored.receivedAt) > REPLAY_RETENTION_MS) await store.delete(HEARTBEATS, key);
+      // Only once the relay record is past it: a heartbeat is never removed unprocessed.
+      if (now.getTime() - Date.parse(stored.receivedAt) > REPLAY_RETENTION_MS) remove(key);
     }
   } catch (err) {
     // The relay record could not move on: the rest of its heartbeats wait for the next run.
@@ -320,6 +386,7 @@ async function evaluateRelay(ctx: Context, relayId: string, config: RelayConfig)
   const last = relay?.value.lastHeartbeatAt;
   ctx.onRelay?.(relayId, last ? (now.getTime() - Date.parse(last)) / 1000 : undefined, keepaliveReport);
   if (state === 'down') await record(heartbeatCheck(relayId), missedHeartbeat(relayId, relay?.value.lastHeartbeatAt, config, now));
+  await Promise.all(removals);
   return { relayId, state, heartbeatsProcessed: processed, transitions, errors, ignoredTargets };
 }
 

@@ -1,4 +1,4 @@
-import { StoreConflictError, type Entry, type ListOptions, type Store, type Versioned } from './store.js';
+import { checkBatch, StoreConflictError, type BatchOperation, type Entry, type ListOptions, type Store, type Versioned } from './store.js';
 
 interface Slot {
   readonly value: unknown;
@@ -34,6 +34,18 @@ export class MemoryStore implements Store {
     return this.write(entries, key, value);
   }
 
+  async batch(collection: string, operations: readonly BatchOperation[]): Promise<string[]> {
+    checkBatch(collection, operations);
+    const entries = this.entries(collection);
+    // Every condition is checked before anything is written: all or nothing.
+    for (const op of operations) {
+      const slot = entries.get(op.key);
+      if (op.op === 'insert' ? slot !== undefined : slot?.etag !== op.etag) throw new StoreConflictError(collection, op.key);
+    }
+    const copies = operations.map((op) => structuredClone(op.value)); // what cannot be copied fails before any write
+    return operations.map((op, i) => this.write(entries, op.key, copies[i], false));
+  }
+
   async list<T>(collection: string, options: ListOptions = {}): Promise<Entry<T>[]> {
     const { prefix = '', limit = Infinity } = options;
     // Default sort compares UTF-16 code units, i.e. the ordinal order the contract promises.
@@ -56,10 +68,10 @@ export class MemoryStore implements Store {
     return entries;
   }
 
-  private write(entries: Map<string, Slot>, key: string, value: unknown): string {
+  private write(entries: Map<string, Slot>, key: string, value: unknown, copy = true): string {
     // Opaque, never reused within this store: a counter is enough.
     const etag = `"m${++this.writes}"`;
-    entries.set(key, { value: structuredClone(value), etag });
+    entries.set(key, { value: copy ? structuredClone(value) : value, etag });
     return etag;
   }
 }

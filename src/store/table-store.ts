@@ -1,9 +1,12 @@
 import { createHash } from 'node:crypto';
-import { TableClient, odata } from '@azure/data-tables';
+import { TableClient, odata, type TableEntity, type TransactionAction } from '@azure/data-tables';
 import { isLoopback } from '../config/loopback.js';
+import { PartitionPacer } from './pacer.js';
 import {
+  checkBatch,
   StoreConflictError,
   StoreUnavailableError,
+  type BatchOperation,
   type Entry,
   type ListOptions,
   type Store,
@@ -13,9 +16,17 @@ import {
 /** The table the monitor keeps everything in unless told otherwise; infra/ creates it. */
 export const DEFAULT_TABLE_NAME = 'wbmon';
 
+/**
+ * Entities written per second to one partition (one collection), at most, from this process:
+ * below Table Storage's target of 2,000 for a partition, with room for other instances' writes.
+ */
+export const PARTITION_WRITES_PER_SECOND = 1500;
+
 export interface TableStoreOptions {
   /** Table holding every collection; created by ready() when missing. Default `wbmon`. */
   readonly tableName?: string;
+  /** Writes to one collection per second, at most (see PartitionPacer); 0: no limit. Default PARTITION_WRITES_PER_SECOND. */
+  readonly partitionWritesPerSecond?: number;
 }
 
 interface Row {
@@ -118,15 +129,26 @@ function prefixLow(prefix: string): string {
   return encoded.length <= HEAD_CHARS ? encoded : cutHead(encoded);
 }
 
+/**
+ * An entity-group transaction's payload must stay under 4 MiB; the values' JSON (ASCII, so one
+ * byte a character) plus this much per entity for the multipart framing and headers is kept
+ * under it, so a batch that cannot fit fails before it is sent.
+ */
+const MAX_BATCH_BYTES = 4 * 1024 * 1024 - 64 * 1024;
+const BATCH_OVERHEAD_BYTES = 1024;
+
 /** Table Storage returns at most 1000 entities per page anyway. */
 const MAX_PAGE = 1000;
 
 /**
  * Store on one Azure Table: PartitionKey = collection, RowKey = encodeKey(key), value in the
- * string property `data`. Optimistic concurrency uses the service's own ETags.
+ * string property `data`. Optimistic concurrency uses the service's own ETags. A batch is one
+ * entity-group transaction (a collection is one partition). Writes to one partition are kept
+ * under PARTITION_WRITES_PER_SECOND (PartitionPacer).
  */
 export class TableStore implements Store {
   private readonly client: TableClient;
+  private readonly pacer: PartitionPacer | undefined;
 
   /**
    * @param connect builds the TableClient for a table name, so the caller picks the credential
@@ -134,6 +156,8 @@ export class TableStore implements Store {
    */
   constructor(connect: (tableName: string) => TableClient, options: TableStoreOptions = {}) {
     this.client = connect(options.tableName ?? DEFAULT_TABLE_NAME);
+    const rate = options.partitionWritesPerSecond ?? PARTITION_WRITES_PER_SECOND;
+    this.pacer = rate > 0 ? new PartitionPacer(rate) : undefined;
   }
 
   static fromConnectionString(connectionString: string, options: TableStoreOptions = {}): TableStore {
@@ -164,6 +188,7 @@ export class TableStore implements Store {
   }
 
   async insert<T>(collection: string, key: string, value: T): Promise<string> {
+    await this.pacer?.admit(collection, 1);
     try {
       const res = await this.client.createEntity<Row>(this.row(collection, key, value));
       return requireEtag(res.etag);
@@ -174,6 +199,7 @@ export class TableStore implements Store {
   }
 
   async replace<T>(collection: string, key: string, value: T, etag: string): Promise<string> {
+    await this.pacer?.admit(collection, 1);
     try {
       const res = await this.client.updateEntity<Row>(this.row(collection, key, value), 'Replace', { etag });
       return requireEtag(res.etag);
@@ -182,6 +208,36 @@ export class TableStore implements Store {
       const status = statusOf(err);
       if (status === 412 || status === 409 || status === 404) throw new StoreConflictError(collection, key, { cause: err });
       throw this.unavailable(`replace ${collection}/${key}`, err);
+    }
+  }
+
+  async batch(collection: string, operations: readonly BatchOperation[]): Promise<string[]> {
+    checkBatch(collection, operations);
+    if (operations.length === 0) return [];
+    const rows = operations.map((op) => this.row(collection, op.key, op.value));
+    // Each entity goes as its JSON (ASCII: one byte a character) in the multipart body.
+    const bytes = rows.reduce((sum, row) => sum + BATCH_OVERHEAD_BYTES + JSON.stringify(row).length, 0);
+    if (bytes > MAX_BATCH_BYTES) throw new RangeError(`a batch of ${operations.length} writes to ${collection} is about ${bytes} bytes, more than one Table Storage transaction takes`);
+    // One collection is one PartitionKey, so the whole batch is one entity-group transaction;
+    // the partition still does the work of each entity.
+    await this.pacer?.admit(collection, operations.length);
+    const actions = operations.map((op, i): TransactionAction => {
+      const entity = rows[i] as unknown as TableEntity;
+      return op.op === 'insert' ? ['create', entity] : ['update', entity, 'Replace', { etag: op.etag }];
+    });
+    try {
+      const response = await this.client.submitTransaction(actions);
+      // Sub-responses come in the order of the operations; the SDK leaves the header's CR on.
+      const etags = response.subResponses.map((r) => r.etag?.trim());
+      if (etags.length !== operations.length) throw new Error(`Table Storage answered ${etags.length} of ${operations.length} batch operations`);
+      return etags.map(requireEtag);
+    } catch (err) {
+      const status = statusOf(err);
+      // The service names the failed operation by its index ("2:The update condition ...").
+      const index = Number(/^(\d+):/.exec(serviceMessage(err) ?? '')?.[1] ?? 0);
+      const key = operations[index]?.key ?? operations[0]!.key;
+      if (status === 412 || status === 409 || status === 404) throw new StoreConflictError(collection, key, { cause: err });
+      throw this.unavailable(`batch of ${operations.length} writes to ${collection}`, err);
     }
   }
 
@@ -213,6 +269,7 @@ export class TableStore implements Store {
   }
 
   async delete(collection: string, key: string): Promise<void> {
+    await this.pacer?.admit(collection, 1);
     try {
       await this.client.deleteEntity(collection, rowKeyOf(key));
     } catch (err) {
