@@ -182,3 +182,7 @@ console.log(
     : `MISSED ${missed.length} of ${checks.length} targets: ${missed.map((c) => c.name).join('; ')}`,
 );
 console.log(`(bench took ${((performance.now() - started) / 1000).toFixed(1)} s; informational, exit code 0 regardless)`);
+// Every bench closes what it opened, and each exits on its own when run alone; together, one
+// handle (not found yet: none of them leaves one alone) kept the process alive after the
+// summary. The summary is the result, so the run ends here.
+process.exit(0);
