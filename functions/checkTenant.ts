@@ -5,8 +5,8 @@ import { summarizeTenant } from '../src/monitor/summary.js';
 import { runTenantCycle } from '../src/monitor/tenant-cycle.js';
 
 export async function checkTenant(_timer: Timer, context: InvocationContext): Promise<void> {
-  await timerRun('checkTenant', context, async ({ settings, store, graphToken, observer }, log) =>
-    summarizeTenant(await runTenantCycle(settings, store, graphToken, new Date(), { log, ...(observer && { observe: observer.result }) })),
+  await timerRun('checkTenant', context, async ({ settings, store, graphToken, observer, historyCache }, log) =>
+    summarizeTenant(await runTenantCycle(settings, store, graphToken, new Date(), { log, history: historyCache, ...(observer && { observe: observer.result }) })),
   );
 }
 

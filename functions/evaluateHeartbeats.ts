@@ -5,8 +5,8 @@ import { evaluateHeartbeats as evaluate } from '../src/monitor/evaluate-heartbea
 import { summarizeEvaluation } from '../src/monitor/summary.js';
 
 export async function evaluateHeartbeats(_timer: Timer, context: InvocationContext): Promise<void> {
-  await timerRun('evaluateHeartbeats', context, async ({ settings, store, observer }) =>
-    summarizeEvaluation(await evaluate(settings, store, new Date(), observer ? { observe: observer.result, onRelay: observer.relay } : {})),
+  await timerRun('evaluateHeartbeats', context, async ({ settings, store, observer, historyCache }, log) =>
+    summarizeEvaluation(await evaluate(settings, store, new Date(), { history: historyCache, log, ...(observer && { observe: observer.result, onRelay: observer.relay }) })),
   );
 }
 

@@ -5,8 +5,8 @@ import { runProbeCycle } from '../src/monitor/probe-cycle.js';
 import { summarizeCycle } from '../src/monitor/summary.js';
 
 export async function probeEndpoints(_timer: Timer, context: InvocationContext): Promise<void> {
-  await timerRun('probeEndpoints', context, async ({ settings, store, location, observer }) =>
-    summarizeCycle(await runProbeCycle(settings, store, location, observer ? { observe: observer.result } : {})),
+  await timerRun('probeEndpoints', context, async ({ settings, store, location, observer, historyCache }, log) =>
+    summarizeCycle(await runProbeCycle(settings, store, location, { history: historyCache, log, ...(observer && { observe: observer.result }) })),
   );
 }
 

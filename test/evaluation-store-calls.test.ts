@@ -15,6 +15,8 @@ import { LatencyStore } from '../src/store/latency-store.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import type { Store } from '../src/store/store.js';
 import { TableStore } from '../src/store/table-store.js';
+import { HistoryCache, readHistory } from '../src/history/history-repository.js';
+import { incidentsOf } from '../src/history/history.js';
 import { heartbeat } from './support/heartbeats.js';
 
 const T0 = Date.parse('2026-03-01T10:00:00Z');
@@ -51,15 +53,18 @@ describe('store calls of one evaluation', () => {
     const relays = ids(n);
     const settings = settingsFor(relays);
     const inner = new MemoryStore();
+    // The worker's history rows, as serve and the Functions runtime keep them across runs.
+    const history = new HistoryCache();
     await ingestAll(inner, relays, 1, 0);
-    await evaluateHeartbeats(settings, inner, at(5)); // the last run: the checks exist
+    await evaluateHeartbeats(settings, inner, at(5), { history }); // the last run: the checks exist
     await ingestAll(inner, relays, 2, 60);
     const store = new LatencyStore(inner, { latencyMs: 0 });
-    const evaluations = await evaluateHeartbeats(settings, store, at(65));
+    const evaluations = await evaluateHeartbeats(settings, store, at(65), { history });
     expect(evaluations.every((e) => e.heartbeatsProcessed === 1 && e.errors.length === 0 && e.transitions.length === 0)).toBe(true);
-    // Four checks a relay (three targets and the heartbeat), in one batch: no reads, no single writes.
-    expect(store.stats.calls).toEqual({ list: 3, batch: n, replace: n });
-    expect(store.stats.entitiesWritten).toBe(5 * n);
+    // Four checks a relay (three targets and the heartbeat), in one batch: no reads, no single
+    // writes; their four history rows (known from the last run) in one more batch.
+    expect(store.stats.calls).toEqual({ list: 3, batch: 2 * n, replace: n });
+    expect(store.stats.entitiesWritten).toBe(9 * n);
     expect(store.stats.peakInFlight).toBeLessThanOrEqual(2 * 16);
   });
 
@@ -67,31 +72,37 @@ describe('store calls of one evaluation', () => {
     const relays = ids(3);
     const settings = settingsFor(relays);
     const inner = new MemoryStore();
+    // The worker's history rows, as serve and the Functions runtime keep them across runs.
+    const history = new HistoryCache();
     await ingestAll(inner, relays, 1, 0);
-    await evaluateHeartbeats(settings, inner, at(5));
+    await evaluateHeartbeats(settings, inner, at(5), { history });
     const store = new LatencyStore(inner, { latencyMs: 0 });
-    await evaluateHeartbeats(settings, store, at(60));
+    await evaluateHeartbeats(settings, store, at(60), { history });
     expect(store.stats.calls).toEqual({ list: 3 });
     store.resetStats();
-    const late = await evaluateHeartbeats(settings, store, at(421)); // past period + grace
+    const late = await evaluateHeartbeats(settings, store, at(421), { history }); // past period + grace
     expect(late.map((e) => e.state)).toEqual(['down', 'down', 'down']);
-    expect(store.stats.calls).toEqual({ list: 3, replace: 3 });
+    // The heartbeat check's record and its history row, each relay.
+    expect(store.stats.calls).toEqual({ list: 3, replace: 6 });
   });
 
   it('add one insert per transition, one batch and one record per further heartbeat, and a delete per heartbeat past the replay window', async () => {
     const relays = ids(1);
     const settings = settingsFor(relays);
     const inner = new MemoryStore();
+    // The worker's history rows, as serve and the Functions runtime keep them across runs.
+    const history = new HistoryCache();
     await ingestAll(inner, relays, 1, 0);
-    await evaluateHeartbeats(settings, inner, at(5));
+    await evaluateHeartbeats(settings, inner, at(5), { history });
     await ingestAll(inner, relays, 2, 300, false);
     await ingestAll(inner, relays, 3, 600, false);
     const store = new LatencyStore(inner, { latencyMs: 0 });
-    const [evaluation] = await evaluateHeartbeats(settings, store, at(5 + 15 * 60 + 1));
+    const [evaluation] = await evaluateHeartbeats(settings, store, at(5 + 15 * 60 + 1), { history });
     expect(evaluation).toMatchObject({ heartbeatsProcessed: 2, errors: [] });
     expect(evaluation!.transitions.map((t) => `${t.checkId} ${t.from}->${t.to}`)).toEqual(TARGETS.map((t) => `relay:relay-000:${t} up->down`));
-    // Two heartbeats: two batches, two relay records; three transitions; the first heartbeat is past retention.
-    expect(store.stats.calls).toEqual({ list: 3, batch: 2, replace: 2, insert: 3, delete: 1 });
+    // Two heartbeats: two batches, two relay records; three transitions; the first heartbeat is
+    // past retention; the relay's history (results and incidents) in one batch at the end.
+    expect(store.stats.calls).toEqual({ list: 3, batch: 3, replace: 2, insert: 3, delete: 1 });
   });
 });
 
@@ -137,7 +148,7 @@ async function race(store: Store, offsetMs: number, evaluators = 2): Promise<voi
   for (const [i, ok] of PATTERN.entries()) await ingestAll(store, relays, i + 1, i * 300, ok);
   const now = at(PATTERN.length * 300);
   const runs = await Promise.all(
-    Array.from({ length: evaluators }, (_, i) => new Promise((resolve) => setTimeout(resolve, i * offsetMs)).then(() => evaluateHeartbeats(settings, store, now))),
+    Array.from({ length: evaluators }, (_, i) => new Promise((resolve) => setTimeout(resolve, i * offsetMs)).then(() => evaluateHeartbeats(settings, store, now, { history: new HistoryCache() }))),
   );
   const all = runs.flat();
   expect(all.flatMap((e) => e.errors)).toEqual([]);
@@ -156,6 +167,11 @@ async function race(store: Store, offsetMs: number, evaluators = 2): Promise<voi
     // Every result counted once: no more failures or successes in a row than were reported.
     expect(check).toMatchObject({ state: want.state, consecutiveFailures: want.failures, consecutiveSuccesses: want.successes });
     expect((await listTransitions(store, check.id)).map((t) => t.to)).toEqual(want.to);
+    // Its history too: every run counted once, each outage one incident, closed.
+    const pattern = check.kind === 'heartbeat' ? PATTERN.map(() => true) : PATTERN;
+    const rows = await readHistory(store, check.id);
+    expect(rows.map((r) => [r.daily.runs, r.daily.failures]), check.id).toEqual([[pattern.length, pattern.filter((ok) => !ok).length]]);
+    expect(incidentsOf(rows).map((i) => [i.to, i.until !== null]), check.id).toEqual(want.to.filter((to) => to === 'down').map(() => ['down', true]));
   }
   const records = await store.list<{ lastSequence: number }>('relays');
   expect(records.map((r) => r.value.lastSequence)).toEqual(relays.map(() => PATTERN.length));

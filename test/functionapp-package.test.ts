@@ -73,7 +73,7 @@ afterAll(async () => {
 
 
 const ROOT = join(import.meta.dirname, '..');
-const FUNCTIONS = ['checkTenant', 'evaluateHeartbeats', 'health', 'heartbeat', 'probeEndpoints', 'status'];
+const FUNCTIONS = ['badge', 'checkTenant', 'evaluateHeartbeats', 'health', 'heartbeat', 'history', 'metrics', 'probeEndpoints', 'status'];
 
 describe('dist/functionapp.zip', () => {
   it('is at most 10 MB', () => {
@@ -195,10 +195,17 @@ describe('the package, unpacked into an empty folder and loaded by a stand-in Fu
       const bindings = Object.values(byName.get(fn)!.bindings);
       expect(bindings, fn).toEqual([{ type: 'timerTrigger', direction: 'in', name: generated('timerTrigger'), schedule: `%${setting}%`, properties: { supportsDeferredBinding: 'false' } }]);
     }
-    for (const [fn, method, authLevel] of [['status', 'GET', 'function'], ['health', 'GET', 'anonymous'], ['heartbeat', 'POST', 'function']] as const) {
+    for (const [fn, method, authLevel, route] of [
+      ['status', 'GET', 'function', 'status'],
+      ['health', 'GET', 'anonymous', 'health'],
+      ['heartbeat', 'POST', 'function', 'heartbeat'],
+      ['history', 'GET', 'function', 'history'],
+      ['metrics', 'GET', 'function', 'metrics'],
+      ['badge', 'GET', 'function', 'badge/{*name}'],
+    ] as const) {
       const { bindings } = byName.get(fn)!;
       expect(Object.values(bindings), fn).toEqual([
-        { type: 'httpTrigger', direction: 'in', name: generated('httpTrigger'), methods: [method], authLevel, route: fn, properties: { supportsDeferredBinding: 'false' } },
+        { type: 'httpTrigger', direction: 'in', name: generated('httpTrigger'), methods: [method], authLevel, route, properties: { supportsDeferredBinding: 'false' } },
         { type: 'http', direction: 'out', name: generated('httpOutput') },
       ]);
       expect(Object.keys(bindings)).toContain('$return');

@@ -155,6 +155,15 @@ describe('alert settings', () => {
     expect(problems.join('\n')).not.toMatch(/SECRET/);
   });
 
+  it('reads WBMON_HISTORY_DAYS: 90 unless set, a whole number of days from 1 to 400, else one line naming it', () => {
+    expect(parseSettings({}).historyDays).toBe(90);
+    expect(parseSettings({ WBMON_HISTORY_DAYS: '30' }).historyDays).toBe(30);
+    expect(parseSettings({ WBMON_HISTORY_DAYS: '400' }).historyDays).toBe(400);
+    for (const bad of ['0', '-1', '1.5', 'ninety', '401', '1e3']) {
+      expect(problemsOf(() => parseSettings({ WBMON_HISTORY_DAYS: bad }))).toEqual([`WBMON_HISTORY_DAYS: "${bad}" must be a whole number from 1 to 400`]);
+    }
+  });
+
   it('refuses a WBMON_WEBHOOK_SECRET shorter than 32 characters in one line naming it, without the value', () => {
     expect(problemsOf(() => parseSettings({ WBMON_WEBHOOK_URL: 'https://hooks.example.com/wbmon', WBMON_WEBHOOK_SECRET: 'x' }))).toEqual([
       'WBMON_WEBHOOK_SECRET: must be at least 32 characters (e.g. openssl rand -hex 32)',

@@ -7,6 +7,7 @@
  * the receiver's Retry-After or a backoff (retry-policy.ts), within the same pass when the wait
  * is short; permanent ones stop and are logged.
  */
+import { countSent } from './sent-counter.js';
 import type { AlertEvent } from './event.js';
 import { DeliveryError, type Channel } from './channels/channel.js';
 import { StoreConflictError, type Entry, type Store } from '../store/store.js';
@@ -163,6 +164,7 @@ export async function deliver(store: Store, channels: ReadonlyMap<string, Channe
     report.sent++;
     outcome(row.channel, 'sent');
     await finish({ ...claimed, status: 'sent', finishedAt: clock.now().toISOString() });
+    await countSent(store, row.channel).catch((err: Error) => log(`${where}: sent, but not counted in wbmon_alerts_sent_total: ${err.message}`));
   };
 
   const listedAt = clock.now().getTime();

@@ -16,9 +16,15 @@ import type { Store } from '../store/store.js';
 import { isStale } from '../monitor/retirement.js';
 import { stripControlsDeep } from '../text/safe-text.js';
 
+/**
+ * JSON unless `contentType` is given: then `body` is the text sent as it is (the status page,
+ * a badge, the Prometheus exposition). `headers` are added to what the host always sends.
+ */
 export interface ApiResponse {
   readonly status: number;
   readonly body: unknown;
+  readonly contentType?: string;
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export function health(): ApiResponse {

@@ -2,6 +2,7 @@
  * `writeback-monitor`: serve | probe | relay | keepalive | alert | --version. Bad usage or settings print one line
  * per problem, naming the flag or setting, and exit 2; never a stack trace.
  */
+import { dashboardUrl } from '../web/links.js';
 import { ConfigError } from '../config/errors.js';
 import type { Settings } from '../config/settings.js';
 import { serve } from '../local/serve.js';
@@ -36,7 +37,7 @@ async function serveCommand(args: string[]): Promise<number> {
   const log = timestampedLog;
   guardProcess(log);
   const monitor = await serve({ settings, port, log, ...(values.data !== undefined && { dataDir: values.data as string }) });
-  process.stdout.write(`writeback-monitor serving at ${monitor.url}/api\n`);
+  process.stdout.write(`writeback-monitor serving at ${monitor.url}/api\nstatus page: ${dashboardUrl(monitor.url)}\n`);
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       log(`${signal}: stopping`);

@@ -1,3 +1,4 @@
+import { DEFAULT_HISTORY_DAYS, MAX_HISTORY_DAYS } from '../history/history.js';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
@@ -148,6 +149,7 @@ const schema = z.object({
     }, 'must be an https URL such as https://graph.microsoft.com (national clouds: https://graph.microsoft.us, https://microsoftgraph.chinacloudapi.cn)'),
   WBMON_GRAPH_TOKEN: z.string().optional(),
   WBMON_SYNC_MAX_AGE_MINUTES: count(120, 5, 10_080),
+  WBMON_HISTORY_DAYS: count(DEFAULT_HISTORY_DAYS, 1, MAX_HISTORY_DAYS),
   WBMON_MAINTENANCE: z
     .string()
     .optional()
@@ -237,6 +239,8 @@ export interface Settings {
   /** WBMON_RELAYS: the relays allowed to post heartbeats, with their secrets. */
   readonly relays: RelayMap;
   readonly evaluateSchedule: Schedule;
+  /** WBMON_HISTORY_DAYS: days of daily history and incidents kept (hourly buckets: 48 h). */
+  readonly historyDays: number;
   /** The environment the settings came from, for HTTPS_PROXY / NO_PROXY. */
   readonly env: Env;
   /**
@@ -311,6 +315,7 @@ export function parseSettings(given: Env, labels: Readonly<Record<string, string
     telemetryConnection: s.APPLICATIONINSIGHTS_CONNECTION_STRING,
     relays: tolerated ?? s.WBMON_RELAYS,
     evaluateSchedule: s.WBMON_EVALUATE_SCHEDULE,
+    historyDays: s.WBMON_HISTORY_DAYS,
     tenant: {
       schedule: s.WBMON_TENANT_SCHEDULE,
       graphUrl: s.WBMON_GRAPH_URL,

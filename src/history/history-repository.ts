@@ -6,12 +6,11 @@
  * costs one listing per check per day and needs no timer of its own.
  */
 import type { Transition } from '../checks/state.js';
-import { StoreConflictError, type Entry, type Store, type Versioned } from '../store/store.js';
+import { MAX_BATCH_OPERATIONS, StoreConflictError, type BatchOperation, type Entry, type Store } from '../store/store.js';
 import {
   applyResult,
   applyTransition,
   DEFAULT_HISTORY_DAYS,
-  findOpenIncident,
   historyKey,
   historyPrefix,
   isRetained,
@@ -41,6 +40,8 @@ export interface HistoryOptions {
   readonly log?: (line: string) => void;
   /** The wait after a conflict (tests pass one that does not wait); default: a timer. */
   readonly sleep?: (ms: number) => Promise<void>;
+  /** Rows this process wrote, to save reading them again; none unless given. */
+  readonly cache?: HistoryCache;
 }
 
 const sleepTimer = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -53,50 +54,155 @@ const sleepTimer = (ms: number): Promise<void> => new Promise((resolve) => setTi
  */
 export type RecordOutcome = 'recorded' | 'repeat' | 'expired' | 'ignored';
 
+/** One thing to count: a result of a check, or a transition (with the result that caused it). */
+export type HistoryEntry =
+  | { readonly checkId: string; readonly result: HistoryResult }
+  | { readonly transition: Transition; readonly cause: IncidentCause };
+
 /** Counts one result in its check's hourly and daily bucket. */
-export async function recordHistoryResult(
-  store: Store,
-  checkId: string,
-  result: HistoryResult,
-  now: Date,
-  options: HistoryOptions = {},
-): Promise<RecordOutcome> {
-  const days = options.days ?? DEFAULT_HISTORY_DAYS;
-  const at = eventTime(result.startedAt, now);
-  if (!isRetained(at, now, days)) return 'expired';
-  const day = dayOf(at);
-  const outcome = await update(store, historyKey(checkId, day), (row) => applyResult(row, checkId, result, now), options.sleep);
-  if (outcome === 'inserted' && day === dayOf(now)) await pruneQuietly(store, checkId, now, days, options.log);
-  return outcome === 'unchanged' ? 'repeat' : 'recorded';
+export async function recordHistoryResult(store: Store, checkId: string, result: HistoryResult, now: Date, options: HistoryOptions = {}): Promise<RecordOutcome> {
+  return (await recordHistory(store, [{ checkId, result }], now, options))[0]!;
 }
 
 /**
- * Records a transition: into `down` it opens an incident in the row of its day, out of `down`
- * it closes the newest open incident, in whichever row that is (an outage may last days).
- * `cause` is the result that made the transition, for its failure's code, phase and message.
+ * Records a transition in the row of its day: into `down` an incident, out of `down` a
+ * recovery (which ends the incident before it when read: see incidentsOf). `cause` is the
+ * result that made the transition, for its failure's code, phase and message.
  */
-export async function recordHistoryTransition(
-  store: Store,
-  transition: Transition,
-  cause: IncidentCause,
-  now: Date,
-  options: HistoryOptions = {},
-): Promise<RecordOutcome> {
-  const days = options.days ?? DEFAULT_HISTORY_DAYS;
-  const at = eventTime(transition.at, now);
-  if (transition.to === 'down') {
-    if (!isRetained(at, now, days)) return 'expired';
-    const outcome = await update(store, historyKey(transition.checkId, dayOf(at)), (row) => applyTransition(row, transition, cause, now), options.sleep);
-    return outcome === 'unchanged' ? 'repeat' : 'recorded';
-  }
-  if (transition.from !== 'down') return 'ignored';
-  const rows = await readHistory(store, transition.checkId);
-  if (rows.some((r) => r.incidents.some((i) => i.until === transition.at))) return 'repeat';
-  const open = findOpenIncident(rows);
-  if (!open) return 'expired';
-  const outcome = await update(store, historyKey(open.checkId, open.day), (row) => applyTransition(row, transition, cause, now), options.sleep);
-  return outcome === 'unchanged' ? 'repeat' : 'recorded';
+export async function recordHistoryTransition(store: Store, transition: Transition, cause: IncidentCause, now: Date, options: HistoryOptions = {}): Promise<RecordOutcome> {
+  return (await recordHistory(store, [{ transition, cause }], now, options))[0]!;
 }
+
+/**
+ * Records entries in order (a check's result, then the transition it made), reading each row
+ * once and writing every changed row in one Store.batch (history rows share one partition):
+ * a probe cycle or a heartbeat costs one round trip for all its checks' history, plus the reads
+ * of rows the cache does not hold. On a conflict every row is read again and every entry
+ * applied again: what the batch or the other writer already counted is a repeat.
+ */
+export async function recordHistory(store: Store, entries: readonly HistoryEntry[], now: Date, options: HistoryOptions = {}): Promise<RecordOutcome[]> {
+  const days = options.days ?? DEFAULT_HISTORY_DAYS;
+  const sleep = options.sleep ?? sleepTimer;
+  const cache = options.cache;
+  for (let attempt = 1; ; attempt++) {
+    const rows = new Map<string, LoadedRow>();
+    const load = async (key: string): Promise<LoadedRow> => {
+      const known = rows.get(key) ?? cache?.get(key);
+      if (known) return known;
+      const current = await store.get<unknown>(HISTORY, key);
+      return { row: current && readRow(current.value), ...(current && { etag: current.etag }) };
+    };
+    // Every row a result, an incident or a recovery goes to, read at once.
+    const keys = new Set<string>();
+    for (const e of entries) {
+      const at = 'result' in e ? eventTime(e.result.startedAt, now) : e.transition.to === 'down' || e.transition.from === 'down' ? eventTime(e.transition.at, now) : undefined;
+      if (at && isRetained(at, now, days)) keys.add(historyKey('result' in e ? e.checkId : e.transition.checkId, dayOf(at)));
+    }
+    const loaded = await Promise.all([...keys].map(async (key) => [key, await load(key)] as const));
+    for (const [key, row] of loaded) rows.set(key, row);
+
+    const changed = new Set<string>();
+    const outcomes: RecordOutcome[] = [];
+    const put = (key: string, was: LoadedRow, next: HistoryRow | undefined): RecordOutcome => {
+      if (next === undefined || next === was.row) return 'repeat';
+      rows.set(key, { ...was, row: next });
+      changed.add(key);
+      return 'recorded';
+    };
+    for (const e of entries) {
+      if ('result' in e) {
+        const at = eventTime(e.result.startedAt, now);
+        if (!isRetained(at, now, days)) outcomes.push('expired');
+        else {
+          const key = historyKey(e.checkId, dayOf(at));
+          const was = rows.get(key)!;
+          outcomes.push(put(key, was, applyResult(was.row, e.checkId, e.result, now)));
+        }
+        continue;
+      }
+      const { transition, cause } = e;
+      if (transition.to !== 'down' && transition.from !== 'down') {
+        outcomes.push('ignored');
+        continue;
+      }
+      const at = eventTime(transition.at, now);
+      if (!isRetained(at, now, days)) {
+        outcomes.push('expired');
+        continue;
+      }
+      const key = historyKey(transition.checkId, dayOf(at));
+      const was = rows.get(key)!;
+      outcomes.push(put(key, was, applyTransition(was.row, transition, cause, now)));
+    }
+
+    const operations: BatchOperation[] = [...changed].map((key) => {
+      const { row, etag } = rows.get(key)!;
+      return etag === undefined ? { op: 'insert', key, value: row } : { op: 'replace', key, value: row, etag };
+    });
+    try {
+      for (let i = 0; i < operations.length; i += MAX_BATCH_OPERATIONS) {
+        const chunk = operations.slice(i, i + MAX_BATCH_OPERATIONS);
+        // One row alone is a plain conditional write; a batch is for two or more.
+        const etags = chunk.length === 1 ? [await writeOne(store, chunk[0]!)] : await store.batch(HISTORY, chunk);
+        chunk.forEach((op, j) => cache?.set(op.key, { row: op.value as HistoryRow, etag: etags[j]! }));
+      }
+    } catch (err) {
+      for (const key of changed) cache?.delete(key);
+      if (!(err instanceof StoreConflictError) || attempt >= MAX_ATTEMPTS) throw err;
+      await sleep(Math.random() * Math.min(MAX_BACKOFF_MS, 2 ** attempt));
+      continue;
+    }
+    // The first row of a new UTC day prunes that check's old rows.
+    const today = dayOf(now);
+    for (const op of operations) {
+      const row = op.value as HistoryRow;
+      if (op.op === 'insert' && row.day === today) await pruneQuietly(store, row.checkId, now, days, options.log);
+    }
+    return outcomes;
+  }
+}
+
+interface LoadedRow {
+  /** undefined: no row, or a stored value that is not a readable row (replaced under its ETag). */
+  readonly row: HistoryRow | undefined;
+  /** absent: nothing stored under the key (inserted). */
+  readonly etag?: string;
+}
+
+function writeOne(store: Store, op: BatchOperation): Promise<string> {
+  return op.op === 'insert' ? store.insert(HISTORY, op.key, op.value) : store.replace(HISTORY, op.key, op.value, op.etag);
+}
+
+/**
+ * The rows this process wrote last, with their ETags, so that the next result of a check
+ * costs no read: a probe cycle's history is then one write. Bounded (the oldest go first);
+ * a row another instance changed meanwhile fails its write with a conflict and is read again.
+ * One cache per store and process; passed in like every other I/O.
+ */
+export class HistoryCache {
+  private readonly rows = new Map<string, LoadedRow>();
+  constructor(private readonly capacity = DEFAULT_CACHE_ROWS) {}
+  get(key: string): LoadedRow | undefined {
+    return this.rows.get(key);
+  }
+  set(key: string, row: LoadedRow): void {
+    this.rows.delete(key);
+    this.rows.set(key, row);
+    if (this.rows.size > this.capacity) this.rows.delete(this.rows.keys().next().value!);
+  }
+  delete(key: string): void {
+    this.rows.delete(key);
+  }
+  get size(): number {
+    return this.rows.size;
+  }
+}
+
+/**
+ * A row holds a day's 24 hourly buckets of two small sketches each: a few KB at most. 2,000
+ * rows (a few MB) cover a day of 500 relays' four checks, or any cloud probe set.
+ */
+export const DEFAULT_CACHE_ROWS = 2_000;
 
 /** Every row of one check, oldest day first. */
 export async function readHistory(store: Store, checkId: string): Promise<HistoryRow[]> {
@@ -161,34 +267,6 @@ export async function pruneAllHistory(store: Store, now: Date, days: number): Pr
     compacted += outcome.compacted;
   }
   return { deleted, compacted };
-}
-
-type UpdateOutcome = 'inserted' | 'replaced' | 'unchanged';
-
-/**
- * Read, apply, write under the ETag; on a conflict read again and apply to what won. A stored
- * value that is not a readable row counts as none (and is replaced under its ETag).
- */
-async function update(
-  store: Store,
-  key: string,
-  apply: (row: HistoryRow | undefined) => HistoryRow | undefined,
-  sleep: (ms: number) => Promise<void> = sleepTimer,
-): Promise<UpdateOutcome> {
-  for (let attempt = 1; ; attempt++) {
-    const current: Versioned<unknown> | undefined = await store.get<unknown>(HISTORY, key);
-    const row = current && readRow(current.value);
-    const next = apply(row);
-    if (next === undefined || next === row) return 'unchanged';
-    try {
-      if (current) await store.replace(HISTORY, key, next, current.etag);
-      else await store.insert(HISTORY, key, next);
-      return current ? 'replaced' : 'inserted';
-    } catch (err) {
-      if (!(err instanceof StoreConflictError) || attempt >= MAX_ATTEMPTS) throw err;
-    }
-    await sleep(Math.random() * Math.min(MAX_BACKOFF_MS, 2 ** attempt));
-  }
 }
 
 async function listRows(store: Store, checkId: string): Promise<{ entry: Entry<unknown>; row: HistoryRow }[]> {

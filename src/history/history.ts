@@ -28,6 +28,8 @@ export const DEFAULT_VIEW_DAYS = 30;
  * the last of them ends: the row stays bounded and the page still shows one long bad stretch.
  */
 export const MAX_INCIDENTS_PER_DAY = 24;
+/** Recoveries kept per row: the newest, enough to end every incident a row can hold and more. */
+export const MAX_RECOVERIES_PER_DAY = 2 * MAX_INCIDENTS_PER_DAY;
 /** Results remembered per row so that the same result recorded twice (a retry) counts once. */
 export const SEEN_PER_ROW = 64;
 const MESSAGE_CHARS = 300;
@@ -48,8 +50,6 @@ export interface Incident {
   readonly to: CheckState;
   /** When the check went down (the transition's time, ISO). */
   readonly at: string;
-  /** When it came back up (ISO); null while it is still down. */
-  readonly until: string | null;
   readonly code: string | null;
   readonly phase: string | null;
   readonly message: string;
@@ -72,6 +72,12 @@ export interface HistoryRow {
   readonly hours?: Readonly<Record<string, Bucket>>;
   /** Incidents that began this day, oldest first. */
   readonly incidents: readonly Incident[];
+  /**
+   * This day's transitions out of down (ISO times, ascending). An incident ends at the first
+   * recovery after it (incidentsOf): kept apart from the incidents, so that racing writers
+   * recording one check's transitions in any order still pair them right.
+   */
+  readonly recoveries?: readonly string[];
   /** startedAt of the last SEEN_PER_ROW results counted here, oldest first; dropped with `hours`. */
   readonly seen?: readonly string[];
 }
@@ -146,18 +152,18 @@ function validDuration(ms: number | undefined): number | undefined {
 }
 
 /**
- * A transition as an incident.
+ * A transition as history. `row` must be the row of the transition's day, or undefined.
  *
- * - Into `down`: a new incident in the row of the transition's day (the same row back when
- *   that transition is there already). `row` must be that day's row, or undefined.
- * - Out of `down`: the row's newest open incident that began no later ends at the transition's
- *   time. `row` should be the one findOpenIncident names; undefined or the same row back
- *   when it holds no such incident (the outage began before the history kept).
- * - Anything else (new -> up) is no incident: the row back unchanged.
+ * - Into `down`: a new incident (the same row back when that transition is there already).
+ * - Out of `down`: a recovery (the same row back when it is there already).
+ * - Anything else (new -> up) is neither: the row back unchanged.
+ *
+ * Recording needs no other row and no order: which incident a recovery ends is worked out when
+ * the history is read (incidentsOf).
  */
 export function applyTransition(row: HistoryRow | undefined, transition: Transition, cause: IncidentCause, now: Date): HistoryRow | undefined {
   if (transition.to === 'down') return openIncident(row, transition, cause, now);
-  if (transition.from === 'down' && row) return closeIncident(row, transition.at);
+  if (transition.from === 'down') return addRecovery(row, transition, now);
   return row;
 }
 
@@ -169,41 +175,59 @@ function openIncident(row: HistoryRow | undefined, transition: Transition, cause
   const incidents = [...base.incidents];
   const last = incidents.at(-1);
   if (incidents.length >= MAX_INCIDENTS_PER_DAY && last) {
-    incidents[incidents.length - 1] = { ...last, until: null, repeats: (last.repeats ?? 0) + 1, lastAt: transition.at };
+    incidents[incidents.length - 1] = { ...last, repeats: (last.repeats ?? 0) + 1, lastAt: later(last.lastAt ?? last.at, transition.at) };
   } else {
     const failure = cause?.failure;
     incidents.push({
       from: transition.from,
       to: transition.to,
       at: transition.at,
-      until: null,
       code: failure ? safeText(failure.code, CODE_CHARS) : null,
       phase: failure ? safeText(failure.phase, PHASE_CHARS) : null,
       message: safeText(failure?.message ?? transition.reason, MESSAGE_CHARS),
     });
+    incidents.sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
   }
   return { ...base, incidents };
 }
 
-function closeIncident(row: HistoryRow, at: string): HistoryRow {
-  const end = Date.parse(at);
-  for (let i = row.incidents.length - 1; i >= 0; i--) {
-    const incident = row.incidents[i]!;
-    if (incident.until !== null || Date.parse(incident.at) > end) continue;
-    const incidents = [...row.incidents];
-    incidents[i] = { ...incident, until: at };
-    return { ...row, incidents };
-  }
-  return row;
+function addRecovery(row: HistoryRow | undefined, transition: Transition, now: Date): HistoryRow {
+  const day = dayOf(eventTime(transition.at, now));
+  assertRow(row, transition.checkId, day);
+  const base = row ?? emptyRow(transition.checkId, day);
+  const recoveries = base.recoveries ?? [];
+  if (recoveries.includes(transition.at)) return base;
+  const next = [...recoveries, transition.at].sort((a, b) => Date.parse(a) - Date.parse(b)).slice(-MAX_RECOVERIES_PER_DAY);
+  return { ...base, recoveries: next };
 }
 
-/** The newest row holding an open incident (where a recovery is recorded), if any. */
-export function findOpenIncident(rows: readonly HistoryRow[]): HistoryRow | undefined {
-  let found: HistoryRow | undefined;
-  for (const row of rows) {
-    if (row.incidents.some((i) => i.until === null) && (!found || row.day > found.day)) found = row;
-  }
-  return found;
+function later(a: string, b: string): string {
+  return Date.parse(a) >= Date.parse(b) ? a : b;
+}
+
+/** An incident as read: with when it ended. */
+export interface ResolvedIncident extends Incident {
+  /** When the check came back up (ISO); null while it is still down. */
+  readonly until: string | null;
+}
+
+/**
+ * A check's incidents with their ends, oldest first, from its rows in any order. An incident
+ * ends at the first recovery at or after its (last merged) start. A later incident before any
+ * such recovery means that recovery is not kept (older than the history, or cut from a
+ * flapping day): the incident ended before the next began, which is then its end as far as
+ * the history can tell.
+ */
+export function incidentsOf(rows: readonly HistoryRow[]): ResolvedIncident[] {
+  const opened = rows.flatMap((r) => r.incidents).sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+  const recoveries = rows.flatMap((r) => r.recoveries ?? []).map((t) => Date.parse(t)).sort((a, b) => a - b);
+  return opened.map((incident, i) => {
+    const start = Date.parse(incident.lastAt ?? incident.at);
+    const next = opened[i + 1];
+    const end = recoveries.find((t) => t >= start);
+    if (end !== undefined && (!next || end <= Date.parse(next.at))) return { ...incident, until: new Date(end).toISOString() };
+    return { ...incident, until: next ? next.at : null };
+  });
 }
 
 /**
@@ -212,7 +236,8 @@ export function findOpenIncident(rows: readonly HistoryRow[]): HistoryRow | unde
  * - expired: rows neither within `days` nor holding an hour of the window: delete them;
  * - compacted: rows older than the window that still hold hours: their new value, hours
  *   and the repeat guard dropped (results that old are not retried).
- * An incident still open in an expired row goes with it: the outage began before the history kept.
+ * An incident in an expired row goes with it, and a recovery with no incident kept before it
+ * ends nothing (incidentsOf).
  */
 export function prune(rows: readonly HistoryRow[], now: Date, days: number): { expired: HistoryRow[]; compacted: HistoryRow[] } {
   const firstDay = firstDayOf(now, days);
@@ -263,6 +288,7 @@ export function readRow(value: unknown): HistoryRow | undefined {
   if (row.hours !== undefined && (typeof row.hours !== 'object' || row.hours === null || !Object.values(row.hours).every(isBucket))) return undefined;
   if (row.seen !== undefined && !(Array.isArray(row.seen) && row.seen.every((s) => typeof s === 'string'))) return undefined;
   if (!row.incidents.every(isIncident)) return undefined;
+  if (row.recoveries !== undefined && !(Array.isArray(row.recoveries) && row.recoveries.every((t) => typeof t === 'string'))) return undefined;
   return row as HistoryRow;
 }
 
@@ -276,7 +302,7 @@ function isBucket(value: unknown): value is Bucket {
 function isIncident(value: unknown): value is Incident {
   if (value === null || typeof value !== 'object') return false;
   const i = value as Partial<Incident>;
-  return typeof i.at === 'string' && (i.until === null || typeof i.until === 'string') && typeof i.message === 'string';
+  return typeof i.at === 'string' && typeof i.message === 'string';
 }
 
 function assertRow(row: HistoryRow | undefined, checkId: string, day: string): void {
@@ -292,20 +318,6 @@ function safeText(text: string, max: number): string {
   // Cut between code points, never inside a surrogate pair.
   const cut = Array.from(clean.slice(0, max)).slice(0, -1).join('');
   return `${cut}…`;
-}
-
-/**
- * WBMON_HISTORY_DAYS read: a whole number of days from 1 to MAX_HISTORY_DAYS, the default when
- * unset or empty; otherwise the problem, naming the setting, for the settings report.
- */
-export function parseHistoryDays(raw: string | undefined): { days: number } | { problem: string } {
-  if (raw === undefined || raw.trim() === '') return { days: DEFAULT_HISTORY_DAYS };
-  const text = raw.trim();
-  const days = /^\d+$/.test(text) ? Number(text) : NaN;
-  if (!Number.isSafeInteger(days) || days < 1 || days > MAX_HISTORY_DAYS) {
-    return { problem: `WBMON_HISTORY_DAYS: "${stripControls(text).slice(0, 40)}" is not a whole number of days from 1 to ${MAX_HISTORY_DAYS}` };
-  }
-  return { days };
 }
 
 /**

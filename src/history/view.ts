@@ -3,7 +3,7 @@
  * check's rows at `now`. Buckets come oldest first with no gaps (an hour or day without runs is
  * there with `runs: 0` and nulls), so a chart's axis is the array; incidents newest first.
  */
-import { type Bucket, type HistoryRow, type Incident } from './history.js';
+import { incidentsOf, type Bucket, type HistoryRow, type ResolvedIncident } from './history.js';
 import { quantile } from './sketch.js';
 import { dayOf, dayStart, DAY_MS, firstDayOf, HOUR_MS, HOURLY_WINDOW_HOURS, hourlyWindowStart, hourOf } from './time.js';
 
@@ -59,8 +59,7 @@ export function historyView(rows: readonly HistoryRow[], now: Date, days: number
     const start = new Date(firstDay + d * DAY_MS);
     daily.push(bucketView(start, byDay.get(dayOf(start))?.daily));
   }
-  const incidents = rows
-    .flatMap((r) => r.incidents)
+  const incidents = incidentsOf(rows)
     .filter((i) => i.until === null || Date.parse(i.until) >= firstDay || Date.parse(i.at) >= firstDay)
     .sort((a, b) => Date.parse(b.at) - Date.parse(a.at))
     .map(incidentView);
@@ -104,7 +103,7 @@ function ms(value: number | null | undefined): number | null {
   return value === null || value === undefined ? null : Math.round(value * 100) / 100;
 }
 
-function incidentView(i: Incident): IncidentView {
+function incidentView(i: ResolvedIncident): IncidentView {
   return {
     from: i.from,
     to: i.to,

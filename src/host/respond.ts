@@ -15,5 +15,6 @@ export async function respond(context: InvocationContext, answer: (rt: Runtime) 
     context.error(escapeControls(`${context.functionName}: ${(err as Error).message}`));
     result = unavailable((err as Error).message);
   }
-  return { status: result.status, jsonBody: result.body };
+  if (result.contentType === undefined) return { status: result.status, jsonBody: result.body, ...(result.headers && { headers: { ...result.headers } }) };
+  return { status: result.status, body: String(result.body), headers: { 'cache-control': 'no-store', ...result.headers, 'content-type': result.contentType, 'x-content-type-options': 'nosniff' } };
 }

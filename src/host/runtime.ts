@@ -14,6 +14,7 @@ import { configuredChannels } from '../alerting/channels/registry.js';
 import type { Channel } from '../alerting/channels/channel.js';
 import type { TelemetryHandle } from '../telemetry/setup.js';
 import { telemetry } from '../telemetry/preload.js';
+import { HistoryCache } from '../history/history-repository.js';
 import { pipelineObserver, type PipelineObserver } from '../telemetry/observer.js';
 
 export interface Runtime {
@@ -31,6 +32,8 @@ export interface Runtime {
   readonly observer: PipelineObserver | undefined;
   /** Microsoft Graph tokens, one provider per worker so the identity's token cache is kept. */
   readonly graphToken: () => Promise<string>;
+  /** The history rows this worker wrote last: a timer run's history then costs one write. */
+  readonly historyCache: HistoryCache;
 }
 
 let current: Promise<Runtime> | undefined;
@@ -63,5 +66,6 @@ async function create(): Promise<Runtime> {
     telemetry,
     observer: pipelineObserver(telemetry, settings.alerting.maintenance),
     graphToken: token,
+    historyCache: new HistoryCache(),
   };
 }

@@ -15,12 +15,19 @@ import type { ApiResponse } from '../api/handlers.js';
 export interface ApiRequest {
   header(name: string): string | undefined;
   readonly body: Uint8Array;
+  /** The route path as sent (percent-encoding kept), without query or trailing slashes. */
+  readonly path: string;
+  readonly query: URLSearchParams;
 }
 
 export type Route = (request: ApiRequest) => Promise<ApiResponse> | ApiResponse;
 
+/**
+ * Exact paths, or, with `prefix`, every path under one (`/api/badge/` + a check id): the route
+ * reads the rest from `request.path`.
+ */
 export interface Routes {
-  readonly [path: string]: { readonly method: 'GET' | 'POST'; readonly handle: Route };
+  readonly [path: string]: { readonly method: 'GET' | 'POST'; readonly handle: Route; readonly prefix?: true };
 }
 
 export interface RunningApi {
@@ -79,7 +86,7 @@ export async function startApi(routes: Routes, port: number, options: ApiOptions
     if (!isOwnHost(req.headers.host, host, actualPort)) {
       return send({ status: 421, body: { error: `this server answers only to ${authority(host, actualPort)}` } });
     }
-    const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
+    const route = routeFor(routes, path);
     if (!route) return send({ status: 404, body: { error: `no such endpoint: ${path || '/'}` } });
     if (req.method !== route.method) {
       res.setHeader('allow', route.method);
@@ -88,7 +95,7 @@ export async function startApi(routes: Routes, port: number, options: ApiOptions
     readBody(req, options.maxBodyBytes).then(
       (body) =>
         Promise.resolve()
-          .then(() => route.handle({ header: (name) => headerOf(req, name), body }))
+          .then(() => route.handle({ header: (name) => headerOf(req, name), body, path, query: requestQuery(req.url) }))
           .then(send, (err: unknown) => {
             routeErrors++;
             log(`${path}: internal error (${routeErrors} since start): ${(err as Error)?.message ?? String(err)}`);
@@ -137,15 +144,33 @@ export async function startApi(routes: Routes, port: number, options: ApiOptions
 function answer(res: ServerResponse): (answer: ApiResponse) => void {
   return (a) => {
     if (res.headersSent) return;
-    const body = JSON.stringify(a.body);
+    const body = a.contentType === undefined ? JSON.stringify(a.body) : String(a.body);
     res.writeHead(a.status, {
-      'content-type': 'application/json; charset=utf-8',
+      'cache-control': 'no-store',
+      ...a.headers,
+      'content-type': a.contentType ?? 'application/json; charset=utf-8',
       'content-length': Buffer.byteLength(body),
       'x-content-type-options': 'nosniff',
-      'cache-control': 'no-store',
     });
     res.end(body);
   };
+}
+
+function routeFor(routes: Routes, path: string): Routes[string] | undefined {
+  if (Object.hasOwn(routes, path)) return routes[path];
+  for (const [prefix, route] of Object.entries(routes)) {
+    if (route.prefix && path.startsWith(prefix) && path.length > prefix.length) return route;
+  }
+  return undefined;
+}
+
+/** The query of a request target that requestPath accepted. */
+function requestQuery(target: string | undefined): URLSearchParams {
+  try {
+    return new URL(target ?? '/', 'http://localhost').searchParams;
+  } catch {
+    return new URLSearchParams();
+  }
 }
 
 /**

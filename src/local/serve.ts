@@ -6,7 +6,9 @@
  * When the store cannot be reached, serve keeps answering /api/health, says which setting is
  * at fault, and tries again on every timer run.
  */
-import { health, status, unavailable } from '../api/handlers.js';
+import { health, status, unavailable, type ApiResponse } from '../api/handlers.js';
+import { badge, history, metrics } from '../api/check-views.js';
+import { DASHBOARD_PATH } from '../web/links.js';
 import { safeLog } from '../text/safe-text.js';
 import { MAX_BODY_BYTES, receiveHeartbeat, refusalLimiter } from '../api/heartbeat.js';
 import type { Settings } from '../config/settings.js';
@@ -16,6 +18,7 @@ import { runTenantCycle } from '../monitor/tenant-cycle.js';
 import { graphToken } from '../graph/token.js';
 import { evaluateHeartbeats } from '../monitor/evaluate-heartbeats.js';
 import { SequenceCache } from '../heartbeat/ingest.js';
+import { HistoryCache } from '../history/history-repository.js';
 import { evaluateAlerts } from '../alerting/evaluate-alerts.js';
 import { deliver, type DeliveryClock } from '../alerting/outbox.js';
 import { configuredChannels } from '../alerting/channels/registry.js';
@@ -163,13 +166,14 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
       if (failed) throw failed;
     };
   const sequences = new SequenceCache();
+  const historyCache = new HistoryCache();
   const refusals = refusalLimiter();
   const jobs: Job[] = [
     {
       name: 'probeEndpoints',
       schedule: settings.probeSchedule,
       run: withAlerts(async (store) => {
-        const outcome = await runProbeCycle(settings, store, location, { ...options.probe, now: () => clock.now(), ...(observer && { observe: observer.result }) });
+        const outcome = await runProbeCycle(settings, store, location, { history: historyCache, log, ...options.probe, now: () => clock.now(), ...(observer && { observe: observer.result }) });
         log(`probeEndpoints: ${summarizeCycle(outcome)}`);
       }),
     },
@@ -177,7 +181,7 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
       name: 'evaluateHeartbeats',
       schedule: settings.evaluateSchedule,
       run: withAlerts(async (store) => {
-        log(`evaluateHeartbeats: ${summarizeEvaluation(await evaluateHeartbeats(settings, store, clock.now(), observer ? { observe: observer.result, onRelay: observer.relay } : {}))}`);
+        log(`evaluateHeartbeats: ${summarizeEvaluation(await evaluateHeartbeats(settings, store, clock.now(), { history: historyCache, log, ...(observer && { observe: observer.result, onRelay: observer.relay }) }))}`);
       }),
     },
   ];
@@ -188,7 +192,7 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
       name: 'checkTenant',
       schedule: settings.tenant.schedule,
       run: withAlerts(async (store) => {
-        const run = await runTenantCycle(settings, store, token, clock.now(), { log, ...(observer && { observe: observer.result }) });
+        const run = await runTenantCycle(settings, store, token, clock.now(), { log, history: historyCache, ...(observer && { observe: observer.result }) });
         log(`checkTenant: ${summarizeTenant(run)}`);
       }),
     });
@@ -196,6 +200,8 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
     log('checkTenant: off (set WBMON_GRAPH_TOKEN to run the Microsoft Graph tenant checks locally)');
   }
 
+  const viewOf = (answer: (store: Store) => Promise<ApiResponse>): Promise<ApiResponse> =>
+    readyStore().then(answer, (err: Error) => unavailable(err.message));
   // If the port is taken, the embedded Azurite must not keep the process alive after the error.
   const api = await startApi(
     {
@@ -208,6 +214,11 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
             (err: Error) => unavailable(err.message),
           ),
       },
+      '/api/history': { method: 'GET', handle: (request) => viewOf((s) => history(s, settings, request.query, clock.now())) },
+      '/api/badge/': { method: 'GET', prefix: true, handle: (request) => viewOf((s) => badge(s, settings, request.path, clock.now())) },
+      '/api/metrics': { method: 'GET', handle: () => viewOf((s) => metrics(s, settings, clock.now())) },
+      // Whoever opens the printed address in a browser lands on the status page.
+      '': { method: 'GET', handle: () => ({ status: 302, headers: { location: DASHBOARD_PATH }, contentType: 'text/plain; charset=utf-8', body: `see ${DASHBOARD_PATH}\n` }) },
       '/api/heartbeat': {
         method: 'POST',
         handle: (request) => receiveHeartbeat(request, settings.relays, readyStore, clock.now(), log, sequences, refusals),

@@ -15,6 +15,8 @@
  */
 import { applyResult, newCheck, type CheckIdentity, type CheckRecord, type CheckResult, type Thresholds, type Transition } from '../checks/state.js';
 import { MAX_BATCH_OPERATIONS, StoreConflictError, type BatchOperation, type Store, type Versioned } from '../store/store.js';
+import { HistoryRecorder } from '../history/recorder.js';
+import type { HistoryResult } from '../history/history.js';
 
 export const CHECKS = 'checks';
 export const TRANSITIONS = 'transitions';
@@ -23,9 +25,25 @@ const MAX_ATTEMPTS = 5;
 /** Asked after a conflict and the re-read: true when the results were recorded meanwhile, by another writer. */
 export type Superseded = () => Promise<boolean>;
 
+export interface RecordOptions {
+  /**
+   * The check as the caller already read it (with its ETag), to save a read when many checks
+   * are updated at once; a conflict falls back to reading it afresh. null: known not to exist.
+   */
+  readonly known?: Versioned<CheckRecord> | null;
+  readonly superseded?: Superseded;
+  /**
+   * The check's own history (src/history): every result counted in its hour and day, every
+   * transition into or out of down an incident. Given a recorder, they are added to it and the
+   * caller flushes it once for the whole run; without one they are written before this returns
+   * (90 days kept); false leaves them out (benchmarks compare the two).
+   */
+  readonly history?: HistoryRecorder | false;
+}
+
 /**
- * `known` is the check as the caller already read it (with its ETag), to save a read when
- * many checks are updated at once; a conflict falls back to reading it afresh.
+ * One result of one check: the check's record and transition, then its history (after the
+ * record: an incident must never be in the history without its transition).
  */
 export async function recordResult(
   store: Store,
@@ -33,8 +51,32 @@ export async function recordResult(
   result: CheckResult,
   thresholds: Thresholds,
   now: Date,
-  known?: Versioned<CheckRecord> | null,
-  superseded?: Superseded,
+  options: RecordOptions = {},
+): Promise<{ check: CheckRecord; transition?: Transition; etag?: string }> {
+  const outcome = await recordCheck(store, identity, result, thresholds, now, options.known, options.superseded);
+  await toHistory(store, options.history, now, (recorder) => {
+    recorder.add({ checkId: identity.id, result: historyResult(result) });
+    if (outcome.transition) recorder.add({ transition: outcome.transition, cause: result });
+  });
+  return outcome;
+}
+
+/** Adds to the run's recorder, or (no recorder given) writes at once. */
+async function toHistory(store: Store, history: HistoryRecorder | false | undefined, now: Date, add: (recorder: HistoryRecorder) => void): Promise<void> {
+  if (history === false) return;
+  const recorder = history ?? new HistoryRecorder(store);
+  add(recorder);
+  if (!history) await recorder.flush(now);
+}
+
+async function recordCheck(
+  store: Store,
+  identity: CheckIdentity,
+  result: CheckResult,
+  thresholds: Thresholds,
+  now: Date,
+  known: Versioned<CheckRecord> | null | undefined,
+  superseded: Superseded | undefined,
 ): Promise<{ check: CheckRecord; transition?: Transition; etag?: string }> {
   for (let attempt = 1; ; attempt++) {
     const current = attempt === 1 && known !== undefined ? known : await store.get<CheckRecord>(CHECKS, identity.id);
@@ -81,7 +123,27 @@ export async function recordResults(
   now: Date,
   known: (id: string) => Versioned<CheckRecord> | null | undefined = () => undefined,
   superseded?: Superseded,
+  history?: HistoryRecorder | false,
 ): Promise<{ transitions: Transition[]; written: Map<string, Versioned<CheckRecord>>; superseded?: true }> {
+  const { causes, ...outcome } = await recordBatch(store, items, thresholds, now, known, superseded);
+  // Superseded: the writer that got there first counted these results and transitions.
+  if (!outcome.superseded) {
+    await toHistory(store, history, now, (recorder) => {
+      for (const { identity, result } of items) recorder.add({ checkId: identity.id, result: historyResult(result) });
+      outcome.transitions.forEach((transition, i) => recorder.add({ transition, cause: causes[i] }));
+    });
+  }
+  return outcome;
+}
+
+async function recordBatch(
+  store: Store,
+  items: readonly PendingResult[],
+  thresholds: Thresholds,
+  now: Date,
+  known: (id: string) => Versioned<CheckRecord> | null | undefined,
+  superseded: Superseded | undefined,
+): Promise<{ transitions: Transition[]; causes: CheckResult[]; written: Map<string, Versioned<CheckRecord>>; superseded?: true }> {
   const ids = [...new Set(items.map((i) => i.identity.id))];
   for (let attempt = 1; ; attempt++) {
     const read = await Promise.all(
@@ -92,18 +154,22 @@ export async function recordResults(
     );
     const current = new Map(ids.map((id, i) => [id, read[i]!]));
     if (attempt > 1 && superseded && (await superseded())) {
-      return { transitions: [], written: new Map([...current].flatMap(([id, v]) => (v ? [[id, v] as const] : []))), superseded: true };
+      return { transitions: [], causes: [], written: new Map([...current].flatMap(([id, v]) => (v ? [[id, v] as const] : []))), superseded: true };
     }
     const checks = new Map<string, CheckRecord>();
     const changed = new Set<string>();
     const transitions: Transition[] = [];
+    const causes: CheckResult[] = [];
     for (const { identity, result } of items) {
       const base = checks.get(identity.id) ?? current.get(identity.id)?.value ?? newCheck(identity, now);
       const input = { ...base, ...identity };
       const applied = applyResult(input, result, thresholds);
       checks.set(identity.id, applied.check);
       if (applied.check !== input) changed.add(identity.id);
-      if (applied.transition) transitions.push(applied.transition);
+      if (applied.transition) {
+        transitions.push(applied.transition);
+        causes.push(result);
+      }
     }
     const operations: BatchOperation[] = [...changed].map((id) => {
       const value: CheckRecord = { ...checks.get(id)!, reportedAt: now.toISOString() };
@@ -124,8 +190,15 @@ export async function recordResults(
       throw err;
     }
     await Promise.all(transitions.map((t) => recordTransition(store, t)));
-    return { transitions, written };
+    return { transitions, causes, written };
   }
+}
+
+/** A result whose timings the history's percentiles can use: a probe's (total, ttfb). */
+function historyResult(result: CheckResult): HistoryResult {
+  const timings = (result as { timings?: { total?: unknown; ttfb?: unknown } }).timings;
+  if (!timings || typeof timings.total !== 'number') return { ok: result.ok, startedAt: result.startedAt };
+  return { ok: result.ok, startedAt: result.startedAt, timings: { total: timings.total, ...(typeof timings.ttfb === 'number' && { ttfb: timings.ttfb }) } };
 }
 
 /** Transitions are keyed by check and time so a check's history lists in order. */

@@ -17,6 +17,7 @@
  * on Table Storage the checks partition's write rate bounds it first (docs/design.md,
  * "Evaluation at scale").
  */
+import { historyRecorder, type HistorySetting } from '../history/recorder.js';
 import type { Settings } from '../config/settings.js';
 import { RELAY_ID, type RelayConfig } from '../config/relays.js';
 import { RELAY_MISCONFIGURED } from '../alerting/words.js';
@@ -186,6 +187,9 @@ export interface EvaluateOptions {
   readonly observe?: ResultObserver;
   /** Per relay after evaluation: heartbeat age (seconds) and a keepalive report that arrived. */
   readonly onRelay?: (relayId: string, heartbeatAgeSeconds: number | undefined, keepalive: KeepaliveReport | undefined) => void;
+  /** The process's history row cache, or false to leave history out (only to measure its cost). */
+  readonly history?: HistorySetting;
+  readonly log?: (line: string) => void;
 }
 
 interface Context {
@@ -200,6 +204,8 @@ interface Context {
   readonly relayTargets: ReadonlyMap<string, readonly string[]>;
   readonly observe: ResultObserver | undefined;
   readonly onRelay: EvaluateOptions['onRelay'];
+  readonly history: HistorySetting;
+  readonly log: ((line: string) => void) | undefined;
 }
 
 export async function evaluateHeartbeats(settings: Settings, store: Store, now: Date, options: EvaluateOptions = {}): Promise<RelayEvaluation[]> {
@@ -225,6 +231,8 @@ export async function evaluateHeartbeats(settings: Settings, store: Store, now: 
     relayTargets: relayProbeTargets(checks.map((e) => e.value)),
     observe: options.observe,
     onRelay: options.onRelay,
+    history: options.history,
+    log: options.log,
   };
   if (settings.relayProblems.unusable) {
     // No relay is known, so none can be judged: say so (the run fails, which Azure Monitor's
@@ -262,7 +270,9 @@ async function recordMisconfigured(ctx: Context, relayId: string, problems: read
   const errors: string[] = [...problems];
   try {
     const thresholds = { failure: 1, success: ctx.settings.successThreshold };
-    const outcome = await recordResult(ctx.store, heartbeatCheck(relayId), result, thresholds, ctx.now, ctx.checks.get(heartbeatCheck(relayId).id) ?? null);
+    const history = historyRecorder(ctx.store, ctx.settings, ctx.history, ctx.log);
+    const outcome = await recordResult(ctx.store, heartbeatCheck(relayId), result, thresholds, ctx.now, { known: ctx.checks.get(heartbeatCheck(relayId).id) ?? null, history });
+    if (history) await history.flush(ctx.now);
     if (outcome.transition) transitions.push(outcome.transition);
   } catch (err) {
     errors.push((err as Error).message);
@@ -275,10 +285,12 @@ async function evaluateRelay(ctx: Context, relayId: string, config: RelayConfig)
   const thresholds = { failure: settings.failureThreshold, success: settings.successThreshold };
   const transitions: Transition[] = [];
   const errors: string[] = [];
+  // The relay's whole evaluation goes to history in one write, at its end.
+  const history = historyRecorder(store, settings, ctx.history, ctx.log);
   /** One result alone; false when it could not be stored (the error is kept and the relay goes on). */
   const recordOne = async ({ identity, result }: PendingResult, superseded?: Superseded): Promise<boolean> => {
     try {
-      const outcome = await recordResult(store, identity, result, thresholds, now, ctx.checks.get(identity.id) ?? null, superseded);
+      const outcome = await recordResult(store, identity, result, thresholds, now, { known: ctx.checks.get(identity.id) ?? null, ...(superseded && { superseded }), history });
       if (outcome.etag) ctx.checks.set(identity.id, { value: outcome.check, etag: outcome.etag });
       if (outcome.transition) transitions.push(outcome.transition);
       return true;
@@ -312,7 +324,7 @@ async function evaluateRelay(ctx: Context, relayId: string, config: RelayConfig)
     const beat: PendingResult = { identity: heartbeatCheck(relayId), result: { ok: true, startedAt: stored.receivedAt } };
     for (const { identity, result } of reports) ctx.observe?.(identity, result);
     try {
-      const outcome = await recordResults(store, [...reports, beat], thresholds, now, (id) => ctx.checks.get(id) ?? null, superseded);
+      const outcome = await recordResults(store, [...reports, beat], thresholds, now, (id) => ctx.checks.get(id) ?? null, superseded, history);
       for (const [id, check] of outcome.written) ctx.checks.set(id, check);
       transitions.push(...outcome.transitions);
       ctx.observe?.(beat.identity, beat.result);
@@ -386,6 +398,7 @@ async function evaluateRelay(ctx: Context, relayId: string, config: RelayConfig)
   const last = relay?.value.lastHeartbeatAt;
   ctx.onRelay?.(relayId, last ? (now.getTime() - Date.parse(last)) / 1000 : undefined, keepaliveReport);
   if (state === 'down') await record(heartbeatCheck(relayId), missedHeartbeat(relayId, relay?.value.lastHeartbeatAt, config, now));
+  if (history) await history.flush(now);
   await Promise.all(removals);
   return { relayId, state, heartbeatsProcessed: processed, transitions, errors, ignoredTargets };
 }

@@ -2,6 +2,7 @@
  * One cloud probe cycle: every target probed at once (a cycle lasts as long as its slowest
  * target), then each result through the check state machine into the store.
  */
+import { historyRecorder, type HistorySetting } from '../history/recorder.js';
 import type { Settings } from '../config/settings.js';
 import type { CheckIdentity, CheckRecord, CheckResult, Transition } from '../checks/state.js';
 import type { Lookup } from '../probes/dns.js';
@@ -25,6 +26,10 @@ export interface ProbeEnvironment {
   readonly proxyFor?: (url: URL) => URL | null;
   readonly now?: () => Date;
   readonly observe?: ResultObserver;
+  /** The process's history row cache, or false to leave history out (only to measure its cost). */
+  readonly history?: HistorySetting;
+  /** Told of a history write that failed (the result itself is recorded). */
+  readonly log?: (line: string) => void;
 }
 
 /** What probing needs of the settings; the monitor's and the relay's both have it. */
@@ -87,13 +92,14 @@ export async function runProbeCycle(
   const now = io.now ?? (() => new Date());
   const results = await probeAll(await cloudTargets(settings, store, now()), settings, io);
   const thresholds = { failure: settings.failureThreshold, success: settings.successThreshold };
+  const history = historyRecorder(store, settings, io.history, io.log);
   const recorded = await Promise.all(
     results.map((result) => {
       const identity: CheckIdentity = { id: cloudCheckId(result.target), kind: 'probe', target: result.target, location };
       io.observe?.(identity, result);
-      return recordResult(store, identity, result, thresholds, now());
+      return recordResult(store, identity, result, thresholds, now(), { history });
     }),
-  );
+  ).finally(() => history && history.flush(now()));
   return {
     results,
     checks: recorded.map((r) => r.check),

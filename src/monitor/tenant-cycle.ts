@@ -7,6 +7,7 @@
  * not fail, the reading did. A missing permission is recorded as a failure with code
  * `graph_permission`, whose alert names the permission to grant: misconfigured, not down.
  */
+import { historyRecorder, type HistorySetting } from '../history/recorder.js';
 import type { Settings } from '../config/settings.js';
 import type { Transition } from '../checks/state.js';
 import { runTenantChecks } from '../graph/checks.js';
@@ -30,8 +31,9 @@ export async function runTenantCycle(
   store: Store,
   token: GraphGetOptions['token'],
   now: Date,
-  io: { observe?: ResultObserver; log?: (line: string) => void } = {},
+  io: { observe?: ResultObserver; log?: (line: string) => void; history?: HistorySetting } = {},
 ): Promise<TenantCycle> {
+  const history = historyRecorder(store, settings, io.history, io.log);
   const cursor = await store.get<AuditCursor>(CURSORS, AUDIT_CURSOR);
   const run = await runTenantChecks({
     baseUrl: settings.tenant.graphUrl,
@@ -47,17 +49,22 @@ export async function runTenantCycle(
   const transitions: Transition[] = [];
   const unknown: string[] = [];
   let recorded = 0;
-  for (const outcome of run.results) {
-    if (outcome.status === 'unknown') {
-      unknown.push(outcome.id);
-      io.log?.(`${outcome.id}: not recorded, Graph could not be read: ${outcome.result.failure?.message ?? 'unknown'}`);
-      continue;
+  try {
+    for (const outcome of run.results) {
+      if (outcome.status === 'unknown') {
+        unknown.push(outcome.id);
+        io.log?.(`${outcome.id}: not recorded, Graph could not be read: ${outcome.result.failure?.message ?? 'unknown'}`);
+        continue;
+      }
+      const identity = { id: outcome.id, kind: 'tenant' as const, target: outcome.target, location: outcome.location };
+      io.observe?.(identity, outcome.result);
+      const { transition } = await recordResult(store, identity, outcome.result, thresholds, now, { history });
+      if (transition) transitions.push(transition);
+      recorded++;
     }
-    const identity = { id: outcome.id, kind: 'tenant' as const, target: outcome.target, location: outcome.location };
-    io.observe?.(identity, outcome.result);
-    const { transition } = await recordResult(store, identity, outcome.result, thresholds, now);
-    if (transition) transitions.push(transition);
-    recorded++;
+  } finally {
+    // What was recorded before a failure keeps its history.
+    if (history) await history.flush(now);
   }
   await saveCursor(store, cursor?.etag, run.nextAudit);
   return { recorded, unknown, transitions };

@@ -17,7 +17,7 @@ import { displayText } from './redact.js';
 /** A relay as `/api/status` lists it: a configured one, or one disabled by a wrong setting. */
 export type RelayEntry = Pick<RelayStatus, 'id' | 'relayId' | 'state'> & Partial<Omit<RelayStatus, 'id' | 'relayId' | 'state'>>;
 
-/** Channel name -> deliveries that succeeded since the process started (a counter). */
+/** Channel name -> deliveries that succeeded, ever (counted in the store: src/alerting/sent-counter.ts). */
 export type AlertsSent = Readonly<Record<string, number>>;
 
 /** Long ids are cut (a relay target may be 2,000 characters); a cut that collides gets a suffix. */
@@ -50,7 +50,7 @@ export function renderMetrics(checks: readonly StatusEntry[], relays: readonly R
   const buffered = family('wbmon_relay_buffer_pending_heartbeats', 'gauge', "Heartbeats waiting in the relay's disk buffer, as it last reported.");
   const survived = family('wbmon_keepalive_survived_seconds', 'gauge', 'Longest idle period a connection survived in the last keepalive test (0: none survived).');
   const required = family('wbmon_keepalive_required_seconds', 'gauge', 'Idle period the keepalive test requires a connection to survive.');
-  const alerts = family('wbmon_alerts_sent_total', 'counter', 'Alert deliveries that succeeded, per channel, since the monitor started.');
+  const alerts = family('wbmon_alerts_sent_total', 'counter', 'Alert deliveries that succeeded, per channel (counted in the state store, so every instance reports the same).');
 
   const labelsOf = uniqueLabels();
   const stateSamples = (labels: Labels, current: string): void => {

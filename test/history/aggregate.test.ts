@@ -3,13 +3,11 @@ import {
   applyResult,
   applyTransition,
   DEFAULT_HISTORY_DAYS,
-  findOpenIncident,
+  incidentsOf,
   historyKey,
   isRetained,
-  MAX_HISTORY_DAYS,
   MAX_INCIDENTS_PER_DAY,
   mergeBuckets,
-  parseHistoryDays,
   prune,
   readRow,
   rowDayOf,
@@ -92,16 +90,39 @@ describe('history aggregation', () => {
     expect(Object.values(row.hours!).reduce(mergeBuckets, { runs: 0, failures: 0 })).toEqual(row.daily);
   });
 
-  it('opens an incident at exactly midnight in the new day and closes it from a later day', () => {
+  it('opens an incident at exactly midnight in the new day and ends it by a recovery in a later day', () => {
     const opened = applyTransition(undefined, down(CHECK, '2026-03-09T00:00:00.000Z'), failed('2026-03-09T00:00:00.000Z'), NOW)!;
     expect(opened.day).toBe('2026-03-09');
-    expect(opened.incidents).toEqual([
-      { from: 'up', to: 'down', at: '2026-03-09T00:00:00.000Z', until: null, code: 'tcp_timeout', phase: 'tcp', message: 'no answer to SYN' },
+    expect(opened.incidents).toEqual([{ from: 'up', to: 'down', at: '2026-03-09T00:00:00.000Z', code: 'tcp_timeout', phase: 'tcp', message: 'no answer to SYN' }]);
+    expect(incidentsOf([opened]).map((i) => i.until)).toEqual([null]);
+    const recovery = applyTransition(undefined, recovered(CHECK, '2026-03-10T07:00:00.000Z'), undefined, NOW)!;
+    expect(recovery).toMatchObject({ day: '2026-03-10', incidents: [], recoveries: ['2026-03-10T07:00:00.000Z'] });
+    expect(applyTransition(recovery, recovered(CHECK, '2026-03-10T07:00:00.000Z'), undefined, NOW)).toBe(recovery); // a repeat
+    expect(incidentsOf([recovery, opened]).map((i) => i.until)).toEqual(['2026-03-10T07:00:00.000Z']);
+  });
+
+  it('pairs each incident with its recovery whatever order racing writers recorded them in', () => {
+    const times = ['2026-03-10T01:00:00.000Z', '2026-03-10T02:00:00.000Z', '2026-03-10T05:00:00.000Z', '2026-03-10T06:00:00.000Z'];
+    const transitions = [down(CHECK, times[0]!), recovered(CHECK, times[1]!), down(CHECK, times[2]!), recovered(CHECK, times[3]!)];
+    for (const order of [[0, 1, 2, 3], [3, 2, 1, 0], [2, 3, 0, 1], [0, 3, 2, 1], [1, 0, 3, 2]]) {
+      let row: HistoryRow | undefined;
+      for (const i of order) row = applyTransition(row, transitions[i]!, undefined, NOW);
+      expect(incidentsOf([row!]).map((i) => [i.at, i.until]), order.join()).toEqual([
+        [times[0], times[1]],
+        [times[2], times[3]],
+      ]);
+    }
+  });
+
+  it('ends an incident whose recovery is not kept where the next one began, and leaves a recovery with no incident before it unused', () => {
+    const rows = [
+      applyTransition(applyTransition(undefined, recovered(CHECK, '2026-03-10T00:30:00.000Z'), undefined, NOW), down(CHECK, '2026-03-10T01:00:00.000Z'), undefined, NOW)!,
+    ];
+    const withNext = [applyTransition(rows[0], down(CHECK, '2026-03-10T03:00:00.000Z'), undefined, NOW)!];
+    expect(incidentsOf(withNext).map((i) => [i.at, i.until])).toEqual([
+      ['2026-03-10T01:00:00.000Z', '2026-03-10T03:00:00.000Z'],
+      ['2026-03-10T03:00:00.000Z', null],
     ]);
-    expect(findOpenIncident([opened])).toBe(opened);
-    const closed = applyTransition(opened, recovered(CHECK, '2026-03-10T07:00:00.000Z'), undefined, NOW)!;
-    expect(closed.incidents[0]!.until).toBe('2026-03-10T07:00:00.000Z');
-    expect(findOpenIncident([closed])).toBeUndefined();
   });
 
   it('records the same transition twice as one incident, and a new -> up transition as none', () => {
@@ -109,7 +130,8 @@ describe('history aggregation', () => {
     expect(applyTransition(once, down(CHECK, '2026-03-10T10:00:00.000Z'), undefined, NOW)).toBe(once);
     expect(once.incidents[0]).toMatchObject({ code: null, phase: null, message: 'tcp_timeout in tcp: no answer to SYN' });
     expect(applyTransition(undefined, { checkId: CHECK, from: 'new', to: 'up', at: '2026-03-10T10:00:00Z', reason: 'answered' }, undefined, NOW)).toBeUndefined();
-    expect(applyTransition(once, recovered(CHECK, '2026-03-10T09:00:00.000Z'), undefined, NOW)).toBe(once); // ends before it began: not this one
+    const early = applyTransition(once, recovered(CHECK, '2026-03-10T09:00:00.000Z'), undefined, NOW)!;
+    expect(incidentsOf([early]).map((i) => i.until)).toEqual([null]); // ends before it began: not this one
   });
 
   it(`merges a flapping check's outages beyond ${MAX_INCIDENTS_PER_DAY} a day into the last one, which stays open until the last ends`, () => {
@@ -119,14 +141,14 @@ describe('history aggregation', () => {
       row = applyTransition(row, down(CHECK, at(i * 20)), undefined, NOW);
       if (i === MAX_INCIDENTS_PER_DAY + 5) row = applyTransition(row, down(CHECK, at(i * 20)), undefined, NOW); // retried
       row = applyTransition(row, recovered(CHECK, at(i * 20 + 10)), undefined, NOW);
-      if (i === MAX_INCIDENTS_PER_DAY + 8) expect(row!.incidents.at(-1)!.until).toBe(at(i * 20 + 10));
+      if (i === MAX_INCIDENTS_PER_DAY + 8) expect(incidentsOf([row!]).at(-1)!.until).toBe(at(i * 20 + 10));
       if (i === MAX_INCIDENTS_PER_DAY + 9) row = applyTransition(row, down(CHECK, at(i * 20 + 15)), undefined, NOW);
     }
     expect(row!.incidents).toHaveLength(MAX_INCIDENTS_PER_DAY);
     const last = row!.incidents.at(-1)!;
     expect(last.at).toBe(at((MAX_INCIDENTS_PER_DAY - 1) * 20));
     expect(last.repeats).toBe(11);
-    expect(last.until).toBeNull();
+    expect(incidentsOf([row!]).at(-1)!.until).toBeNull();
   });
 
   it('keeps incident text safe to show and short, whatever a relay sent', () => {
@@ -189,16 +211,6 @@ describe('history retention', () => {
 });
 
 describe('history settings', () => {
-  it('reads WBMON_HISTORY_DAYS: default when unset, a whole number of days in range, else a problem naming it', () => {
-    expect(parseHistoryDays(undefined)).toEqual({ days: 90 });
-    expect(parseHistoryDays(' ')).toEqual({ days: 90 });
-    expect(parseHistoryDays('30')).toEqual({ days: 30 });
-    expect(parseHistoryDays(String(MAX_HISTORY_DAYS))).toEqual({ days: MAX_HISTORY_DAYS });
-    for (const bad of ['0', '-1', '1.5', 'ninety', String(MAX_HISTORY_DAYS + 1), '1e3']) {
-      expect(parseHistoryDays(bad)).toEqual({ problem: expect.stringMatching(/^WBMON_HISTORY_DAYS: /) });
-    }
-  });
-
   it('reads ?days= of /api/history: 30 when absent, at most what is kept, else a problem', () => {
     expect(viewDays(null, 90)).toEqual({ days: 30 });
     expect(viewDays(undefined, 7)).toEqual({ days: 7 });

@@ -139,7 +139,7 @@ describe('history repository', () => {
     expect((await dailyOf(store)).runs).toBe(1);
   });
 
-  it('records a transition that two instances both record as one incident, and closes it days later in its own row', async () => {
+  it('records a transition that two instances both record as one incident, and ends it by a recovery days later', async () => {
     const store = new BarrierStore(2);
     const t = down(CHECK, '2026-03-08T23:59:59.999Z');
     await Promise.all([recordHistoryTransition(store, t, failed(t.at), NOW), recordHistoryTransition(store, t, failed(t.at), NOW)]);
@@ -147,9 +147,9 @@ describe('history repository', () => {
     expect(await recordHistoryTransition(store, recovered(CHECK, '2026-03-10T10:00:00.000Z'), undefined, NOW)).toBe('recorded');
     expect(await recordHistoryTransition(store, recovered(CHECK, '2026-03-10T10:00:00.000Z'), undefined, NOW)).toBe('repeat');
     const rows = await readHistory(store, CHECK);
-    expect(rows.map((r) => [r.day, r.incidents.length])).toEqual([
-      ['2026-03-08', 1],
-      ['2026-03-10', 0],
+    expect(rows.map((r) => [r.day, r.incidents.length, r.recoveries ?? []])).toEqual([
+      ['2026-03-08', 1, []],
+      ['2026-03-10', 0, ['2026-03-10T10:00:00.000Z']],
     ]);
     expect(historyView(rows, NOW, 7).incidents).toEqual([
       { from: 'up', to: 'down', at: '2026-03-08T23:59:59.999Z', until: '2026-03-10T10:00:00.000Z', code: 'tcp_timeout', phase: 'tcp', message: 'no answer to SYN' },
@@ -157,8 +157,9 @@ describe('history repository', () => {
     expect(await recordHistoryTransition(store, { checkId: CHECK, from: 'new', to: 'up', at: minute(0), reason: 'answered' }, undefined, NOW)).toBe('ignored');
   });
 
-  it('says a recovery from an outage older than the history is not recorded', async () => {
-    expect(await recordHistoryTransition(new MemoryStore(), recovered(CHECK, minute(0)), undefined, NOW)).toBe('expired');
+  it('says a transition older than the history is not recorded', async () => {
+    expect(await recordHistoryTransition(new MemoryStore(), recovered(CHECK, '2025-01-01T00:00:00.000Z'), undefined, NOW)).toBe('expired');
+    expect(await recordHistoryTransition(new MemoryStore(), down(CHECK, '2025-01-01T00:00:00.000Z'), undefined, NOW)).toBe('expired');
   });
 
   it("prunes the check's rows on its first result of a new UTC day: expired rows go, rows past the hourly window lose their hours", async () => {

@@ -24,8 +24,8 @@ function pipeline(results: readonly (CheckResult & { timings?: { total: number }
     if (outcome.transition) {
       transitions.push(outcome.transition);
       const t = outcome.transition;
-      const target = t.to === 'down' ? rowDayOf(t.at, now) : [...rows.values()].filter((r) => r.incidents.some((i) => i.until === null)).at(-1)?.day;
-      if (target) rows.set(target, applyTransition(rows.get(target), t, result, now) ?? rows.get(target)!);
+      const target = rowDayOf(t.at, now);
+      rows.set(target, applyTransition(rows.get(target), t, result, now) ?? rows.get(target)!);
     }
   }
   return { rows: [...rows.values()], transitions };
@@ -94,16 +94,20 @@ describe('history view', () => {
 
   it('lists incidents newest first: those that began in the window and older ones still open or ending in it', () => {
     const now = new Date('2026-03-10T12:00:00Z');
-    const open = (at: string, until?: string): HistoryRow => {
-      const row = applyTransition(undefined, { checkId: CHECK, from: 'up', to: 'down', at, reason: 'r' }, undefined, now)!;
-      return until ? applyTransition(row, { checkId: CHECK, from: 'down', to: 'up', at: until, reason: 'r' }, undefined, now)! : row;
+    const byDay = new Map<string, HistoryRow>();
+    const transition = (from: 'up' | 'down', to: 'up' | 'down', at: string): void => {
+      const day = rowDayOf(at, now);
+      byDay.set(day, applyTransition(byDay.get(day), { checkId: CHECK, from, to, at, reason: 'r' }, undefined, now)!);
     };
-    const rows = [
-      open('2026-03-01T05:00:00.000Z', '2026-03-01T06:00:00.000Z'), // before a 7-day window: left out
-      open('2026-03-02T05:00:00.000Z', '2026-03-05T06:00:00.000Z'), // began before, ended inside
-      open('2026-03-08T05:00:00.000Z', '2026-03-08T06:00:00.000Z'),
-      open('2026-03-09T05:00:00.000Z'), // still open
-    ];
+    const open = (at: string, until?: string): void => {
+      transition('up', 'down', at);
+      if (until) transition('down', 'up', until);
+    };
+    open('2026-03-01T05:00:00.000Z', '2026-03-01T06:00:00.000Z'); // before a 7-day window: left out
+    open('2026-03-02T05:00:00.000Z', '2026-03-05T06:00:00.000Z'); // began before, ended inside
+    open('2026-03-08T05:00:00.000Z', '2026-03-08T06:00:00.000Z');
+    open('2026-03-09T05:00:00.000Z'); // still open
+    const rows = [...byDay.values()];
     expect(historyView(rows, now, 7).incidents.map((i) => [i.at, i.until])).toEqual([
       ['2026-03-09T05:00:00.000Z', null],
       ['2026-03-08T05:00:00.000Z', '2026-03-08T06:00:00.000Z'],
