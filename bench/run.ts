@@ -13,6 +13,7 @@ import { benchPackageSize, formatPackageSize } from './package-size.js';
 import { benchRelayFootprint, formatRelayFootprint, FOOTPRINT_MAX_RATIO } from './relay-footprint.js';
 import { benchTelemetryVolume, formatTelemetryVolume } from './telemetry-volume.js';
 import { benchInstanceMemory, formatInstanceMemory } from './instance-memory.js';
+import { benchHistoryCost, formatHistoryCost } from './history-cost.js';
 
 interface Check {
   readonly name: string;
@@ -38,6 +39,9 @@ console.log();
 const alerts = await benchAlertLatency();
 console.log(formatAlertLatency(alerts));
 console.log();
+const historyCost = await benchHistoryCost();
+console.log(formatHistoryCost(historyCost));
+console.log();
 const evaluation = await benchEvaluationScale();
 console.log(formatEvaluationScale(evaluation));
 console.log();
@@ -58,6 +62,12 @@ const memory = await benchInstanceMemory();
 console.log(formatInstanceMemory(memory));
 
 const checks: Check[] = [
+  {
+    name: `probe cycle with history / without (${historyCost.targets} targets, Azurite)`,
+    measured: historyCost.ratio.toFixed(3),
+    target: `<= ${historyCost.maxRatio}`,
+    pass: historyCost.ratio <= historyCost.maxRatio,
+  },
   {
     name: 'relay rss after 10 cycles / idle node',
     measured: footprint.ratio.toFixed(3),
