@@ -9,6 +9,8 @@ import { buildPayload } from '../../src/alerting/channels/webhook/payload.js';
 import { alertJsonSchema, alertPayloadSchema } from '../../src/alerting/channels/webhook/schema.js';
 import type { AlertEvent } from '../../src/alerting/event.js';
 import { alertLinks } from '../../src/alerting/links.js';
+import { configuredChannels } from '../../src/alerting/channels/registry.js';
+import { parseSettings } from '../../src/config/settings.js';
 import { HOSTILE_EVENT, UNSAFE_IN_JSON } from '../support/hostile-text.js';
 
 const event: AlertEvent = {
@@ -92,6 +94,32 @@ describe('webhook channel', () => {
     const sent = JSON.parse(bodies[0]!);
     expect(sent.links).toEqual({ dashboard: 'https://wbmon.contoso.com/api/dashboard#check-heartbeat%3Aconnect01' });
     expect(bodies[0]).not.toMatch(/hook-url-secret|wbmon-9f8e7d|hook-signing-secret|127\.0\.0\.1/);
+  });
+
+  it('links to https://<WEBSITE_HOSTNAME> when built from the settings as the Functions runtime builds it, and to WBMON_PUBLIC_URL over it', async () => {
+    const bodies: string[] = [];
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d));
+      req.on('end', () => {
+        bodies.push(body);
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+    const workbook = 'https://portal.azure.com/#@t/resource/subscriptions/s/resourceGroups/rg/providers/Microsoft.Insights/workbooks/5f0a/workbook';
+    try {
+      const azure = { WBMON_WEBHOOK_URL: url, WEBSITE_HOSTNAME: 'func-wbmon-abc.azurewebsites.net', WBMON_WORKBOOK_URL: workbook };
+      await configuredChannels(parseSettings(azure).alerting).get('webhook')!.send(event);
+      await configuredChannels(parseSettings({ ...azure, WBMON_PUBLIC_URL: 'https://wbmon.contoso.com' }).alerting).get('webhook')!.send(event);
+    } finally {
+      server.close();
+    }
+    expect(bodies.map((b) => JSON.parse(b).links)).toEqual([
+      { dashboard: 'https://func-wbmon-abc.azurewebsites.net/api/dashboard#check-heartbeat%3Aconnect01', workbook },
+      { dashboard: 'https://wbmon.contoso.com/api/dashboard#check-heartbeat%3Aconnect01', workbook },
+    ]);
   });
 
   it('signs the body with X-Wbmon-Timestamp and X-Wbmon-Signature when a secret is set', async () => {
