@@ -109,6 +109,9 @@ var names = {
   functionApp: nameOverrides.?functionApp ?? 'func-wbmon-${resourceToken}'
   actionGroup: nameOverrides.?actionGroup ?? 'ag-wbmon-${resourceToken}'
 }
+// The workbook in the Azure portal of the cloud deployed to (environment().portal, e.g.
+// https://portal.azure.com), in this tenant: the alerts' "Open workbook" link.
+var workbookUrl = '${environment().portal}/#@${tenant().tenantId}/resource${workbook.outputs.id}/workbook'
 var deploymentContainerName = 'app-package-${take(resourceToken, 20)}'
 var stateTableName = 'wbmon'
 
@@ -231,6 +234,7 @@ module functionApp 'modules/function-app.bicep' = {
     deploymentContainerName: deploymentContainerName
     appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
     appSettings: monitorAppSettings
+    workbookUrl: workbookUrl
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
     nodeVersion: nodeVersion
@@ -269,6 +273,7 @@ output AZURE_LOCATION string = location
 output AZURE_RESOURCE_GROUP string = resourceGroup().name
 output FUNCTION_APP_NAME string = functionApp.outputs.name
 output MONITOR_URL string = 'https://${functionApp.outputs.defaultHostName}'
+output WORKBOOK_URL string = workbookUrl
 output KEY_VAULT_NAME string = keyVault.outputs.name
 output MANAGED_IDENTITY_PRINCIPAL_ID string = identity.properties.principalId
 output MANAGED_IDENTITY_CLIENT_ID string = identity.properties.clientId

@@ -130,6 +130,37 @@ describe('writeback-monitor alert test', () => {
   });
 });
 
+describe('writeback-monitor alert test with an address for the status page', () => {
+  it('links every channel to the status page itself, without an anchor: WBMON_PUBLIC_URL over WEBSITE_HOSTNAME', async () => {
+    const sent = { teams: teams.bodies.length, webhook: webhook.bodies.length, mails: mails.length };
+    const { code } = await cli(['alert', 'test'], { ...env(), WBMON_PUBLIC_URL: 'https://wbmon.contoso.com/monitor/', WEBSITE_HOSTNAME: 'func-wbmon.azurewebsites.net' });
+    expect(code).toBe(0);
+    const page = 'https://wbmon.contoso.com/monitor/api/dashboard';
+    expect(teams.bodies[sent.teams].attachments[0].content.actions).toEqual([{ type: 'Action.OpenUrl', title: 'Open status page', url: page }]);
+    expect(webhook.bodies[sent.webhook].links).toEqual({ dashboard: page });
+    expect(mails[sent.mails]).toContain(page);
+    for (const body of [JSON.stringify(teams.bodies[sent.teams]), JSON.stringify(webhook.bodies[sent.webhook])]) expect(body).not.toContain('secret-sig-123');
+
+    const platform = await cli(['alert', 'test'], { ...env(), WEBSITE_HOSTNAME: 'func-wbmon.azurewebsites.net' });
+    expect(platform.code).toBe(0);
+    expect(webhook.bodies.at(-1).links).toEqual({ dashboard: 'https://func-wbmon.azurewebsites.net/api/dashboard' });
+    const none = await cli(['alert', 'test'], env());
+    expect(none.code).toBe(0);
+    expect(webhook.bodies.at(-1)).not.toHaveProperty('links');
+    expect(teams.bodies.at(-1).attachments[0].content).not.toHaveProperty('actions');
+  });
+
+  it('exits 2 with one line naming WBMON_PUBLIC_URL among the other problems, without its password', async () => {
+    const bad = await cli(['alert', 'test'], { ...env(), WBMON_PUBLIC_URL: 'https://oncall:Pw-9x@wbmon.contoso.com', WBMON_FAILURE_THRESHOLD: '0' });
+    expect(bad.code).toBe(2);
+    expect(bad.stdout).toBe('');
+    expect(bad.stderr.trim().split('\n')).toEqual([
+      'WBMON_FAILURE_THRESHOLD: "0" must be a whole number from 1 to 100',
+      'WBMON_PUBLIC_URL: the value (not shown: it carries credentials) must not carry a user or password: alerts show this address to everyone they reach',
+    ]);
+  });
+});
+
 describe('the test alert', () => {
   it('says it is a test in the Teams title and the email subject', () => {
     const event = testAlertEvent(new Date('2026-03-01T10:00:00Z'));

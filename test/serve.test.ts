@@ -1,3 +1,4 @@
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseSettings } from '../src/config/settings.js';
@@ -109,6 +110,72 @@ describe('serve with a generic webhook', () => {
   it('says once at start that webhooks are unsigned when WBMON_WEBHOOK_SECRET is not set, and not when it is', async () => {
     expect((await startLines({})).filter((l) => l.startsWith('webhook:'))).toEqual([UNSIGNED]);
     expect((await startLines({ WBMON_WEBHOOK_SECRET: 'w'.repeat(32) })).filter((l) => l.startsWith('webhook:'))).toEqual([]);
+  });
+});
+
+describe("serve's alerts link to its own status page", () => {
+  interface Hook {
+    readonly url: string;
+    readonly bodies: string[];
+    close(): Promise<void>;
+  }
+
+  /** A real loopback webhook receiver, its path a secret as webhook URLs are. */
+  async function receiver(): Promise<Hook> {
+    const bodies: string[] = [];
+    const server = createHttpServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d));
+      req.on('end', () => {
+        bodies.push(body);
+        res.writeHead(202).end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as AddressInfo;
+    return {
+      url: `http://127.0.0.1:${port}/hooks/wbmon?sig=hook-secret-5e6f`,
+      bodies,
+      close: () => new Promise<void>((r) => server.close(() => r())),
+    };
+  }
+
+  async function downAlert(env: Record<string, string>): Promise<{ monitor: RunningMonitor; payload: any; raw: string; lines: string[]; checkId: string }> {
+    const cert = await ca.issue({ names: ['localhost'] });
+    const down = await startHttps(cert, respond(503));
+    servers.push(down);
+    const hook = await receiver();
+    servers.push({ port: 0, url: hook.url, close: hook.close });
+    const lines: string[] = [];
+    const settings = parseSettings({ WBMON_TARGETS: down.url, WBMON_FAILURE_THRESHOLD: '1', WBMON_WEBHOOK_URL: hook.url, ...env });
+    const monitor = await serve({ settings, port: 0, log: (l) => lines.push(l), probe: { extraCa: [ca.cert] } });
+    await monitor.firstCycle;
+    expect(hook.bodies).toHaveLength(1);
+    return { monitor, payload: JSON.parse(hook.bodies[0]!), raw: hook.bodies[0]!, lines, checkId: `cloud:${down.url}` };
+  }
+
+  it("delivers a webhook whose link is serve's own URL, the check's section of /api/dashboard, and nothing of the webhook URL", async () => {
+    const { monitor, payload, raw, lines, checkId } = await downAlert({});
+    try {
+      expect(payload).toMatchObject({ kind: 'triggered', checkId, state: 'down' });
+      expect(payload.links.dashboard.startsWith(`${monitor.url}/api/dashboard#check-`)).toBe(true);
+      expect(payload.links).toEqual({ dashboard: `${monitor.url}/api/dashboard#check-${encodeURIComponent(checkId)}` });
+      expect(payload.links.dashboard).toMatch(/#check-cloud%3Ahttps%3A%2F%2Flocalhost%3A\d+%2F$/);
+      expect(raw).not.toMatch(/hook-secret|\/hooks\/wbmon/);
+      expect(lines).toContain(`alert links: ${monitor.url}/api/dashboard`);
+    } finally {
+      await monitor.stop();
+    }
+  });
+
+  it('links to WBMON_PUBLIC_URL instead when it is set (a reverse proxy in front of serve)', async () => {
+    const { monitor, payload, lines, checkId } = await downAlert({ WBMON_PUBLIC_URL: 'https://wbmon.contoso.com/monitor/' });
+    try {
+      expect(payload.links).toEqual({ dashboard: `https://wbmon.contoso.com/monitor/api/dashboard#check-${encodeURIComponent(checkId)}` });
+      expect(lines).toContain('alert links: https://wbmon.contoso.com/monitor/api/dashboard (WBMON_PUBLIC_URL)');
+    } finally {
+      await monitor.stop();
+    }
   });
 });
 

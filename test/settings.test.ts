@@ -264,3 +264,68 @@ describe('Key Vault references the platform did not resolve', () => {
     expect(parseSettings({}).unresolvedSecrets).toEqual([]);
   });
 });
+
+describe('where alerts link to (WBMON_PUBLIC_URL, WEBSITE_HOSTNAME, WBMON_WORKBOOK_URL)', () => {
+  it('takes WBMON_PUBLIC_URL as the base URL without a trailing slash, with a path prefix kept, http only to loopback', () => {
+    expect(parseSettings({ WBMON_PUBLIC_URL: 'https://wbmon.contoso.com' }).alerting.publicUrl).toBe('https://wbmon.contoso.com');
+    expect(parseSettings({ WBMON_PUBLIC_URL: ' https://WBMON.contoso.com/monitor/ ' }).alerting.publicUrl).toBe('https://wbmon.contoso.com/monitor');
+    expect(parseSettings({ WBMON_PUBLIC_URL: 'https://wbmon.contoso.com:8443/' }).alerting.publicUrl).toBe('https://wbmon.contoso.com:8443');
+    expect(parseSettings({ WBMON_PUBLIC_URL: 'http://127.0.0.1:7071' }).alerting.publicUrl).toBe('http://127.0.0.1:7071');
+    expect(parseSettings({ WBMON_PUBLIC_URL: 'http://localhost:8080/' }).alerting.publicUrl).toBe('http://localhost:8080');
+    expect(parseSettings({ WBMON_PUBLIC_URL: 'http://[::1]:7071' }).alerting.publicUrl).toBe('http://[::1]:7071');
+    expect(parseSettings({}).alerting.publicUrl).toBeUndefined();
+    expect(parseSettings({ WBMON_PUBLIC_URL: '  ' }).alerting.publicUrl).toBeUndefined();
+  });
+
+  it('refuses a bad WBMON_PUBLIC_URL in one line naming it, gathered with the other problems, never echoing a password or a query', () => {
+    const bad = (value: string): readonly string[] => problemsOf(() => parseSettings({ WBMON_PUBLIC_URL: value, WBMON_FAILURE_THRESHOLD: '0' }));
+    const cases: Array<[string, string]> = [
+      ['http://wbmon.contoso.com', 'WBMON_PUBLIC_URL: "http://wbmon.contoso.com" must be https (plain http only to a loopback host)'],
+      ['http://wbmon.localhost:7071', 'WBMON_PUBLIC_URL: "http://wbmon.localhost:7071" must be https (plain http only to a loopback host)'],
+      ['ftp://wbmon.contoso.com/', 'WBMON_PUBLIC_URL: "ftp://wbmon.contoso.com/" must be an https URL (http only to a loopback host)'],
+      ['wbmon.contoso.com', 'WBMON_PUBLIC_URL: "wbmon.contoso.com" is not a valid absolute URL (such as https://wbmon.contoso.com)'],
+      ['/api/dashboard', 'WBMON_PUBLIC_URL: "/api/dashboard" is not a valid absolute URL (such as https://wbmon.contoso.com)'],
+      ['https://oncall:Hunter2-pw@wbmon.contoso.com/', 'WBMON_PUBLIC_URL: the value (not shown: it carries credentials) must not carry a user or password: alerts show this address to everyone they reach'],
+      ['https://oncall@wbmon.contoso.com/', 'WBMON_PUBLIC_URL: the value (not shown: it carries credentials) must not carry a user or password: alerts show this address to everyone they reach'],
+      [
+        'https://wbmon.contoso.com/?code=FUNCTION-KEY-abc',
+        'WBMON_PUBLIC_URL: the value (not shown: its query may hold a key) must not have a query (never put the function key here: alerts show this address to everyone they reach)',
+      ],
+      ['https://wbmon.contoso.com/?', 'WBMON_PUBLIC_URL: the value (not shown: its query may hold a key) must not have a query (never put the function key here: alerts show this address to everyone they reach)'],
+      ['https://wbmon.contoso.com/#status', `WBMON_PUBLIC_URL: "https://wbmon.contoso.com/#status" must not have a fragment: the alert adds the check's place on the page`],
+      ['https://wbmon.contoso.com/api', 'WBMON_PUBLIC_URL: "https://wbmon.contoso.com/api" ends in /api: give the base URL without it (alerts add /api/dashboard)'],
+      ['http://127.0.0.1:7071/api/', 'WBMON_PUBLIC_URL: "http://127.0.0.1:7071/api/" ends in /api: give the base URL without it (alerts add /api/dashboard)'],
+    ];
+    for (const [value, line] of cases) {
+      const problems = bad(value);
+      expect(problems, value).toEqual(['WBMON_FAILURE_THRESHOLD: "0" must be a whole number from 1 to 100', line]);
+      expect(problems.join('\n')).not.toMatch(/Hunter2|FUNCTION-KEY|oncall@/);
+    }
+  });
+
+  it('derives the base from WEBSITE_HOSTNAME, the host name App Service and Functions set, and ignores anything that is not a host', () => {
+    const platform = (host: string | undefined) => parseSettings({ WEBSITE_HOSTNAME: host }).alerting.platformUrl;
+    expect(platform('func-wbmon-abc123.azurewebsites.net')).toBe('https://func-wbmon-abc123.azurewebsites.net');
+    expect(platform('func-wbmon-abc123-e5fzh7b8c9d0.westeurope-01.azurewebsites.net')).toBe('https://func-wbmon-abc123-e5fzh7b8c9d0.westeurope-01.azurewebsites.net');
+    expect(platform('FUNC.azurewebsites.us')).toBe('https://func.azurewebsites.us');
+    expect(platform('localhost:7071')).toBe('http://localhost:7071');
+    expect(platform(undefined)).toBeUndefined();
+    for (const hostile of ['evil.example/phish', 'user:pw@func.azurewebsites.net', 'func.azurewebsites.net?x=1', 'func.azurewebsites.net#x', 'a b', 'func.azurewebsites.net:99999', '1.2.3']) {
+      expect(platform(hostile), hostile).toBeUndefined();
+    }
+    // Never a settings problem: the platform's variable is read, not required.
+    expect(() => parseSettings({ WEBSITE_HOSTNAME: 'a b' })).not.toThrow();
+  });
+
+  it('takes WBMON_WORKBOOK_URL as the portal deep link it is, fragment and all, and refuses one with credentials or plain http', () => {
+    const portal = 'https://portal.azure.com/#@00000000-1111-2222-3333-444444444444/resource/subscriptions/s/resourceGroups/rg/providers/Microsoft.Insights/workbooks/5f0a/workbook';
+    expect(parseSettings({ WBMON_WORKBOOK_URL: portal }).alerting.workbookUrl).toBe(portal);
+    expect(parseSettings({}).alerting.workbookUrl).toBeUndefined();
+    expect(problemsOf(() => parseSettings({ WBMON_WORKBOOK_URL: 'http://portal.azure.com/#@t/resource/x/workbook' }))).toEqual([
+      'WBMON_WORKBOOK_URL: "http://portal.azure.com/#@t/resource/x/workbook" must be https (plain http only to a loopback host)',
+    ]);
+    expect(problemsOf(() => parseSettings({ WBMON_WORKBOOK_URL: 'https://me:pw@portal.azure.com/' }))).toEqual([
+      'WBMON_WORKBOOK_URL: the value (not shown: it carries credentials) must not carry a user or password: alerts show this address to everyone they reach',
+    ]);
+  });
+});

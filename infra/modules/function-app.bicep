@@ -25,6 +25,9 @@ param appInsightsConnectionString string
 @description('App settings besides the platform ones set here (WBMON_* values and Key Vault references).')
 param appSettings object
 
+@description('WBMON_WORKBOOK_URL: the Azure portal deep link to the monitor\'s workbook, for the alerts\' "Open workbook" link. Empty leaves it out.')
+param workbookUrl string = ''
+
 @description('Upper bound on instances; Flex Consumption\'s lowest allowed maximum is 40.')
 @minValue(40)
 @maxValue(1000)
@@ -65,6 +68,10 @@ var platformSettings = {
   AZURE_CLIENT_ID: identityClientId
 }
 
+// Where alerts link to, besides the status page (whose address the app derives from the
+// platform's WEBSITE_HOSTNAME, or WBMON_PUBLIC_URL when given in monitorSettings).
+var linkSettings = empty(workbookUrl) ? {} : { WBMON_WORKBOOK_URL: workbookUrl }
+
 resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   name: functionAppName
   location: location
@@ -83,7 +90,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     // rest (ARM error 51021 names e.g. ftpsState); there is no FTP to turn off anyway.
     siteConfig: {
       minTlsVersion: '1.2'
-      appSettings: [for setting in items(union(appSettings, platformSettings)): { name: setting.key, value: setting.value }]
+      appSettings: [for setting in items(union(linkSettings, appSettings, platformSettings)): { name: setting.key, value: setting.value }]
     }
     functionAppConfig: {
       deployment: {

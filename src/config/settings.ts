@@ -113,6 +113,70 @@ const secretUrl = (secure: readonly string[], plain: string | null, what: string
       return z.NEVER;
     });
 
+/**
+ * An address people open from an alert (WBMON_PUBLIC_URL, WBMON_WORKBOOK_URL): absolute
+ * http(s), https unless the host is loopback, and nothing in it that could be a secret or
+ * change what the alert builds from it (no user, password or query; a base URL no fragment
+ * either). The value is echoed only when it carries neither credentials nor a query.
+ */
+export function linkUrlProblem(text: string, what: 'base' | 'page'): string | undefined {
+  // A user, a password or a query (`?code=` is how a function key travels) may be secret: not echoed.
+  const shown = /\/\/[^/?#]*@/.test(text) ? 'the value (not shown: it carries credentials)' : text.includes('?') ? 'the value (not shown: its query may hold a key)' : `"${text}"`;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return `${shown} is not a valid absolute URL (such as https://wbmon.contoso.com)`;
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return `${shown} must be an https URL (http only to a loopback host)`;
+  if (url.protocol === 'http:' && !isLoopback(url.hostname)) return `${shown} must be https (plain http only to a loopback host)`;
+  if (url.username || url.password) return `${shown} must not carry a user or password: alerts show this address to everyone they reach`;
+  if (url.search || text.includes('?')) {
+    return `${shown} must not have a query${what === 'base' ? ' (never put the function key here: alerts show this address to everyone they reach)' : ''}`;
+  }
+  if (what === 'base') {
+    if (url.hash || text.includes('#')) return `${shown} must not have a fragment: the alert adds the check's place on the page`;
+    // `serve` prints its address with /api; the base is what comes before it.
+    if (/\/api\/*$/i.test(url.pathname)) return `${shown} ends in /api: give the base URL without it (alerts add /api/dashboard)`;
+  }
+  return undefined;
+}
+
+const linkUrl = (what: 'base' | 'page') =>
+  z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined) return undefined;
+      const trimmed = text.trim();
+      const problem = linkUrlProblem(trimmed, what);
+      if (problem) {
+        ctx.addIssue({ code: 'custom', message: problem });
+        return z.NEVER;
+      }
+      // The base is joined with /api/dashboard: no trailing slash, so the path does not double one.
+      return what === 'base' ? new URL(trimmed).href.replace(/\/+$/, '') : new URL(trimmed).href;
+    });
+
+/**
+ * `https://<WEBSITE_HOSTNAME>`: the app's default host name, which App Service and Azure
+ * Functions set for every app (custom domains are not in it: WBMON_PUBLIC_URL is for those).
+ * A loopback name (a local host that sets it) is taken as http. Anything that is not a plain
+ * host with an optional port is ignored rather than trusted.
+ */
+export function platformBaseUrl(env: Env): string | undefined {
+  const host = env.WEBSITE_HOSTNAME?.trim();
+  if (!host || !/^[A-Za-z0-9.-]+(?::\d{1,5})?$/.test(host)) return undefined;
+  const name = host.replace(/:\d+$/, '');
+  try {
+    const url = new URL(`${isLoopback(name) ? 'http' : 'https'}://${host}`);
+    // A name the URL parser rewrites (`1.2.3` read as an IPv4 address) is not what was given.
+    return url.hostname === name.toLowerCase() ? url.origin : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 const EMAIL = /^[^\s@<>,;]+@[^\s@<>,;]+$/;
 
 /** How email alerts are sent: over SMTP (WBMON_SMTP_URL) or through Microsoft Graph sendMail. */
@@ -193,6 +257,10 @@ const schema = z.object({
       if (bad.length) ctx.addIssue({ code: 'custom', message: `not email addresses: ${bad.map((b) => `"${b}"`).join(', ')}` });
       return list;
     }),
+  // Where alerts link to (docs/alerts.md, "Links in alerts"): the monitor's base URL as people
+  // open it, and the Azure Monitor workbook (infra/ sets that one).
+  WBMON_PUBLIC_URL: linkUrl('base'),
+  WBMON_WORKBOOK_URL: linkUrl('page'),
   AzureWebJobsStorage: z.string().optional(),
   APPLICATIONINSIGHTS_CONNECTION_STRING: z.string().optional(),
 });
@@ -212,6 +280,14 @@ export interface AlertSettings {
   /** WBMON_GRAPH_URL and WBMON_GRAPH_TOKEN (a secret), shared with the tenant checks. */
   readonly graphUrl: string;
   readonly graphToken: string | undefined;
+  /**
+   * Where alerts link to. `publicUrl`: WBMON_PUBLIC_URL, the base URL without a trailing slash;
+   * `platformUrl`: the one the platform names (`https://<WEBSITE_HOSTNAME>`); `workbookUrl`:
+   * WBMON_WORKBOOK_URL. src/alerting/links.ts decides which base wins.
+   */
+  readonly publicUrl: string | undefined;
+  readonly platformUrl: string | undefined;
+  readonly workbookUrl: string | undefined;
 }
 
 export interface TenantSettings {
@@ -334,6 +410,9 @@ export function parseSettings(given: Env, labels: Readonly<Record<string, string
       emailVia: s.WBMON_EMAIL_VIA,
       graphUrl: s.WBMON_GRAPH_URL,
       graphToken: s.WBMON_GRAPH_TOKEN,
+      publicUrl: s.WBMON_PUBLIC_URL,
+      platformUrl: platformBaseUrl(env),
+      workbookUrl: s.WBMON_WORKBOOK_URL,
     },
     env,
     unresolvedSecrets: unresolved,

@@ -22,6 +22,8 @@ import { HistoryCache } from '../history/history-repository.js';
 import { evaluateAlerts } from '../alerting/evaluate-alerts.js';
 import { deliver, type DeliveryClock } from '../alerting/outbox.js';
 import { configuredChannels } from '../alerting/channels/registry.js';
+import { linkTargets } from '../alerting/links.js';
+import { dashboardUrl } from '../web/links.js';
 import type { Channel } from '../alerting/channels/channel.js';
 import { startTelemetry } from '../telemetry/setup.js';
 import { pipelineObserver } from '../telemetry/observer.js';
@@ -101,7 +103,10 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
   const telemetry = await startTelemetry(settings.telemetryConnection, { serviceName: 'writeback-monitor' });
   const observer = pipelineObserver(telemetry, settings.alerting.maintenance);
   if (telemetry.enabled) log('telemetry: Application Insights (APPLICATIONINSIGHTS_CONNECTION_STRING)');
-  const channels = options.channels ?? configuredChannels(settings.alerting);
+  // Alerts link to the status page at serve's own address (WBMON_PUBLIC_URL wins), which is
+  // known only once the API listens, below; no alert is delivered before that.
+  let ownUrl: string | undefined;
+  const channels = options.channels ?? configuredChannels(settings.alerting, { links: () => linkTargets(settings.alerting, ownUrl) });
   log(`alert channels: ${channels.size ? [...channels.keys()].join(', ') : 'none configured (WBMON_TEAMS_WEBHOOK_URL, WBMON_WEBHOOK_URL, WBMON_SMTP_URL or WBMON_EMAIL_VIA=graph)'}`);
   // Unsigned is allowed (a receiver may rely on the URL's own secret), but never silently.
   if (settings.alerting.webhookUrl && !settings.alerting.webhookSecret) {
@@ -231,6 +236,12 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
     await telemetry.shutdown();
     throw err;
   });
+
+  ownUrl = api.url;
+  if (channels.size > 0) {
+    const base = linkTargets(settings.alerting, ownUrl).base;
+    log(`alert links: ${base ? `${dashboardUrl(base)}${settings.alerting.publicUrl ? ' (WBMON_PUBLIC_URL)' : ''}` : 'none'}`);
+  }
 
   const scheduler = startScheduler(jobs, (job, err) => log(`${job.name}: failed: ${(err as Error).message}`), clock);
   for (const job of jobs) log(`${job.name}: schedule "${job.schedule.expression}", next at ${job.schedule.next(clock.now()).toISOString()}`);

@@ -2,6 +2,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import type { AlertEvent } from '../../src/alerting/event.js';
+import { alertLinks } from '../../src/alerting/links.js';
 import { DeliveryError, type Channel } from '../../src/alerting/channels/channel.js';
 import { buildPayload, SUBJECT_MAX } from '../../src/alerting/channels/email/payload.js';
 import { describeSmtp, emailChannel, isLoopback, transportOptions } from '../../src/alerting/channels/email/index.js';
@@ -146,8 +147,9 @@ function splitMessage(raw: string): { headers: Map<string, string>; body: string
 function decodePart(encoding: string | undefined, body: string): string {
   if (encoding?.toLowerCase() === 'base64') return Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8');
   if (encoding?.toLowerCase() === 'quoted-printable') {
-    const bytes = body.replace(/=\r\n/g, '').replace(/=([0-9A-F]{2})/gi, (_m, hex: string) => `%${hex}`);
-    return decodeURIComponent(bytes.replace(/%(?![0-9A-F]{2})/gi, '%25'));
+    // A literal % is printable in quoted-printable: escaped first, so a URL's %3A stays %3A.
+    const bytes = body.replace(/=\r\n/g, '').replace(/%/g, '%25').replace(/=([0-9A-F]{2})/gi, (_m, hex: string) => `%${hex}`);
+    return decodeURIComponent(bytes);
   }
   return body;
 }
@@ -252,6 +254,36 @@ describe('the email payload', () => {
         '',
       ].join('\n'),
     });
+  });
+
+  it("links the check's section of the status page and the workbook after the facts, as URLs in the text and links in the HTML", () => {
+    const workbook = 'https://portal.azure.com/#@contoso.onmicrosoft.com/resource/subscriptions/s/resourceGroups/rg/providers/Microsoft.Insights/workbooks/5f0a/workbook';
+    const dashboard = 'https://wbmon.contoso.com/monitor/api/dashboard#check-relay%3Aconnect01%3Ahttps%3A%2F%2Fssprdedicatedsbprodscu.servicebus.windows.net%2F';
+    const mail = buildPayload(triggered, TO, FROM, alertLinks(triggered, { base: 'https://wbmon.contoso.com/monitor', workbook }));
+    const plain = buildPayload(triggered, TO, FROM);
+    expect(mail.text).toBe(
+      plain.text.replace('\n\nWhat to fix\n', `\n\nStatus page: ${dashboard}\nWorkbook:    ${workbook}\n\nWhat to fix\n`),
+    );
+    expect(mail.html).toBe(
+      plain.html.replace(
+        '</table>\n',
+        `</table>\n<p style="margin:0 0 16px"><a href="${dashboard}" style="color:#0f6cbd;font-weight:600">Open the status page</a> &nbsp;|&nbsp; ` +
+          `<a href="${workbook}" style="color:#0f6cbd;font-weight:600">Open the workbook in the Azure portal</a></p>\n`,
+      ),
+    );
+    expect(mail.subject).toBe(plain.subject);
+  });
+
+  it('shows only the links there is an address for, and the page itself for a test alert', () => {
+    const local = buildPayload(triggered, TO, FROM, alertLinks(triggered, { base: 'http://127.0.0.1:7071' }));
+    expect(local.text).toContain('\nStatus page: http://127.0.0.1:7071/api/dashboard#check-relay%3Aconnect01%3Ahttps%3A%2F%2Fssprdedicatedsbprodscu.servicebus.windows.net%2F\n\nWhat to fix');
+    expect(local.text).not.toContain('Workbook');
+    expect(local.html).not.toContain('workbook');
+    const none = buildPayload(triggered, TO, FROM, alertLinks(triggered, {}));
+    expect(none).toEqual(buildPayload(triggered, TO, FROM));
+    expect(none.html).not.toContain('<a ');
+    const test = { ...triggered, kind: 'test' as const };
+    expect(buildPayload(test, TO, FROM, alertLinks(test, { base: 'https://wbmon.contoso.com' })).text).toContain('\nStatus page: https://wbmon.contoso.com/api/dashboard\n');
   });
 
   it('names a cloud probe by its URL and Azure region', () => {
@@ -416,6 +448,19 @@ describe('the email channel against a real SMTP server on loopback', () => {
     // the raw message itself, before any decoding, carries the subject and the key words
     expect(mail.raw).toContain('Subject: [DOWN] relay connect01 cannot reach');
     expect(mail.raw).toContain('tcp_timeout');
+  });
+
+  it('sends the status page link in both parts, and never the SMTP URL or its password in it', async () => {
+    const smtp = await startSmtp({ onAuth: (_auth, _session, callback) => callback(null, { user: 'alerts' }) });
+    const url = `smtp://alerts:Sm7p-Secret@127.0.0.1:${smtp.port}`;
+    const c = emailChannel({ url, from: FROM, to: TO, timeoutMs: 5_000, links: () => ({ base: 'https://wbmon.contoso.com' }) });
+    channels.push(c);
+    await c.send(triggered);
+    const { text, html } = parts(smtp.received[0]!.raw);
+    const link = 'https://wbmon.contoso.com/api/dashboard#check-relay%3Aconnect01%3Ahttps%3A%2F%2Fssprdedicatedsbprodscu.servicebus.windows.net%2F';
+    expect(text).toContain(`\nStatus page: ${link}\n`);
+    expect(html).toContain(`<a href="${link}" style="color:#0f6cbd;font-weight:600">Open the status page</a>`);
+    for (const body of [text, html]) expect(body).not.toMatch(/Sm7p-Secret|smtp:\/\//);
   });
 
   it('logs in with a percent-encoded password, and no error message ever contains it', async () => {

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from 'undici';
 import type { AlertEvent } from '../../src/alerting/event.js';
+import { alertLinks } from '../../src/alerting/links.js';
 import { DeliveryError } from '../../src/alerting/channels/channel.js';
 import { buildPayload as buildEmail, subject } from '../../src/alerting/channels/email/payload.js';
 import { buildPayload, graphMailChannel, sendMailPath } from '../../src/alerting/channels/graphmail/index.js';
@@ -108,6 +109,18 @@ describe('the Graph sendMail payload', () => {
     expect(buildPayload(triggered, TO, FROM).body.message.subject).toBe(`[DOWN] relay connect01 cannot reach ssprdedicatedsbprodscu.servicebus.windows.net - tcp_timeout in tcp`);
   });
 
+  it("carries the email channel's links to the check's section of the status page and to the workbook in its HTML body", () => {
+    const workbook = 'https://portal.azure.com/#@contoso.onmicrosoft.com/resource/subscriptions/s/resourceGroups/rg/providers/Microsoft.Insights/workbooks/5f0a/workbook';
+    const links = alertLinks(triggered, { base: 'https://wbmon.contoso.com', workbook });
+    const content = buildPayload(triggered, TO, FROM, links).body.message.body.content;
+    expect(content).toBe(buildEmail(triggered, TO, SENDER, links).html);
+    expect(content).toContain(
+      '<a href="https://wbmon.contoso.com/api/dashboard#check-relay%3Aconnect01%3Ahttps%3A%2F%2Fssprdedicatedsbprodscu.servicebus.windows.net%2F" style="color:#0f6cbd;font-weight:600">Open the status page</a>',
+    );
+    expect(content).toContain(`<a href="${workbook}" style="color:#0f6cbd;font-weight:600">Open the workbook in the Azure portal</a>`);
+    expect(buildPayload(triggered, TO, FROM).body.message.body.content).not.toContain('<a ');
+  });
+
   it('marks only a new outage as high importance', () => {
     expect(buildPayload(resolved, TO, FROM).body.message.importance).toBe('normal');
     expect(buildPayload(resolved, TO, FROM).body.message.subject).toMatch(/^\[RESOLVED\] /);
@@ -149,6 +162,17 @@ describe('the graphmail channel, against a loopback HTTPS Graph', () => {
       },
       saveToSentItems: false,
     });
+  });
+
+  it('sends the status page link the link targets give, and never the token in it', async () => {
+    const server = await graph(accepted);
+    await graphMailChannel({ graphUrl: server.baseUrl, from: FROM, to: TO, token: TOKEN, timeoutMs: 5_000, dispatcher: trusting, links: () => ({ base: 'https://wbmon.contoso.com' }) }).send(triggered);
+    const body = JSON.parse(server.requests[0]!.body) as { message: { body: { content: string } } };
+    const links = alertLinks(triggered, { base: 'https://wbmon.contoso.com' });
+    expect(body).toEqual(buildPayload(triggered, TO, FROM, links).body);
+    expect(body.message.body.content).toContain(`href="${links.dashboard}"`);
+    expect(links.dashboard).toBe('https://wbmon.contoso.com/api/dashboard#check-relay%3Aconnect01%3Ahttps%3A%2F%2Fssprdedicatedsbprodscu.servicebus.windows.net%2F');
+    expect(server.requests[0]!.body).not.toContain(TOKEN);
   });
 
   it('asks the token provider for a token on every send (the managed identity refreshes it)', async () => {

@@ -9,6 +9,8 @@ import { teamsChannel } from '../../src/alerting/channels/teams/index.js';
 import { buildPayload, type TeamsMessage, type TextBlock } from '../../src/alerting/channels/teams/payload.js';
 import { durationBetween } from '../../src/alerting/words.js';
 import type { AlertEvent } from '../../src/alerting/event.js';
+import { alertLinks } from '../../src/alerting/links.js';
+import { testAlertEvent } from '../../src/alerting/test-alert.js';
 import { HOSTILE_EVENT, UNSAFE_IN_JSON } from '../support/hostile-text.js';
 
 const relayDown: AlertEvent = {
@@ -62,6 +64,13 @@ const hugeEscapes: AlertEvent = {
   failure: { code: '\\'.repeat(10_000), phase: '😀'.repeat(10_000), message: '\\'.repeat(100_000) },
   remediation: { summary: '\\'.repeat(20_000), steps: Array.from({ length: 100 }, () => '\\'.repeat(5_000)) },
 };
+
+/** A base behind a reverse proxy, and the workbook's portal link as infra/ builds it. */
+const BASE = 'https://wbmon.contoso.com/monitor';
+const WORKBOOK = 'https://portal.azure.com/#@contoso.onmicrosoft.com/resource/subscriptions/s/resourceGroups/rg/providers/Microsoft.Insights/workbooks/5f0a/workbook';
+/** relayDown's check id, `:` and `/` percent-encoded in the fragment. */
+const RELAY_DOWN_LINK = `${BASE}/api/dashboard#check-relay%3Aconnect01%3Assprdedicatedsbprodscu.servicebus.windows.net`;
+const linked = (event: AlertEvent) => buildPayload(event, alertLinks(event, { base: BASE, workbook: WORKBOOK }));
 
 function card(message: TeamsMessage) {
   return message.attachments[0].content;
@@ -302,11 +311,50 @@ describe('the Teams card', () => {
   });
 });
 
+describe("the Teams card's buttons", () => {
+  it("open the check's section of the status page and the workbook, one Action.OpenUrl each, after the body", () => {
+    const content = card(linked(relayDown));
+    expect(content.actions).toEqual([
+      { type: 'Action.OpenUrl', title: 'Open status page', url: RELAY_DOWN_LINK },
+      { type: 'Action.OpenUrl', title: 'Open workbook', url: WORKBOOK },
+    ]);
+    expect(content.body).toEqual(card(buildPayload(relayDown)).body);
+  });
+
+  it("percent-encode a check id's : and / in the fragment", () => {
+    expect(card(linked(cloudResolved)).actions?.[0]?.url).toBe(
+      `${BASE}/api/dashboard#check-cloud%3Ahttps%3A%2F%2Fpasswordreset.microsoftonline.com%2F`,
+    );
+  });
+
+  it('are only those there is an address for: no workbook outside Azure, and no actions at all when no base is known', () => {
+    expect(card(buildPayload(relayDown, alertLinks(relayDown, { base: 'http://127.0.0.1:7071' }))).actions).toEqual([
+      { type: 'Action.OpenUrl', title: 'Open status page', url: 'http://127.0.0.1:7071/api/dashboard#check-relay%3Aconnect01%3Assprdedicatedsbprodscu.servicebus.windows.net' },
+    ]);
+    expect(card(buildPayload(relayDown, alertLinks(relayDown, {})))).not.toHaveProperty('actions');
+    expect(card(buildPayload(relayDown))).not.toHaveProperty('actions');
+  });
+
+  it('open the status page itself, without an anchor, from a test alert', () => {
+    const event = testAlertEvent(new Date('2026-03-01T10:00:00Z'));
+    expect(card(linked(event)).actions?.[0]).toEqual({ type: 'Action.OpenUrl', title: 'Open status page', url: `${BASE}/api/dashboard` });
+  });
+
+  it('stay on a card shrunk to fit under 28 KB', () => {
+    for (const event of [huge, hugeEscapes]) {
+      const message = linked(event);
+      expect(Buffer.byteLength(JSON.stringify(message))).toBeLessThan(28 * 1024);
+      expect(card(message).actions?.map((a) => a.title)).toEqual(['Open status page', 'Open workbook']);
+    }
+  });
+});
+
 describe('every built card against the published Adaptive Card 1.5 schema', () => {
   const schema: unknown = JSON.parse(
     readFileSync(join(import.meta.dirname, '..', 'fixtures', 'adaptive-card', 'adaptive-card-1.5-subset.schema.json'), 'utf8'),
   );
-  const ajv = new Ajv({ allErrors: true, strictTypes: false, formats: { uri: (s: string) => URL.canParse(s) } });
+  // Only absolute URLs are accepted as uri-reference too: the card's links must open from anywhere.
+  const ajv = new Ajv({ allErrors: true, strictTypes: false, formats: { uri: (s: string) => URL.canParse(s), 'uri-reference': (s: string) => URL.canParse(s) } });
   const validate = ajv.compile(schema as object);
   const show = (errors: ErrorObject[] | null | undefined) => ajv.errorsText(errors, { separator: '\n' });
 
@@ -317,10 +365,15 @@ describe('every built card against the published Adaptive Card 1.5 schema', () =
     ['flapping', flapping],
     ['huge', huge],
     ['huge escaped', hugeEscapes],
-  ] as const)('finds the %s card valid', (_name, event) => {
-    const message = buildPayload(event);
-    const valid = validate(card(message));
-    expect(valid, show(validate.errors)).toBe(true);
+  ] as const)('finds the %s card valid, with and without its buttons', (_name, event) => {
+    for (const message of [buildPayload(event), linked(event)]) {
+      const valid = validate(card(message));
+      expect(valid, show(validate.errors)).toBe(true);
+    }
+  });
+
+  it('finds the test alert card with its button valid', () => {
+    expect(validate(card(linked(testAlertEvent(new Date('2026-03-01T10:00:00Z'))))), show(validate.errors)).toBe(true);
   });
 
   it('would refuse a card with an element or a colour the schema does not know (the check is real)', () => {
@@ -328,6 +381,10 @@ describe('every built card against the published Adaptive Card 1.5 schema', () =
     expect(validate({ ...content, body: [...content.body, { type: 'Marquee', text: 'x' }] })).toBe(false);
     expect(validate({ ...content, body: [{ type: 'TextBlock', text: 'x', color: 'red' }] })).toBe(false);
     expect(validate({ ...content, body: [{ type: 'FactSet', facts: [{ title: 'x' }] }] })).toBe(false);
+    expect(validate({ ...content, actions: [{ type: 'Action.OpenUrl', title: 'x' }] })).toBe(false);
+    expect(validate({ ...content, actions: [{ type: 'Action.OpenUrl', title: 'x', url: 'not a url' }] })).toBe(false);
+    expect(validate({ ...content, actions: [{ type: 'Action.Submit', title: 'x' }] })).toBe(false);
+    expect(validate({ ...content, actions: [{ type: 'Action.OpenUrl', title: 'x', url: BASE, style: 'loud' }] })).toBe(false);
   });
 });
 
@@ -402,6 +459,22 @@ describe('sending to Teams', () => {
     expect(request.headers['content-type']).toBe('application/json');
     expect(request.body).toBe(JSON.stringify(buildPayload(relayDown)));
     expect(JSON.parse(request.body)).toEqual(buildPayload(relayDown));
+  });
+
+  it('sends the buttons the link targets give at the moment of sending, and never the webhook URL in them', async () => {
+    answering({ status: 202 });
+    let base: string | undefined;
+    const channel = teamsChannel(url, { links: () => (base === undefined ? {} : { base, workbook: WORKBOOK }) });
+    await channel.send(relayDown);
+    base = BASE;
+    await channel.send(relayDown);
+    const [before, after] = received.map((r) => JSON.parse(r.body) as TeamsMessage);
+    expect(card(before!)).not.toHaveProperty('actions');
+    expect(card(after!).actions?.map((a) => a.url)).toEqual([RELAY_DOWN_LINK, WORKBOOK]);
+    for (const r of received) {
+      expect(r.body).not.toContain('s3cr3t');
+      expect(r.body).not.toContain('/workflows/');
+    }
   });
 
   it('resolves on 200', async () => {

@@ -222,6 +222,24 @@ if ('unavailable' in found) {
       expect(nested(template, 'functionApp').parameters?.instanceMemoryMB).toMatchObject({ type: 'int', allowedValues: [512, 2048, 4096] });
     });
 
+    it("gives the app the workbook's portal deep link for the alerts, in the deployment's own cloud and tenant, and leaves the status page's address to the platform", { timeout: 180_000 }, async () => {
+      const template = await mainTemplate();
+      const link = "[format('{0}/#@{1}/resource{2}/workbook', environment().portal, tenant().tenantId, reference('workbook').outputs.id.value)]";
+      const module = (template.resources as Record<string, Resource & { dependsOn?: string[] }>).functionApp!;
+      expect((module.properties as { parameters: Record<string, { value: unknown }> }).parameters.workbookUrl).toEqual({ value: link });
+      expect(module.dependsOn).toContain('workbook');
+      expect(template.outputs?.WORKBOOK_URL).toEqual({ type: 'string', value: link });
+      const functionApp = nested(template, 'functionApp');
+      expect(functionApp.variables?.linkSettings).toBe("[if(empty(parameters('workbookUrl')), createObject(), createObject('WBMON_WORKBOOK_URL', parameters('workbookUrl')))]");
+      expect(SETTING_NAMES).toContain('WBMON_WORKBOOK_URL');
+      // What the link becomes in public Azure is a workbook URL the app accepts.
+      const example = `https://portal.azure.com/#@00000000-1111-2222-3333-444444444444/resource/subscriptions/s/resourceGroups/rg/providers/Microsoft.Insights/workbooks/${'0'.repeat(8)}-0000-0000-0000-${'0'.repeat(12)}/workbook`;
+      expect(parseSettings({ WBMON_WORKBOOK_URL: example }).alerting.workbookUrl).toBe(example);
+      // No setting names the app's own address: WEBSITE_HOSTNAME is the platform's, and WBMON_PUBLIC_URL comes from azd when set.
+      expect(JSON.stringify(template)).not.toContain('WEBSITE_HOSTNAME');
+      expect(JSON.stringify(template)).not.toMatch(/listKeys|functionKeys|\?code=/);
+    });
+
     it('gives the host identity-based storage and Entra ID telemetry, never a key or a worker-runtime setting', { timeout: 180_000 }, async () => {
       const template = await mainTemplate();
       const functionApp = nested(template, 'functionApp');

@@ -6,6 +6,7 @@
 import type { AlertSettings } from '../../config/settings.js';
 import type { Channel } from './channel.js';
 import { graphToken } from '../../graph/token.js';
+import { linkTargets, type LinkTargets } from '../links.js';
 import { emailChannel } from './email/index.js';
 import { graphMailChannel } from './graphmail/index.js';
 import { teamsChannel } from './teams/index.js';
@@ -15,18 +16,25 @@ import { webhookChannel } from './webhook/index.js';
 export interface ChannelIo {
   /** Microsoft Graph tokens (the runtime's, so the identity's token cache is shared); built from the settings when absent. */
   readonly graphToken?: () => Promise<string>;
+  /**
+   * Where alerts link to, read at each send (`serve` knows its own address only once it
+   * listens); from the settings when absent (WBMON_PUBLIC_URL, else WEBSITE_HOSTNAME).
+   */
+  readonly links?: () => LinkTargets;
 }
 
-type Factory = (settings: AlertSettings, io: ChannelIo) => Channel | undefined;
+type Factory = (settings: AlertSettings, io: ChannelIo & { readonly links: () => LinkTargets }) => Channel | undefined;
 
 export const CHANNELS = {
-  teams: (s) => (s.teamsWebhookUrl ? teamsChannel(s.teamsWebhookUrl) : undefined),
-  webhook: (s) => (s.webhookUrl ? webhookChannel(s.webhookUrl, s.webhookSecret ? { secret: s.webhookSecret } : {}) : undefined),
-  email: (s) =>
-    s.emailVia === 'smtp' && s.smtpUrl && s.emailFrom && s.emailTo.length ? emailChannel({ url: s.smtpUrl, from: s.emailFrom, to: s.emailTo }) : undefined,
+  teams: (s, io) => (s.teamsWebhookUrl ? teamsChannel(s.teamsWebhookUrl, { links: io.links }) : undefined),
+  webhook: (s, io) => (s.webhookUrl ? webhookChannel(s.webhookUrl, { ...(s.webhookSecret && { secret: s.webhookSecret }), links: io.links }) : undefined),
+  email: (s, io) =>
+    s.emailVia === 'smtp' && s.smtpUrl && s.emailFrom && s.emailTo.length
+      ? emailChannel({ url: s.smtpUrl, from: s.emailFrom, to: s.emailTo, links: io.links })
+      : undefined,
   graphmail: (s, io) =>
     s.emailVia === 'graph' && s.emailFrom && s.emailTo.length
-      ? graphMailChannel({ graphUrl: s.graphUrl, from: s.emailFrom, to: s.emailTo, token: io.graphToken ?? graphToken(s.graphUrl, s.graphToken) })
+      ? graphMailChannel({ graphUrl: s.graphUrl, from: s.emailFrom, to: s.emailTo, token: io.graphToken ?? graphToken(s.graphUrl, s.graphToken), links: io.links })
       : undefined,
 } satisfies Record<string, Factory>;
 
@@ -35,8 +43,10 @@ export type ChannelName = keyof typeof CHANNELS;
 /** The channels the settings configure, by name. */
 export function configuredChannels(settings: AlertSettings, io: ChannelIo = {}): Map<ChannelName, Channel> {
   const channels = new Map<ChannelName, Channel>();
+  const fromSettings = linkTargets(settings);
+  const withLinks = { ...io, links: io.links ?? (() => fromSettings) };
   for (const [name, factory] of Object.entries(CHANNELS) as [ChannelName, Factory][]) {
-    const channel = factory(settings, io);
+    const channel = factory(settings, withLinks);
     if (channel) channels.set(name, channel);
   }
   return channels;

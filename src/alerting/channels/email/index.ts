@@ -20,6 +20,7 @@ import { isLoopback } from '../../../config/loopback.js';
 import type { NodemailerError, SMTPTransportOptions, Transporter } from 'nodemailer';
 import type { AlertEvent } from '../../event.js';
 import { DeliveryError, type Channel } from '../channel.js';
+import { alertLinks, type LinkTargets } from '../../links.js';
 import { buildPayload, oneLine } from './payload.js';
 
 export { buildPayload, type EmailMessage } from './payload.js';
@@ -32,6 +33,8 @@ export interface EmailChannelConfig {
   readonly timeoutMs?: number;
   /** Extra trusted CA certificates (PEM), for an on-prem relay with a private CA. */
   readonly tls?: { readonly ca?: readonly string[] };
+  /** The status page and workbook the mail links to, read at each send. */
+  readonly links?: () => LinkTargets;
 }
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -152,7 +155,7 @@ export function emailChannel(config: EmailChannelConfig): Channel {
   return {
     name: 'email',
     async send(event: AlertEvent): Promise<string> {
-      const message = buildPayload(event, config.to, config.from);
+      const message = buildPayload(event, config.to, config.from, alertLinks(event, config.links?.() ?? {}));
       let info: { rejected?: unknown[]; rejectedErrors?: NodemailerError[]; response?: string };
       try {
         info = await (await transport()).sendMail({

@@ -6,10 +6,14 @@
  * The subject is one line of at most SUBJECT_MAX characters with no control, bidi or zero-width
  * characters, so no value of the event can inject a header or disguise itself. Every value of the event is HTML-escaped in the HTML
  * body.
+ *
+ * `links` (src/alerting/links.ts) are shown after the facts, in both parts: the status page at
+ * the check's section and the workbook, as plain URLs in the text and as links in the HTML.
  */
 import { stripControls } from '../../../text/safe-text.js';
 import { durationBetween, isMisconfiguration } from '../../words.js';
 import type { AlertEvent, AlertKind } from '../../event.js';
+import type { AlertLinks } from '../../links.js';
 
 export interface EmailMessage {
   readonly from: string;
@@ -21,8 +25,10 @@ export interface EmailMessage {
 
 export const SUBJECT_MAX = 150;
 
-export function buildPayload(event: AlertEvent, to: readonly string[], from: string): EmailMessage {
+export function buildPayload(event: AlertEvent, to: readonly string[], from: string, links: AlertLinks = {}): EmailMessage {
   const rows = facts(event);
+  const linkRows = linkLines(links);
+  const linkWidth = Math.max(0, ...linkRows.map(([label]) => label.length)) + 2;
   const fix = fixHeading(event.kind);
   const headline = `${headlineWord(event)}: ${oneLine(describeCheck(event))}`;
   const note = NOTE[event.kind];
@@ -36,6 +42,7 @@ export function buildPayload(event: AlertEvent, to: readonly string[], from: str
     ...(note ? ['', note] : []),
     '',
     ...rows.map(([label, value]) => `${`${label}:`.padEnd(width)}${value}`),
+    ...(linkRows.length ? ['', ...linkRows.map(([label, , url]) => `${`${label}:`.padEnd(linkWidth)}${url}`)] : []),
     '',
     fix,
     '-'.repeat(fix.length),
@@ -56,6 +63,13 @@ export function buildPayload(event: AlertEvent, to: readonly string[], from: str
     '<table style="border-collapse:collapse;margin:0 0 16px">',
     ...rows.map(([label, value]) => `<tr><th style="${cell};font-weight:600">${escapeHtml(label)}</th><td style="${cell}">${escapeHtml(value)}</td></tr>`),
     '</table>',
+    ...(linkRows.length
+      ? [
+          `<p style="margin:0 0 16px">${linkRows
+            .map(([, words, url]) => `<a href="${escapeHtml(url)}" style="color:#0f6cbd;font-weight:600">${escapeHtml(words)}</a>`)
+            .join(' &nbsp;|&nbsp; ')}</p>`,
+        ]
+      : []),
     `<h3 style="margin:0 0 8px;font-size:16px">${escapeHtml(fix)}</h3>`,
     `<p style="margin:0 0 8px"><strong>${escapeHtml(summary)}</strong></p>`,
     ...(steps.length ? ['<ol style="margin:0 0 16px;padding-left:24px">', ...steps.map((s) => `<li style="margin:0 0 4px">${escapeHtml(s)}</li>`), '</ol>'] : []),
@@ -65,6 +79,14 @@ export function buildPayload(event: AlertEvent, to: readonly string[], from: str
   ].join('\n');
 
   return { from, to: [...to], subject: subject(event), text, html };
+}
+
+/** Label (text part), link words (HTML part) and URL of each link there is. */
+function linkLines(links: AlertLinks): Array<[string, string, string]> {
+  return [
+    ...(links.dashboard !== undefined ? [['Status page', 'Open the status page', oneLine(links.dashboard)] as [string, string, string]] : []),
+    ...(links.workbook !== undefined ? [['Workbook', 'Open the workbook in the Azure portal', oneLine(links.workbook)] as [string, string, string]] : []),
+  ];
 }
 
 const HEADLINE: Record<AlertKind, string> = {

@@ -17,6 +17,7 @@ import { request, type Dispatcher } from 'undici';
 import { DeliveryError, type Channel } from '../channel.js';
 import { retryAfterMs } from '../http-post.js';
 import { oneLine } from '../email/payload.js';
+import { alertLinks, type LinkTargets } from '../../links.js';
 import { buildPayload, senderAddress } from './payload.js';
 
 export { buildPayload, senderAddress, sendMailPath, type GraphMailRequest, type SendMailBody } from './payload.js';
@@ -33,6 +34,8 @@ export interface GraphMailConfig {
   readonly timeoutMs?: number;
   /** Where requests go through (tests trust their own CA with it); undici's global one by default. */
   readonly dispatcher?: Dispatcher;
+  /** The status page and workbook the mail links to, read at each send. */
+  readonly links?: () => LinkTargets;
 }
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -47,7 +50,7 @@ export function graphMailChannel(config: GraphMailConfig): Channel {
   return {
     name: 'graphmail',
     async send(event) {
-      const { path, body } = buildPayload(event, config.to, config.from);
+      const { path, body } = buildPayload(event, config.to, config.from, alertLinks(event, config.links?.() ?? {}));
       const token = await getToken(config.token, where);
       const scrub = (text: string): string => (token ? text.split(token).join('***') : text);
       const url = new URL(path, base);

@@ -7,6 +7,7 @@
  * `saveToSentItems: false` the alerts do not pile up in the sender mailbox's Sent Items.
  */
 import type { AlertEvent } from '../../event.js';
+import type { AlertLinks } from '../../links.js';
 import { buildPayload as buildEmail } from '../email/payload.js';
 
 export interface GraphRecipient {
@@ -44,8 +45,8 @@ export function sendMailPath(sender: string): string {
 export const EVENT_HEADER = 'X-Wbmon-Event';
 const HEADER_MAX = 500;
 
-export function buildPayload(event: AlertEvent, to: readonly string[], sender: string): GraphMailRequest {
-  const mail = buildEmail(event, to, senderAddress(sender));
+export function buildPayload(event: AlertEvent, to: readonly string[], sender: string, links: AlertLinks = {}): GraphMailRequest {
+  const mail = buildEmail(event, to, senderAddress(sender), links);
   return {
     path: sendMailPath(sender),
     body: {

@@ -13,6 +13,7 @@ import { stripControls } from '../../../text/safe-text.js';
 import { durationBetween, isMisconfiguration } from '../../words.js';
 import type { CheckKind, CheckState } from '../../../checks/state.js';
 import type { AlertEvent, AlertKind } from '../../event.js';
+import type { AlertLinks } from '../../links.js';
 
 export const ADAPTIVE_CARD_SCHEMA = 'http://adaptivecards.io/schemas/adaptive-card.json';
 export const ADAPTIVE_CARD_CONTENT_TYPE = 'application/vnd.microsoft.card.adaptive';
@@ -45,11 +46,20 @@ export interface FactSet {
 
 export type CardElement = TextBlock | FactSet;
 
+/** A button that opens a page: the only action the card has. */
+export interface OpenUrlAction {
+  readonly type: 'Action.OpenUrl';
+  readonly title: string;
+  readonly url: string;
+}
+
 export interface AdaptiveCard {
   readonly type: 'AdaptiveCard';
   readonly $schema: typeof ADAPTIVE_CARD_SCHEMA;
   readonly version: '1.5';
   readonly body: readonly CardElement[];
+  /** Present only when there is a page to open (a status page base URL or a workbook is known). */
+  readonly actions?: readonly OpenUrlAction[];
 }
 
 export interface TeamsAttachment {
@@ -74,11 +84,15 @@ interface Limits {
 
 const FULL: Limits = { short: 300, message: 4000, summary: 600, step: 600, steps: 15 };
 
-export function buildPayload(event: AlertEvent): TeamsMessage {
+/**
+ * `links` (src/alerting/links.ts) become buttons: "Open status page" to the check's place on
+ * the page, "Open workbook" to the Azure Monitor workbook; none when there are none.
+ */
+export function buildPayload(event: AlertEvent, links: AlertLinks = {}): TeamsMessage {
   // Shrink what the event may contribute until the whole message fits; the floor (a few
   // dozen characters per value, three steps) fits whatever the event holds.
   for (let scale = 1; ; scale /= 2) {
-    const message = build(event, scaled(scale));
+    const message = build(event, scaled(scale), links);
     if (scale < 1 / 64 || Buffer.byteLength(JSON.stringify(message), 'utf8') < MAX_MESSAGE_BYTES) return message;
   }
 }
@@ -94,7 +108,7 @@ function scaled(scale: number): Limits {
   };
 }
 
-function build(event: AlertEvent, limits: Limits): TeamsMessage {
+function build(event: AlertEvent, limits: Limits, links: AlertLinks): TeamsMessage {
   const value = (text: string, max = limits.short): string => plain(text, max);
   const inline = (text: string, max = limits.short): string => escapeInline(shorten(oneLine(text), max));
   const duration = durationBetween(event.since, event.at);
@@ -140,12 +154,17 @@ function build(event: AlertEvent, limits: Limits): TeamsMessage {
     body.push({ type: 'TextBlock', text: `(${omitted} more ${omitted === 1 ? 'step' : 'steps'} not shown)`, wrap: true, spacing: 'small' });
   }
 
+  const actions: OpenUrlAction[] = [
+    ...(links.dashboard !== undefined ? [{ type: 'Action.OpenUrl' as const, title: 'Open status page', url: links.dashboard }] : []),
+    ...(links.workbook !== undefined ? [{ type: 'Action.OpenUrl' as const, title: 'Open workbook', url: links.workbook }] : []),
+  ];
+
   return {
     type: 'message',
     attachments: [
       {
         contentType: ADAPTIVE_CARD_CONTENT_TYPE,
-        content: { type: 'AdaptiveCard', $schema: ADAPTIVE_CARD_SCHEMA, version: '1.5', body },
+        content: { type: 'AdaptiveCard', $schema: ADAPTIVE_CARD_SCHEMA, version: '1.5', body, ...(actions.length > 0 && { actions }) },
       },
     ],
   };

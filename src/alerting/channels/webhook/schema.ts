@@ -22,6 +22,16 @@ export const alertPayloadSchema = z.object({
   at: z.iso.datetime({ offset: true }),
   failure: z.object({ code: z.string(), phase: z.string(), message: z.string() }).optional(),
   remediation: z.object({ summary: z.string(), steps: z.array(z.string()) }),
+  links: z
+    .object({
+      dashboard: z
+        .url({ protocol: /^https?$/ })
+        .optional()
+        .describe("the monitor's status page at this check's section (the page itself for a test or retired alert); opening it in Azure needs the function key"),
+      workbook: z.url({ protocol: /^https?$/ }).optional().describe('the Azure Monitor workbook in the Azure portal'),
+    })
+    .optional()
+    .describe('where to look; absent when the monitor knows no address for them, so receivers must not require it'),
 });
 
 export function alertJsonSchema(): Record<string, unknown> {
