@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -57,6 +57,7 @@ describe('the state of a --data directory', () => {
     expect(existsSync(dir)).toBe(false); // nothing is touched before the store is used
     expect(opened.lines).toEqual([`state store: SQLite at ${opened.file} (every write committed to disk before it is acknowledged: WAL, synchronous=FULL)`]);
     await opened.store.ready();
+    if (process.platform !== 'win32') expect(statSync(dir).mode & 0o777).toBe(0o700); // the state has no key: only its owner may write it
     await opened.store.insert('c', 'k', { n: 1 });
     await opened.store.close();
     // A second opening (a later serve, a roundtrip command) sees the same state.

@@ -225,7 +225,9 @@ export class SqliteStore implements Store {
       const dir = dirname(this.path);
       const created = !existsSync(this.path);
       const newDir = created && !existsSync(dir);
-      if (created) mkdirSync(dir, { recursive: true });
+      // A directory made here is the owner's alone: the file has no key of its own, so whoever
+      // can write it can write the state (a heartbeat, an alert). An existing one keeps its mode.
+      if (created) mkdirSync(dir, { recursive: true, mode: 0o700 });
       db = new DatabaseSync(this.path);
       // busy_timeout first: the statements below may wait for another process.
       db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
