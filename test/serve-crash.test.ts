@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ALERTS, type DeliveryRow } from '../src/alerting/outbox.js';
-import { STATE_FILE } from '../src/store/open.js';
+import { STATE_FILE } from '../src/store/data-dir.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
 import { heartbeat, RELAYS_JSON, signed } from './support/heartbeats.js';
 

@@ -2,7 +2,8 @@ import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LEGACY_AZURITE_FILE, openDataDirStore, openTableStore, STATE_FILE, storageTarget } from '../src/store/open.js';
+import { LEGACY_AZURITE_FILE, openDataDirStore, STATE_FILE } from '../src/store/data-dir.js';
+import { openTableStore, storageTarget } from '../src/store/open.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
 import { TableStore } from '../src/store/table-store.js';
 

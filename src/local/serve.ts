@@ -22,7 +22,7 @@ import { configuredChannels } from '../alerting/channels/registry.js';
 import type { Channel } from '../alerting/channels/channel.js';
 import { startTelemetry } from '../telemetry/setup.js';
 import { pipelineObserver } from '../telemetry/observer.js';
-import { openDataDirStore } from '../store/open.js';
+import { openDataDirStore } from '../store/data-dir.js';
 import { TableStore } from '../store/table-store.js';
 import type { Store } from '../store/store.js';
 import { startAzurite, type RunningAzurite } from './azurite.js';
