@@ -14,6 +14,7 @@ import { benchRelayFootprint, formatRelayFootprint, FOOTPRINT_MAX_RATIO } from '
 import { benchTelemetryVolume, formatTelemetryVolume } from './telemetry-volume.js';
 import { benchInstanceMemory, formatInstanceMemory } from './instance-memory.js';
 import { benchHistoryCost, formatHistoryCost } from './history-cost.js';
+import { benchDataStore, formatDataStore } from './data-store.js';
 
 interface Check {
   readonly name: string;
@@ -60,6 +61,9 @@ console.log(formatTelemetryVolume(volume));
 console.log();
 const memory = await benchInstanceMemory();
 console.log(formatInstanceMemory(memory));
+console.log();
+const dataStore = await benchDataStore();
+console.log(formatDataStore(dataStore));
 
 const checks: Check[] = [
   {
@@ -185,6 +189,7 @@ console.log(`  INFO  ${'cold start: slowest deps only entries load'.padEnd(width
 console.log(`  INFO  ${'telemetry: a day at the defaults'.padEnd(width)}  ${`${(volume.daily.bytes / 1e6).toFixed(1)} MB`.padStart(9)}  (${(volume.daily.perRunBytes / 1e6).toFixed(1)} MB without the distro's per-minute exports; docs/telemetry.md)`);
 const http = memory.workloads.find((w) => w.workload === 'http');
 if (http) console.log(`  INFO  ${`instance memory: HTTP group peak / ${memory.instanceMemoryMb} MB`.padEnd(width)}  ${http.ratio.toFixed(3).padStart(9)}  (peak ${http.peakMb.toFixed(0)} MiB: ${http.description}; idle node ${memory.baselines[0]!.peakMb.toFixed(0)} MiB; no target)`);
+console.log(`  INFO  ${'serve --data write: SQLite (fsync) / in-memory Azurite'.padEnd(width)}  ${dataStore.ratio.toFixed(3).padStart(9)}  (${dataStore.sqliteMs.toFixed(2)} vs ${dataStore.azuriteMs.toFixed(2)} ms an upsert, ${dataStore.upserts} in a row; no target)`);
 const missed = checks.filter((c) => !c.pass);
 console.log(
   missed.length === 0

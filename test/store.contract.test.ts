@@ -1,7 +1,11 @@
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startAzurite } from '../src/local/azurite.js';
 import { MemoryStore } from '../src/store/memory-store.js';
+import { SqliteStore } from '../src/store/sqlite-store.js';
 import { MAX_BATCH_OPERATIONS, StoreConflictError, StoreUnavailableError, type BatchOperation, type Store } from '../src/store/store.js';
 import { TableStore } from '../src/store/table-store.js';
 
@@ -218,6 +222,19 @@ function storeContract(name: string, makeStore: () => Store): void {
 }
 
 storeContract('MemoryStore', () => new MemoryStore());
+
+describe('SqliteStore on a file in a fresh directory', () => {
+  // A directory per test: each store starts from a new file (the directory is created by ready()).
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+  storeContract('SqliteStore', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wbmon-sqlite-contract-'));
+    dirs.push(dir);
+    return new SqliteStore(join(dir, 'data', 'state.sqlite'));
+  });
+});
 
 describe('TableStore on in-process Azurite', () => {
   let connectionString = '';

@@ -1,7 +1,7 @@
 /**
  * `writeback-monitor serve`: the whole monitor on one machine. The state store is the one in
- * AzureWebJobsStorage, or an Azurite embedded in this process; the timers run on their
- * NCRONTAB schedules; the HTTP API answers on loopback.
+ * AzureWebJobsStorage, or the SQLite file of --data DIR, or an Azurite embedded in this
+ * process; the timers run on their NCRONTAB schedules; the HTTP API answers on loopback.
  *
  * When the store cannot be reached, serve keeps answering /api/health, says which setting is
  * at fault, and tries again on every timer run.
@@ -27,6 +27,7 @@ import { dashboardUrl } from '../web/links.js';
 import type { Channel } from '../alerting/channels/channel.js';
 import { startTelemetry } from '../telemetry/setup.js';
 import { pipelineObserver } from '../telemetry/observer.js';
+import { openDataDirStore } from '../store/data-dir.js';
 import { TableStore } from '../store/table-store.js';
 import type { Store } from '../store/store.js';
 import { startAzurite, type RunningAzurite } from './azurite.js';
@@ -38,7 +39,11 @@ const DEV_STORAGE_TABLE_PORT = 10002;
 export interface ServeOptions {
   readonly settings: Settings;
   readonly port: number;
-  /** Persist the embedded Azurite here; omitted = in memory. */
+  /**
+   * Keep the state here, in DIR/state.sqlite (SqliteStore), unless AzureWebJobsStorage names a
+   * store; with UseDevelopmentStorage=true, the embedded Azurite keeps its file here instead.
+   * Omitted = the embedded Azurite, in memory.
+   */
   readonly dataDir?: string;
   readonly log: (line: string) => void;
   readonly clock?: Clock;
@@ -65,11 +70,20 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
   const clock = options.clock ?? systemClock;
   let azurite: RunningAzurite | undefined;
   let store: Store;
+  /** What to name when the store cannot be reached. */
+  let storeSetting = 'AzureWebJobsStorage';
   const devStorage = settings.storageConnection === 'UseDevelopmentStorage=true';
   if (options.store) {
     store = options.store;
   } else if (settings.storageConnection && !devStorage) {
     store = TableStore.fromConnectionString(settings.storageConnection);
+    if (options.dataDir) log(`state store: AzureWebJobsStorage is set, so --data ${options.dataDir} is not used`);
+  } else if (options.dataDir && !devStorage) {
+    // --data is a SQLite file: whatever serve acknowledges is on disk first (see sqlite-store.ts).
+    const opened = openDataDirStore(options.dataDir);
+    store = opened.store;
+    storeSetting = '--data';
+    for (const line of opened.lines) log(line);
   } else {
     // UseDevelopmentStorage=true (as in local.settings.sample.json) means Azurite's fixed
     // table port and well-known key, so `func start` and Storage Explorer can share the
@@ -91,7 +105,7 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
     try {
       await store.ready();
     } catch (err) {
-      throw new Error(`AzureWebJobsStorage: cannot reach the state store: ${(err as Error).message}`, { cause: err });
+      throw new Error(`${storeSetting}: cannot reach the state store: ${(err as Error).message}`, { cause: err });
     }
     ready = store;
     return store;
