@@ -113,3 +113,8 @@ export function audit(activityDateTime: string, activityDisplayName: string, res
     additionalDetails: [],
   };
 }
+
+/** An audit entry with `OnPremisesAgent` among its additional details, as admin resets carry it. */
+export function auditWithAgent(activityDateTime: string, activityDisplayName: string, result: string, resultReason: string, upn: string, agent: string) {
+  return { ...audit(activityDateTime, activityDisplayName, result, resultReason, upn), additionalDetails: [{ key: 'OnPremisesAgent', value: agent }] };
+}
