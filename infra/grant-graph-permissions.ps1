@@ -4,10 +4,12 @@ Grants the monitor's managed identity the Microsoft Graph application permission
 checks read with: the PowerShell twin of infra/grant-graph-permissions.sh.
 
 .DESCRIPTION
-Organization.Read.All (licences, directory sync), and AuditLog.Read.All with
-Directory.Read.All (SSPR writeback failures: the directoryAudits API reference names both as
-its least privileged application permissions). Run once, as a Privileged Role Administrator or
-Global Administrator, with Microsoft Graph PowerShell installed
+Organization.Read.All (licences, directory sync), AuditLog.Read.All with Directory.Read.All
+(SSPR writeback failures: the directoryAudits API reference names both as its least
+privileged application permissions; Directory.Read.All also lists the Cloud Sync
+configurations' service principals), and Synchronization.Read.All (the Cloud Sync
+configurations' provisioning jobs: quarantine, last run). Run once, as a Privileged Role
+Administrator or Global Administrator, with Microsoft Graph PowerShell installed
 (Install-Module Microsoft.Graph.Applications -Scope CurrentUser):
 
   ./infra/grant-graph-permissions.ps1 -PrincipalId <principal-id-of-the-managed-identity> [-MailSend]
@@ -34,7 +36,7 @@ param(
 Set-StrictMode -Version Latest
 $ErrorActionPreference = 'Stop'
 
-$permissions = @('Organization.Read.All', 'AuditLog.Read.All', 'Directory.Read.All')
+$permissions = @('Organization.Read.All', 'AuditLog.Read.All', 'Directory.Read.All', 'Synchronization.Read.All')
 if ($MailSend) { $permissions += 'Mail.Send' }
 $graphAppId = '00000003-0000-0000-c000-000000000000' # Microsoft Graph, the same in every tenant
 

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Grants the monitor's managed identity the Microsoft Graph application permissions the tenant
-# checks read with: Organization.Read.All (licences, directory sync), and AuditLog.Read.All with
+# checks read with: Organization.Read.All (licences, directory sync), AuditLog.Read.All with
 # Directory.Read.All (SSPR writeback failures: the directoryAudits API reference names both as
-# its least privileged application permissions). Run once, as a Privileged Role Administrator or Global
-# Administrator, with the Azure CLI signed in to the tenant:
+# its least privileged application permissions; Directory.Read.All also lists the Cloud Sync
+# configurations' service principals), and Synchronization.Read.All (the Cloud Sync
+# configurations' provisioning jobs: quarantine, last run). Run once, as a Privileged Role
+# Administrator or Global Administrator, with the Azure CLI signed in to the tenant:
 #
 #   infra/grant-graph-permissions.sh <principal-id-of-the-managed-identity> [--mail-send]
 #
@@ -22,7 +24,7 @@ set -euo pipefail
 
 usage="usage: $0 <principal-id-of-the-managed-identity> [--mail-send]"
 principal=""
-permissions=(Organization.Read.All AuditLog.Read.All Directory.Read.All)
+permissions=(Organization.Read.All AuditLog.Read.All Directory.Read.All Synchronization.Read.All)
 for arg in "$@"; do
   case "$arg" in
     --mail-send) permissions+=(Mail.Send) ;;

@@ -23,7 +23,7 @@ function ps1Permissions(): string[] {
 
 describe('the Graph permission scripts', () => {
   it('grant exactly the same permissions in the .sh and the .ps1', () => {
-    expect(shPermissions()).toEqual(['Organization.Read.All', 'AuditLog.Read.All', 'Directory.Read.All']);
+    expect(shPermissions()).toEqual(['Organization.Read.All', 'AuditLog.Read.All', 'Directory.Read.All', 'Synchronization.Read.All']);
     expect(ps1Permissions()).toEqual(shPermissions());
     expect(sh).toContain('--mail-send) permissions+=(Mail.Send) ;;');
     expect(ps1).toContain("if ($MailSend) { $permissions += 'Mail.Send' }");

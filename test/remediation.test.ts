@@ -145,6 +145,11 @@ describe('the remediation table', () => {
       'writeback_failures',
       'writeback_disabled',
       'graph_permission',
+      'cloudsync_quarantined',
+      'cloudsync_failed',
+      'cloudsync_paused',
+      'cloudsync_not_running',
+      'cloudsync_stale',
     ];
     for (const code of codes) expect(ruleFor({ checkKind: 'x', code, location: 'x', target: 'x' }).match.code, code).toBe(code);
   });
@@ -519,14 +524,40 @@ describe('remediationFor', () => {
       'Password writeback failed for users in the tenant: open the Entra audit log for the SSPR writeback failures',
     );
     const graph = remediationFor(tenant('graph_permission'));
-    expect(graph.summary).toBe("The monitor's managed identity lacks Microsoft Graph permissions: grant Organization.Read.All, AuditLog.Read.All and Directory.Read.All");
+    expect(graph.summary).toBe(
+      "The monitor's managed identity lacks Microsoft Graph permissions: grant Organization.Read.All, AuditLog.Read.All, Directory.Read.All and Synchronization.Read.All",
+    );
     expect(remediationFor(tenant('writeback_disabled')).summary).toBe(
       'Password writeback was turned off for the directory: synced users cannot reset or change their passwords until it is back on',
     );
     expect(graph.steps.slice(0, 2)).toEqual([
       "As a Privileged Role Administrator or Global Administrator, with the Azure CLI signed in to the tenant, run from the repository: infra/grant-graph-permissions.sh <principal id> (the principal id is the Function App's managed identity object id: az functionapp identity show -g <group> -n <app> --query principalId -o tsv).",
-      'Or in PowerShell, with Microsoft Graph PowerShell (Install-Module Microsoft.Graph.Applications): ./infra/grant-graph-permissions.ps1 -PrincipalId <principal id>; it grants the same three app roles with New-MgServicePrincipalAppRoleAssignment (the audit log API names both AuditLog.Read.All and Directory.Read.All).',
+      'Or in PowerShell, with Microsoft Graph PowerShell (Install-Module Microsoft.Graph.Applications): ./infra/grant-graph-permissions.ps1 -PrincipalId <principal id>; it grants the same four app roles with New-MgServicePrincipalAppRoleAssignment (the audit log API names both AuditLog.Read.All and Directory.Read.All; Synchronization.Read.All reads the jobs of the Cloud Sync configurations).',
     ]);
+  });
+
+  it('sends Cloud Sync findings to the provisioning agents and the configuration, not to a Connect server', () => {
+    const quarantined = remediationFor(tenant('cloudsync_quarantined'));
+    expect(quarantined.summary).toBe(
+      'An Entra Cloud Sync configuration is in quarantine: it synchronises nothing until the error the alert quotes is fixed and it is restarted',
+    );
+    for (const code of ['cloudsync_quarantined', 'cloudsync_failed', 'cloudsync_stale']) {
+      const r = remediationFor(tenant(code));
+      expect(r.steps.some((s) => s.includes('Get-Service AADConnectProvisioningAgent')), code).toBe(true);
+      expect(r.steps.join(' '), code).not.toContain('ADSync');
+    }
+    expect(remediationFor(tenant('cloudsync_stale')).steps.join(' ')).toContain('*.msappproxy.net');
+    expect(remediationFor(tenant('cloudsync_paused')).summary).toBe('An Entra Cloud Sync configuration is paused: start it again unless it was paused on purpose');
+    expect(remediationFor(tenant('cloudsync_not_running')).summary).toBe('An Entra Cloud Sync configuration has never run: finish setting it up and enable it');
+  });
+
+  it('gives writeback failures through the Cloud Sync agent their own steps, and leaves Connect Sync ones as they were', () => {
+    const message = '2 password writeback failures since x; on-premises connectivity: 2 (j***@contoso.com; 2 by an administrator; agent Cloud Sync 1, Connect Sync 1)';
+    const cloud = remediationFor({ ...tenant('writeback_failures'), message });
+    expect(cloud.summary).toBe('Password writeback failed for users in the tenant, through Entra Cloud Sync: check the provisioning agents, then the audit log');
+    expect(cloud.steps.at(-1)).toContain('PasswordResetService');
+    const connect = remediationFor({ ...tenant('writeback_failures'), message: message.replace('agent Cloud Sync 1, Connect Sync 1', 'agent Connect Sync 2') });
+    expect(connect.summary).toBe('Password writeback failed for users in the tenant: open the Entra audit log for the SSPR writeback failures');
   });
 
   it('falls back to the rule of the check kind for an unknown code', () => {

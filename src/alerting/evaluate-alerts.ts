@@ -19,6 +19,7 @@ import { RELAYS, type RelayRecord } from '../heartbeat/ingest.js';
 import { cloudTargetsOf } from '../monitor/probe-cycle.js';
 import { retirementReason, type Reporting } from '../monitor/retirement.js';
 import { remediationFor } from './remediation.js';
+import { ENGINES_KEY, TENANT_COLLECTION, type TenantRecord } from '../graph/cloud-sync.js';
 
 export const NOTIFIED = 'notified';
 /** Transitions older than this are no longer needed for flapping, and are removed. */
@@ -42,17 +43,21 @@ export async function evaluateAlerts(
   onOutcome?: (channel: string, outcome: 'sent' | 'failed') => void,
   delivery: Pick<OutboxOptions, 'clock' | 'retry'> = {},
 ): Promise<AlertPass> {
-  const [checks, notified, transitions, relays] = await Promise.all([
+  const [checks, notified, transitions, relays, tenant] = await Promise.all([
     store.list<CheckRecord>(CHECKS),
     store.list<Notified>(NOTIFIED),
     store.list<Transition>(TRANSITIONS),
     store.list<RelayRecord>(RELAYS),
+    store.get<TenantRecord>(TENANT_COLLECTION, ENGINES_KEY),
   ]);
+  const engines = tenant?.value.engines;
   const reporting: Reporting = {
     cloudTargets: new Set(cloudTargetsOf(settings, relays.map((r) => r.value), now)),
     relays: new Set([...settings.relays.keys(), ...settings.relayProblems.invalid.keys()]),
     relaysUnknown: settings.relayProblems.unusable !== undefined,
     lastHeartbeatAt: new Map(relays.map((r) => [r.key, r.value.lastHeartbeatAt])),
+    // Only a list the last tenant run read itself says which configurations are gone.
+    ...(engines?.cloudSync && !engines.cloudSyncProblem && { cloudSyncChecks: new Set(engines.cloudSync.flatMap((c) => (c.checkId ? [c.checkId] : []))) }),
   };
   const told = new Map(notified.map((e) => [e.key, e]));
   const byCheck = new Map<string, Transition[]>();

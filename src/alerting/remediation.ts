@@ -793,6 +793,92 @@ export const REMEDIATIONS: readonly RemediationRule[] = [
       ],
     },
   },
+  // ---- tenant: Entra Cloud Sync (issue 17, tenant side) ----------------------------------------
+  // Microsoft's Cloud Sync pages: troubleshooting (quarantine, agent problems), prerequisites
+  // (outbound 443 to *.msappproxy.net and *.servicebus.windows.net, the gMSA), password writeback
+  // with Cloud Sync (provisioning agent 1.1.977.0 or later).
+  // One spread, so this block merges as one piece; its texts are its own.
+  ...((): RemediationRule[] => {
+    // Its on-premises part is the provisioning agent.
+    const CLOUD_SYNC_AGENTS =
+      'Entra admin center, Entra Connect, Cloud sync, Agents: every agent should be Active; on each agent server the services Microsoft Entra Provisioning Agent (Get-Service AADConnectProvisioningAgent) and Microsoft Entra Connect Agent Updater must be Running; restart them if not, and read the trace files under C:\\ProgramData\\Microsoft\\Azure AD Connect Provisioning Agent\\Trace.';
+    const CLOUD_SYNC_NETWORK =
+      'From each agent server: outbound TCP 443 to *.msappproxy.net, *.servicebus.windows.net, *.microsoftonline.com and login.windows.net, through a proxy that allows HTTP/1.1 chunked encoding and does no TLS inspection, and port 80 to the certificate revocation hosts (crl.microsoft.com, mscrl.microsoft.com, ocsp.msocsp.com, oneocsp.microsoft.com, ocsp.digicert.com, crl3.digicert.com).';
+    return [
+      {
+        match: { code: 'writeback_failures', messageIncludes: 'agent Cloud Sync' },
+        remediation: {
+          summary: 'Password writeback failed for users in the tenant, through Entra Cloud Sync: check the provisioning agents, then the audit log',
+          steps: [
+            CLOUD_SYNC_AGENTS,
+            'Entra admin center, Monitoring, Audit logs: filter Service = Self-service Password Management and Status = Failure around the time of the alert; each entry names the user, the reason and (Additional details, OnPremisesAgent) the engine that tried to write the password back.',
+            CLOUD_SYNC_NETWORK,
+            "Password writeback with Cloud Sync needs provisioning agent 1.1.977.0 or later and \"Enable password writeback\" in the Cloud Sync configuration's properties; the agent's gMSA (provAgentgMSA$) needs Reset password and Change password on the users' OUs.",
+            "Entries naming Connect Sync (Microsoft Entra Connect) are the Connect server's: its Application log, source PasswordResetService, at the same time.",
+          ],
+        },
+      },
+      {
+        match: { code: 'cloudsync_quarantined' },
+        remediation: {
+          summary: 'An Entra Cloud Sync configuration is in quarantine: it synchronises nothing until the error the alert quotes is fixed and it is restarted',
+          steps: [
+            'Entra admin center, Entra Connect, Cloud sync, Configurations: open the configuration the alert names; its status says Quarantine and why (the alert quotes the same text).',
+            "Fix what it names: an agent that cannot be reached (see the agent step below), AD credentials or the gMSA's permissions, or the accidental-delete threshold (review the deletes, then allow them with Restart sync and \"Allow deletes\" if they are meant).",
+            CLOUD_SYNC_AGENTS,
+            'Then restart the configuration: Restart sync on its page (or POST /servicePrincipals/{id}/synchronization/jobs/{jobId}/restart in Microsoft Graph); Microsoft retries a quarantined job by itself only at the next attempt, at ever longer intervals.',
+          ],
+        },
+      },
+      {
+        match: { code: 'cloudsync_failed' },
+        remediation: {
+          summary: "An Entra Cloud Sync configuration's last run failed: read the error the alert quotes and the configuration's provisioning logs",
+          steps: [
+            'Entra admin center, Entra Connect, Cloud sync, Configurations: open the configuration the alert names and its provisioning logs (View provisioning logs) for the failed run.',
+            CLOUD_SYNC_AGENTS,
+            CLOUD_SYNC_NETWORK,
+            'If the error names the on-premises directory (credentials, LDAP, the domain), check the gMSA provAgentgMSA$ and that the agent servers reach a domain controller of the configured domain.',
+          ],
+        },
+      },
+      {
+        match: { code: 'cloudsync_paused' },
+        remediation: {
+          summary: 'An Entra Cloud Sync configuration is paused: start it again unless it was paused on purpose',
+          steps: [
+            'Entra admin center, Entra Connect, Cloud sync, Configurations: the configuration the alert names shows as disabled or paused; the audit log (Service: Core Directory or Account Provisioning) names who changed it.',
+            'If it should run: open it and Enable it (or POST /servicePrincipals/{id}/synchronization/jobs/{jobId}/start in Microsoft Graph).',
+            'If it is being retired, delete the configuration: its check is then retired with it. For planned pauses, use a maintenance window (WBMON_MAINTENANCE) for this check.',
+          ],
+        },
+      },
+      {
+        match: { code: 'cloudsync_not_running' },
+        remediation: {
+          summary: 'An Entra Cloud Sync configuration has never run: finish setting it up and enable it',
+          steps: [
+            'Entra admin center, Entra Connect, Cloud sync, Configurations: open the configuration the alert names, complete its scoping and properties, and Enable it.',
+            CLOUD_SYNC_AGENTS,
+            'If the configuration is left over from a test, delete it: its check is then retired with it.',
+          ],
+        },
+      },
+      {
+        match: { code: 'cloudsync_stale' },
+        remediation: {
+          summary: 'An Entra Cloud Sync configuration has not synchronised for too long: check its provisioning agents first',
+          steps: [
+            CLOUD_SYNC_AGENTS,
+            CLOUD_SYNC_NETWORK,
+            "Entra admin center, Entra Connect, Cloud sync, Configurations: the configuration's status and its provisioning logs say whether runs start and why they stop.",
+            'The limit is WBMON_SYNC_MAX_AGE_MINUTES (default 120); Cloud Sync runs every 2 minutes by default.',
+          ],
+        },
+      },
+    ];
+  })(),
+  // ---- end of tenant: Entra Cloud Sync ---------------------------------------------------------
   {
     match: { code: 'writeback_failures' },
     remediation: {
@@ -847,13 +933,13 @@ export const REMEDIATIONS: readonly RemediationRule[] = [
   {
     match: { code: 'graph_permission' },
     remediation: {
-      summary: "The monitor's managed identity lacks Microsoft Graph permissions: grant Organization.Read.All, AuditLog.Read.All and Directory.Read.All",
+      summary: "The monitor's managed identity lacks Microsoft Graph permissions: grant Organization.Read.All, AuditLog.Read.All, Directory.Read.All and Synchronization.Read.All",
       steps: [
         "As a Privileged Role Administrator or Global Administrator, with the Azure CLI signed in to the tenant, run from the repository: infra/grant-graph-permissions.sh <principal id> (the principal id is the Function App's managed identity object id: az functionapp identity show -g <group> -n <app> --query principalId -o tsv).",
-        'Or in PowerShell, with Microsoft Graph PowerShell (Install-Module Microsoft.Graph.Applications): ./infra/grant-graph-permissions.ps1 -PrincipalId <principal id>; it grants the same three app roles with New-MgServicePrincipalAppRoleAssignment (the audit log API names both AuditLog.Read.All and Directory.Read.All).',
-        'Check in the Entra admin center: Enterprise applications, filter Managed Identities, the Function App, Permissions: all three must show as granted.',
+        'Or in PowerShell, with Microsoft Graph PowerShell (Install-Module Microsoft.Graph.Applications): ./infra/grant-graph-permissions.ps1 -PrincipalId <principal id>; it grants the same four app roles with New-MgServicePrincipalAppRoleAssignment (the audit log API names both AuditLog.Read.All and Directory.Read.All; Synchronization.Read.All reads the jobs of the Cloud Sync configurations).',
+        'Check in the Entra admin center: Enterprise applications, filter Managed Identities, the Function App, Permissions: all four must show as granted.',
         'New roles only appear in a fresh token and the managed identity\'s token can be cached for up to 24 hours, so the check may fail for a while after the grant.',
-        'For local runs with WBMON_GRAPH_TOKEN, the token must carry all three roles.',
+        'For local runs with WBMON_GRAPH_TOKEN, the token must carry all four roles.',
       ],
     },
   },
@@ -925,8 +1011,8 @@ export const REMEDIATIONS: readonly RemediationRule[] = [
       summary: "A tenant check failed ({code}): check the monitor's Microsoft Graph access and the tenant's writeback settings",
       steps: [
         'Read the alert message for what Microsoft Graph answered.',
-        "Check the Function App's managed identity has Organization.Read.All, AuditLog.Read.All and Directory.Read.All.",
-        'Check in the Entra admin center: licences (Entra ID P1/P2), Password reset, On-premises integration (writeback enabled), and the last directory sync.',
+        "Check the Function App's managed identity has Organization.Read.All, AuditLog.Read.All, Directory.Read.All and Synchronization.Read.All.",
+        'Check in the Entra admin center: licences (Entra ID P1/P2), Password reset, On-premises integration (writeback enabled), the last directory sync, and Entra Connect, Cloud sync (configurations and agents) if the tenant uses Cloud Sync.',
       ],
     },
   },

@@ -15,6 +15,7 @@ import { advanceRecord, HEARTBEATS, RELAYS, type RelayRecord, type StoredHeartbe
 import type { Store } from '../store/store.js';
 import { isStale } from '../monitor/retirement.js';
 import { stripControlsDeep } from '../text/safe-text.js';
+import { ENGINES_KEY, TENANT_COLLECTION, type TenantEngines, type TenantRecord } from '../graph/cloud-sync.js';
 
 /**
  * JSON unless `contentType` is given: then `body` is the text sent as it is (the status page,
@@ -72,6 +73,16 @@ export interface RelayStatus {
 }
 
 /**
+ * What the last tenant run learnt (null before the first, or without tenant checks): which
+ * engines write passwords back. `engines.cloudSync` lists each Cloud Sync configuration with the
+ * check that watches it.
+ */
+export interface TenantStatus {
+  checkedAt: string;
+  engines: TenantEngines;
+}
+
+/**
  * `paused`: inside a maintenance window, the check still runs and records transitions but tells
  * nobody; shown instead of its state so nobody mistakes silence for health.
  */
@@ -85,10 +96,12 @@ export async function status(
 ): Promise<ApiResponse> {
   let checks: CheckRecord[];
   let records: Map<string, RelayRecord>;
+  let tenant: TenantStatus | null;
   try {
-    const [stored, relayEntries] = await Promise.all([listChecks(store), store.list<RelayRecord>(RELAYS)]);
+    const [stored, relayEntries, tenantRecord] = await Promise.all([listChecks(store), store.list<RelayRecord>(RELAYS), store.get<TenantRecord>(TENANT_COLLECTION, ENGINES_KEY)]);
     checks = stored;
     records = new Map(relayEntries.map((e) => [e.key, e.value]));
+    tenant = tenantRecord ? { checkedAt: tenantRecord.value.checkedAt, engines: tenantRecord.value.engines } : null;
   } catch (err) {
     return unavailable(`AzureWebJobsStorage: state store not reachable (${(err as Error).message})`);
   }
@@ -145,9 +158,10 @@ export async function status(
   const misconfigured = [...relayProblems.invalid].map(([relayId, problems]) => ({ id: relayId, kind: 'relay' as const, relayId, state: 'down' as const, problems }));
   const settingsProblems = relayProblems.unusable ? { settingsProblems: [`WBMON_RELAYS: ${relayProblems.unusable}`] } : {};
   for (const entry of entries) if (isStale({ kind: entry.kind as CheckRecord['kind'], location: entry.location ?? '' }, relayStates)) entry.stale = true;
-  // Relays wrote most of this text (hosts, versions, targets, failure and event messages); pages
-  // and terminals show it: no controls, bidi or zero-width characters.
-  return { status: 200, body: stripControlsDeep({ generatedAt: now.toISOString(), checks: entries, relays: [...relayList, ...misconfigured], ...settingsProblems }) };
+  // Relays wrote most of this text (hosts, versions, targets, failure and event messages), the
+  // tenant the rest (configuration names); pages and terminals show it: no controls, bidi or
+  // zero-width characters.
+  return { status: 200, body: stripControlsDeep({ generatedAt: now.toISOString(), checks: entries, relays: [...relayList, ...misconfigured], tenant, ...settingsProblems }) };
 }
 
 /** The monitor cannot answer because of its own set-up (settings, storage): say which. */

@@ -50,12 +50,16 @@ export class GraphPermissionError extends Error {
 
 /**
  * The application permission a Graph path needs (the least privileged that reads it, per the
- * API reference: listing directoryAudits names AuditLog.Read.All *and* Directory.Read.All).
+ * API reference: listing directoryAudits names AuditLog.Read.All *and* Directory.Read.All;
+ * a service principal's synchronization jobs, Synchronization.Read.All; service principals
+ * themselves, Application.Read.All or Directory.Read.All, which the grant scripts give anyway).
  */
 export function permissionFor(path: string): string {
-  const p = path.replace(/^\/?(v1\.0|beta)\//, '').replace(/^\//, '').toLowerCase();
+  const p = path.replace(/^\/?(v1\.0|beta)\//, '').replace(/^\//, '').toLowerCase().split('?')[0] ?? '';
   if (p.startsWith('auditlogs/')) return 'AuditLog.Read.All and Directory.Read.All';
   if (p.startsWith('subscribedskus') || p.startsWith('organization')) return 'Organization.Read.All';
+  if (p.startsWith('serviceprincipals/') && p.includes('/synchronization/')) return 'Synchronization.Read.All';
+  if (p.startsWith('serviceprincipals')) return 'Directory.Read.All';
   return 'the Microsoft Graph permission for this resource';
 }
 

@@ -16,7 +16,10 @@
  *    UNREPORTED_MS past that check's last result. The relay must be heard from: while its
  *    heartbeat is missing its checks are stale (see isStale), not gone, and its own
  *    `heartbeat:` check says what is wrong.
- *  - Tenant checks are never retired: the tenant timer always reports all of them.
+ *  - Tenant checks are never retired (the tenant timer always reports all of them), except the
+ *    check of a Cloud Sync configuration (`tenant:cloudsync:...`) that the last tenant run no
+ *    longer found: retired CONFIG_GRACE_MS after its last result. While the configurations
+ *    could not be read, none is retired.
  */
 import type { CheckRecord } from '../checks/state.js';
 
@@ -32,7 +35,11 @@ export interface Reporting {
   readonly relaysUnknown?: boolean;
   /** Server time of each relay's last accepted heartbeat (ISO). */
   readonly lastHeartbeatAt: ReadonlyMap<string, string>;
+  /** The checks of the Cloud Sync configurations the last tenant run found; undefined when it could not tell. */
+  readonly cloudSyncChecks?: ReadonlySet<string>;
 }
+
+const CLOUD_SYNC_CHECK = 'tenant:cloudsync:';
 
 /** When the monitor last recorded a result for the check (older records: the result's own time). */
 function lastReported(check: CheckRecord): number {
@@ -43,7 +50,10 @@ function lastReported(check: CheckRecord): number {
 /** Why the check is gone, or undefined while something still reports it. */
 export function retirementReason(check: CheckRecord, reporting: Reporting, now: Date): string | undefined {
   const age = now.getTime() - lastReported(check);
-  if (check.kind === 'tenant') return undefined;
+  if (check.kind === 'tenant') {
+    if (!check.id.startsWith(CLOUD_SYNC_CHECK) || !reporting.cloudSyncChecks || reporting.cloudSyncChecks.has(check.id) || age < CONFIG_GRACE_MS) return undefined;
+    return 'its Cloud Sync configuration (or that provisioning job) no longer exists in the tenant';
+  }
   if (check.kind === 'probe') {
     if (reporting.cloudTargets.has(check.target) || age < CONFIG_GRACE_MS) return undefined;
     return 'its target is no longer configured (WBMON_TARGETS) nor reported by a relay';

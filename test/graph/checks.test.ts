@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { runTenantChecks, type TenantCheckRun } from '../../src/graph/checks.js';
 import { maskUser } from '../../src/checks/mask.js';
-import { audit, forbidden, json, organization, sku, startGraphServer, type GraphServer, type Handler } from './graph-server.js';
+import { audit, forbidden, json, organization, servicePrincipals, sku, startGraphServer, type GraphServer, type Handler } from './graph-server.js';
 
 const TOKEN = 'tenant-secret-token';
 const NOW = new Date('2026-03-01T12:00:00.000Z');
@@ -18,6 +18,7 @@ const healthy: Record<string, Handler> = {
   '/v1.0/organization': (_q, res) => json(res, 200, organization(true, '2026-03-01T11:30:00Z')),
   '/v1.0/auditLogs/directoryAudits': (_q, res) =>
     json(res, 200, { value: [audit('2026-03-01T11:20:00Z', 'Reset password (self-service)', 'success', '', 'jane@contoso.com')] }),
+  '/v1.0/servicePrincipals': servicePrincipals([]),
 };
 
 async function run(overrides: Record<string, Handler> = {}): Promise<TenantCheckRun> {

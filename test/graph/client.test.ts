@@ -89,9 +89,11 @@ describe('the Graph client', () => {
     expect(err.message).toContain('AuditLog.Read.All');
   });
 
-  it('names Organization.Read.All for subscribedSkus and organization', () => {
+  it('names Organization.Read.All for subscribedSkus and organization, Synchronization.Read.All for synchronization jobs', () => {
     expect(permissionFor('/v1.0/subscribedSkus')).toBe('Organization.Read.All');
     expect(permissionFor('/v1.0/organization?$select=id')).toBe('Organization.Read.All');
+    expect(permissionFor('/v1.0/servicePrincipals/c0a1b2c3-0000-4000-8000-000000000001/synchronization/jobs')).toBe('Synchronization.Read.All');
+    expect(permissionFor("/v1.0/servicePrincipals?$filter=applicationTemplateId eq 'x'")).toBe('Directory.Read.All');
   });
 
   it('reports malformed JSON as a GraphError', async () => {

@@ -113,3 +113,140 @@ export function audit(activityDateTime: string, activityDisplayName: string, res
     additionalDetails: [],
   };
 }
+
+// ---- Entra Cloud Sync -------------------------------------------------------------------------
+// Shapes from "How to programmatically configure cloud sync using MS Graph API" (the job as the
+// create call returns it) and the v1.0 servicePrincipal, synchronizationJob and
+// synchronizationStatus references.
+
+export const CLOUD_SYNC_TEMPLATE = '1a4721b3-e57f-4451-ae87-ef078703ec94';
+
+/** A service principal: a Cloud Sync configuration by default (made from its application template). */
+export function servicePrincipal(id: string, displayName: string, applicationTemplateId: string | null = CLOUD_SYNC_TEMPLATE) {
+  return {
+    id,
+    deletedDateTime: null,
+    accountEnabled: true,
+    appDisplayName: displayName,
+    appId: `${id.slice(0, 8)}-1111-2222-3333-444444444444`,
+    applicationTemplateId,
+    appOwnerOrganizationId: '47df5bb7-e6bc-4256-afb0-dd8c8e3c1ce8',
+    appRoleAssignmentRequired: false,
+    displayName,
+    servicePrincipalType: 'Application',
+    tags: [],
+  };
+}
+
+/** The first-party service principal of the provisioning app itself: same app id as the template, no template. */
+export const PROVISIONING_FIRST_PARTY = {
+  ...servicePrincipal('00d41b14-7958-45ad-9d75-d52fa29e02a1', 'Active Directory to Azure Active Directory Provisioning', null),
+  appId: CLOUD_SYNC_TEMPLATE,
+};
+
+interface Run {
+  state?: 'Succeeded' | 'Failed' | 'EntryLevelErrors';
+  timeBegan: string;
+  timeEnded?: string;
+  error?: { code: string; message: string; tenantActionable?: boolean } | null;
+}
+
+function execution(run: Run | null | undefined) {
+  if (!run) return null;
+  return {
+    activityIdentifier: 'e2a5dbd1-0000-0000-0000-000000000000',
+    countEntitled: 412,
+    countEntitledForProvisioning: 412,
+    countEscrowed: 0,
+    countEscrowedRaw: 0,
+    countExported: 3,
+    countExports: 3,
+    countImported: 12,
+    countImportedDeltas: 12,
+    countImportedReferenceDeltas: 0,
+    error: run.error ?? null,
+    state: run.state ?? 'Succeeded',
+    timeBegan: run.timeBegan,
+    timeEnded: run.timeEnded ?? run.timeBegan,
+  };
+}
+
+/** A synchronizationJob; by default the provisioning job of a configuration, Active, last run `lastSuccess`. */
+export function synchronizationJob(options: {
+  id?: string;
+  templateId?: string;
+  code?: string;
+  lastSuccess?: string | null;
+  last?: Run | null;
+  quarantine?: { seriesBegan: string; nextAttempt: string; reason: string; error?: { code: string; message: string } } | null;
+  failures?: number;
+}) {
+  const id = options.id ?? 'AD2AADProvisioning.fc96887f36da47508c935c28a0c0b6da';
+  const success = options.lastSuccess === undefined ? '2026-03-01T11:58:00Z' : options.lastSuccess;
+  const lastSuccessfulExecution = success ? execution({ timeBegan: success, timeEnded: success }) : null;
+  return {
+    id,
+    templateId: options.templateId ?? 'AD2AADProvisioning',
+    schedule: { expiration: null, interval: 'PT2M', state: options.code === 'Paused' ? 'Paused' : 'Active' },
+    status: {
+      countSuccessiveCompleteFailures: options.failures ?? 0,
+      escrowsPruned: false,
+      code: options.code ?? 'Active',
+      lastExecution: options.last === undefined ? lastSuccessfulExecution : execution(options.last),
+      lastSuccessfulExecution,
+      lastSuccessfulExecutionWithExports: lastSuccessfulExecution,
+      quarantine: options.quarantine
+        ? {
+            currentBegan: options.quarantine.seriesBegan,
+            nextAttempt: options.quarantine.nextAttempt,
+            reason: options.quarantine.reason,
+            seriesBegan: options.quarantine.seriesBegan,
+            seriesCount: 3,
+            error: options.quarantine.error ? { ...options.quarantine.error, tenantActionable: true } : null,
+          }
+        : null,
+      steadyStateFirstAchievedTime: '2026-01-10T08:00:00Z',
+      steadyStateLastAchievedTime: '2026-03-01T11:58:00Z',
+      troubleshootingUrl: null,
+      progress: [],
+      synchronizedEntryCountByType: [],
+    },
+  };
+}
+
+/**
+ * `/v1.0/servicePrincipals` as Graph answers the two queries the tenant checks send: the
+ * application-template filter (Cloud Sync configurations) and the display-name prefix (Connect
+ * Sync's applications). `all` are the tenant's service principals; Graph filters them here as it
+ * would. With `refuseTemplateFilter`, it answers that filter with 400, as a Graph that did not
+ * support it would.
+ */
+export function servicePrincipals(all: readonly ReturnType<typeof servicePrincipal>[], options: { refuseTemplateFilter?: boolean } = {}): Handler {
+  return (_req, res, url) => {
+    const filter = url.searchParams.get('$filter') ?? '';
+    const template = /^applicationTemplateId eq '([^']+)'$/.exec(filter);
+    const prefix = /^startswith\(displayName,'([^']+)'\)$/.exec(filter);
+    if (template) {
+      if (options.refuseTemplateFilter) return json(res, 400, { error: { code: 'Request_UnsupportedQuery', message: 'Unsupported or invalid query filter clause specified' } });
+      return json(res, 200, { value: all.filter((sp) => sp.applicationTemplateId === template[1]) });
+    }
+    if (prefix) return json(res, 200, { value: all.filter((sp) => sp.displayName.startsWith(prefix[1]!)) });
+    if (filter) return json(res, 400, { error: { code: 'Request_UnsupportedQuery', message: 'Unsupported query' } });
+    return json(res, 200, { value: all });
+  };
+}
+
+/** Routes for each configuration's jobs. */
+export function jobRoutes(jobs: Record<string, unknown[] | Handler>): Record<string, Handler> {
+  return Object.fromEntries(
+    Object.entries(jobs).map(([id, value]) => [
+      `/v1.0/servicePrincipals/${id}/synchronization/jobs`,
+      typeof value === 'function' ? value : (_req: IncomingMessage, res: ServerResponse) => json(res, 200, { value }),
+    ]),
+  );
+}
+
+/** An audit entry with `OnPremisesAgent` among its additional details, as admin resets carry it. */
+export function auditWithAgent(activityDateTime: string, activityDisplayName: string, result: string, resultReason: string, upn: string, agent: string) {
+  return { ...audit(activityDateTime, activityDisplayName, result, resultReason, upn), additionalDetails: [{ key: 'OnPremisesAgent', value: agent }] };
+}
