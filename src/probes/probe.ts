@@ -118,23 +118,30 @@ function exchange(
 }
 
 /**
- * Times the exchange where bytes cross between Node's stream machinery and the socket (TLS)
- * layer underneath, and calls `onFirstByte` once, at the first byte of the answer.
+ * Times the exchange where bytes cross between Node's stream machinery and the native socket
+ * (TLS) layer underneath, and calls `onFirstByte` once, at the first byte of the answer.
  *
- * - Sent: when the stream's `_write`/`_writev` (the implementation Writable hands its chunks
- *   to) returns for the request's last chunk. On a connected socket that call encrypts the bytes
- *   and writes them to the kernel before returning; Go's `WroteRequest`, where
- *   blackbox_exporter's `processing` starts, is likewise after its write returned. `write()`
- *   returning is not that moment: Node's HTTP client writes the request into a corked socket and
- *   sends it at `uncork()`, which a fresh process reached 0.4-1.3 ms later.
- * - First byte: when the socket layer delivers the first bytes to JavaScript, that is, when the
- *   socket handle's read callback starts for the read whose bytes are the answer's first (the
- *   stream's first `push` of data happens inside that call). Readable's buffering and the 'data'
- *   event come after it; in a fresh process Node's own code took 0.3-0.7 ms (0.1-0.2 ms warm) from
- *   the read callback to 'data', time the answer had already arrived. Where the handle offers no
- *   read callback to wrap, the first `push` is the stamp.
+ * - Sent: just before the native write that carries the request's last bytes: the socket
+ *   handle's write call, which encrypts them and writes them to the kernel. That moment is before
+ *   the server can have read a byte, so no preemption of this process can make ttfb shorter than
+ *   the server took. Stamping after the write returned (as Go's `WroteRequest` is) did: the
+ *   syscall wakes the server, which on a busy machine took the CPU inside the call, for up to
+ *   11 ms, and an 80 ms answer read as 74.5. Stamping when `write()` returned was early instead:
+ *   Node's HTTP client writes the request into a corked socket and sends it at `uncork()`, which
+ *   a fresh process reached 0.4-1.3 ms later. Where the handle's write calls cannot be wrapped,
+ *   the stream's `_write`/`_writev` (the implementation Writable hands its chunks to) is the stamp,
+ *   0.2-0.4 ms of Node's own preparation earlier in a fresh process.
+ * - First byte: when the socket handle's read callback starts for the read that delivers the
+ *   answer's first bytes to JavaScript, already decrypted (the stream's first `push` of data
+ *   happens inside that call); Go's `GotFirstResponseByte` is likewise after its read returned.
+ *   Readable's buffering and the 'data' event come after it; in a fresh process Node's own code
+ *   took 0.3-0.7 ms (0.1-0.2 ms warm) from the read callback to 'data', time the answer had
+ *   already arrived. Where the handle offers no read callback to wrap, the first `push` is the
+ *   stamp.
  *
- * Returns the function that takes the stamps off (idempotent).
+ * The handle (`_handle`, its write methods and `onread`) is Node's internal; absent or shaped
+ * otherwise, the stream-level stamps above take over. Returns the function that takes the stamps
+ * off (idempotent).
  */
 function stampExchange(stream: Socket, onFirstByte: (sentAt: number, firstByteAt: number) => void): () => void {
   let sentAt: number | undefined;
@@ -162,17 +169,17 @@ function stampExchange(stream: Socket, onFirstByte: (sentAt: number, firstByteAt
       else delete (target as Record<string, unknown>)[name];
     });
   };
-  const afterWrite = (original: (...args: unknown[]) => unknown) =>
+  // The last stamp before the answer wins: the handle's, inside `_write`, when it is there.
+  const beforeWrite = (original: (...args: unknown[]) => unknown) =>
     function (this: unknown, ...args: unknown[]): unknown {
-      const outcome = original.apply(this, args);
       sentAt = performance.now();
-      return outcome;
+      return original.apply(this, args);
     };
-  wrap(stream, '_write', afterWrite);
-  wrap(stream, '_writev', afterWrite);
-  // Internal to Node (net.Socket's handle); absent or different, the push below still stamps.
+  wrap(stream, '_write', beforeWrite);
+  wrap(stream, '_writev', beforeWrite);
   const handle = (stream as unknown as { _handle?: object | null })._handle;
   if (handle) {
+    for (const name of HANDLE_WRITES) wrap(handle, name, beforeWrite);
     wrap(handle, 'onread', (original) =>
       function (this: unknown, ...args: unknown[]): unknown {
         readingSince = performance.now();
@@ -195,6 +202,9 @@ function stampExchange(stream: Socket, onFirstByte: (sentAt: number, firstByteAt
     });
   return unstamp;
 }
+
+/** The native stream handle's write calls (Node's stream_base_commons uses these). */
+const HANDLE_WRITES = ['writev', 'writeBuffer', 'writeLatin1String', 'writeUtf8String', 'writeAsciiString', 'writeUcs2String'];
 
 function descriptorOf(target: object, name: string): PropertyDescriptor | undefined {
   for (let o: object | null = target; o; o = Object.getPrototypeOf(o) as object | null) {
