@@ -13,6 +13,7 @@ import { benchPackageSize, formatPackageSize } from './package-size.js';
 import { benchRelayFootprint, formatRelayFootprint, FOOTPRINT_MAX_RATIO } from './relay-footprint.js';
 import { benchTelemetryVolume, formatTelemetryVolume } from './telemetry-volume.js';
 import { benchInstanceMemory, formatInstanceMemory } from './instance-memory.js';
+import { benchDashboardRender, formatDashboardRender } from './dashboard-render.js';
 
 interface Check {
   readonly name: string;
@@ -56,6 +57,9 @@ console.log(formatTelemetryVolume(volume));
 console.log();
 const memory = await benchInstanceMemory();
 console.log(formatInstanceMemory(memory));
+console.log();
+const page = await benchDashboardRender();
+console.log(formatDashboardRender(page));
 
 const checks: Check[] = [
   {
@@ -145,6 +149,12 @@ const checks: Check[] = [
     pass: volume.ratio <= volume.maxRatio,
   },
   {
+    name: `page render: /api/dashboard size, ${page.checks} checks x ${page.days} days`,
+    measured: `${(page.pageBytes / 1024).toFixed(1)} KB`,
+    target: `< ${page.maxBytes / 1024} KB`,
+    pass: page.pageBytes < page.maxBytes,
+  },
+  {
     name: 'package: dist/functionapp.zip / 10 MB',
     measured: pkgSize.ratio.toFixed(3),
     target: `<= ${pkgSize.maxRatio.toFixed(1)}; ${(pkgSize.zipBytes / 1e6).toFixed(2)} MB zipped`,
@@ -175,6 +185,7 @@ console.log(`  INFO  ${'cold start: slowest deps only entries load'.padEnd(width
 console.log(`  INFO  ${'telemetry: a day at the defaults'.padEnd(width)}  ${`${(volume.daily.bytes / 1e6).toFixed(1)} MB`.padStart(9)}  (${(volume.daily.perRunBytes / 1e6).toFixed(1)} MB without the distro's per-minute exports; docs/telemetry.md)`);
 const http = memory.workloads.find((w) => w.workload === 'http');
 if (http) console.log(`  INFO  ${`instance memory: HTTP group peak / ${memory.instanceMemoryMb} MB`.padEnd(width)}  ${http.ratio.toFixed(3).padStart(9)}  (peak ${http.peakMb.toFixed(0)} MiB: ${http.description}; idle node ${memory.baselines[0]!.peakMb.toFixed(0)} MiB; no target)`);
+console.log(`  INFO  ${'page render: /api/dashboard / /api/status'.padEnd(width)}  ${page.ratio.toFixed(2).padStart(9)}  (server time, median of ${page.runs}: ${page.dashboardMs.toFixed(0)} vs ${page.statusMs.toFixed(1)} ms; drawing ${page.renderMs.toFixed(1)} ms; no target)`);
 const missed = checks.filter((c) => !c.pass);
 console.log(
   missed.length === 0
