@@ -207,7 +207,7 @@ export async function seedHistory(store: Store, checkId: string, now: Date, opti
   let rows = 0;
   for (let ago = options.days - 1; ago >= 1; ago--) {
     const dayStart = today - ago * DAY_MS;
-    const failedHour = random() < 0.12 ? Math.floor(random() * 24) : -1;
+    const failedHour = random() < 0.05 ? Math.floor(random() * 24) : -1;
     const hours: Record<string, Bucket> = {};
     for (let h = 0; h < 24; h++) {
       let total: Sketch = EMPTY_SKETCH;

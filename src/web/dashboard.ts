@@ -274,7 +274,7 @@ function dayBar(daily: readonly BucketView[], days: number): string {
     // The common day (no failure) is the shortest: date and runs, no class.
     if (d.runs === 0) items.push(`<li class=n title="${label}: no runs">`);
     else if (d.failures === 0) items.push(`<li title="${label}: ${d.runs} ok">`);
-    else items.push(`<li class=${d.failures * 2 > d.runs ? 'd' : 'p'} title="${label}: ${d.runs} runs, ${d.failures} failed">`);
+    else items.push(`<li class=${d.failures * 2 > d.runs ? 'd' : 'p'} title="${label}: ${d.runs} run${d.runs === 1 ? '' : 's'}, ${d.failures} failed">`);
   }
   const uptime = runs === 0 ? 'no runs' : `${formatUptime((runs - failures) / runs)} up${failures > 0 ? `, ${failures} failed` : ''}`;
   return (
