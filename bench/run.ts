@@ -15,6 +15,7 @@ import { benchTelemetryVolume, formatTelemetryVolume } from './telemetry-volume.
 import { benchInstanceMemory, formatInstanceMemory } from './instance-memory.js';
 import { benchHistoryCost, formatHistoryCost } from './history-cost.js';
 import { benchDataStore, formatDataStore } from './data-store.js';
+import { benchDashboardRender, formatDashboardRender } from './dashboard-render.js';
 
 interface Check {
   readonly name: string;
@@ -64,6 +65,8 @@ console.log(formatInstanceMemory(memory));
 console.log();
 const dataStore = await benchDataStore();
 console.log(formatDataStore(dataStore));
+const page = await benchDashboardRender();
+console.log(formatDashboardRender(page));
 
 const checks: Check[] = [
   {
@@ -159,6 +162,12 @@ const checks: Check[] = [
     pass: volume.ratio <= volume.maxRatio,
   },
   {
+    name: `page render: /api/dashboard size, ${page.checks} checks x ${page.days} days`,
+    measured: `${(page.pageBytes / 1024).toFixed(1)} KB`,
+    target: `< ${page.maxBytes / 1024} KB`,
+    pass: page.pageBytes < page.maxBytes,
+  },
+  {
     name: 'package: dist/functionapp.zip / 10 MB',
     measured: pkgSize.ratio.toFixed(3),
     target: `<= ${pkgSize.maxRatio.toFixed(1)}; ${(pkgSize.zipBytes / 1e6).toFixed(2)} MB zipped`,
@@ -190,6 +199,7 @@ console.log(`  INFO  ${'telemetry: a day at the defaults'.padEnd(width)}  ${`${(
 const http = memory.workloads.find((w) => w.workload === 'http');
 if (http) console.log(`  INFO  ${`instance memory: HTTP group peak / ${memory.instanceMemoryMb} MB`.padEnd(width)}  ${http.ratio.toFixed(3).padStart(9)}  (peak ${http.peakMb.toFixed(0)} MiB: ${http.description}; idle node ${memory.baselines[0]!.peakMb.toFixed(0)} MiB; no target)`);
 console.log(`  INFO  ${'serve --data write: SQLite (fsync) / in-memory Azurite'.padEnd(width)}  ${dataStore.ratio.toFixed(3).padStart(9)}  (${dataStore.sqliteMs.toFixed(2)} vs ${dataStore.azuriteMs.toFixed(2)} ms an upsert, ${dataStore.upserts} in a row; no target)`);
+console.log(`  INFO  ${'page render: /api/dashboard / /api/status'.padEnd(width)}  ${page.ratio.toFixed(2).padStart(9)}  (server time, median of ${page.runs}: ${page.dashboardMs.toFixed(0)} vs ${page.statusMs.toFixed(1)} ms; drawing ${page.renderMs.toFixed(1)} ms; no target)`);
 const missed = checks.filter((c) => !c.pass);
 console.log(
   missed.length === 0

@@ -73,7 +73,7 @@ afterAll(async () => {
 
 
 const ROOT = join(import.meta.dirname, '..');
-const FUNCTIONS = ['badge', 'checkTenant', 'evaluateHeartbeats', 'health', 'heartbeat', 'history', 'metrics', 'probeEndpoints', 'status'];
+const FUNCTIONS = ['badge', 'checkTenant', 'dashboard', 'evaluateHeartbeats', 'health', 'heartbeat', 'history', 'metrics', 'probeEndpoints', 'status'];
 
 describe('dist/functionapp.zip', () => {
   it('is at most 10 MB', () => {
@@ -201,6 +201,7 @@ describe('the package, unpacked into an empty folder and loaded by a stand-in Fu
       ['heartbeat', 'POST', 'function', 'heartbeat'],
       ['history', 'GET', 'function', 'history'],
       ['metrics', 'GET', 'function', 'metrics'],
+      ['dashboard', 'GET', 'function', 'dashboard'],
       ['badge', 'GET', 'function', 'badge/{*name}'],
     ] as const) {
       const { bindings } = byName.get(fn)!;

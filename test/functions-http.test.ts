@@ -67,3 +67,15 @@ describe('the timer functions', () => {
     expect(logged.filter((l) => l.startsWith('information alerts: '))).toHaveLength(2);
   });
 });
+
+describe('the dashboard function', () => {
+  it('answers the status page as HTML with its Content-Security-Policy, the relay on it', async () => {
+    const { dashboard } = await import('../functions/dashboard.js');
+    const { DASHBOARD_CSP } = await import('../src/web/dashboard.js');
+    const response = await dashboard(new HttpRequest({ method: 'GET', url: 'http://localhost/api/dashboard?code=k' }), context('dashboard'));
+    expect(response.status).toBe(200);
+    expect(response.headers).toMatchObject({ 'content-type': 'text/html; charset=utf-8', 'content-security-policy': DASHBOARD_CSP, 'referrer-policy': 'no-referrer' });
+    expect(String(response.body)).toMatch(/^<!doctype html>/);
+    expect(String(response.body)).toContain('relay relay-a</h3>');
+  });
+});

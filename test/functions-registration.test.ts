@@ -142,9 +142,9 @@ describe('the built function entry files, as loaded by the Azure Functions host'
     expect(programmingModels[0]).toMatchObject({ name: '@azure/functions', version: expect.any(String) });
   });
 
-  it('registers exactly the functions badge, checkTenant, evaluateHeartbeats, health, heartbeat, history, metrics, probeEndpoints and status, each once', () => {
+  it('registers exactly the functions badge, checkTenant, dashboard, evaluateHeartbeats, health, heartbeat, history, metrics, probeEndpoints and status, each once', () => {
     const names = registrations.map((r) => r.metadata.name).sort();
-    expect(names).toEqual(['badge', 'checkTenant', 'evaluateHeartbeats', 'health', 'heartbeat', 'history', 'metrics', 'probeEndpoints', 'status']);
+    expect(names).toEqual(['badge', 'checkTenant', 'dashboard', 'evaluateHeartbeats', 'health', 'heartbeat', 'history', 'metrics', 'probeEndpoints', 'status']);
   });
 
   it('registers a callable handler with every function', () => {
@@ -180,6 +180,7 @@ describe('the built function entry files, as loaded by the Azure Functions host'
     { fn: 'heartbeat', method: 'POST', authLevel: 'function' },
     { fn: 'history', method: 'GET', authLevel: 'function' },
     { fn: 'metrics', method: 'GET', authLevel: 'function' },
+    { fn: 'dashboard', method: 'GET', authLevel: 'function' },
     { fn: 'badge', method: 'GET', authLevel: 'function', route: 'badge/{*name}' },
   ])('registers $fn as a $method-only http trigger on its route with auth level $authLevel, answering through $return', ({ fn, method, authLevel, route }) => {
     const { metadata } = registrationOf(fn);

@@ -56,7 +56,8 @@ function badRequest(error: string): ApiResponse {
 
 const NOT_FOUND: ApiResponse = { status: 404, body: { error: 'no such check (see /api/status for the ids)' } };
 
-async function storeRead<T>(read: () => Promise<T>): Promise<T | ApiResponse> {
+/** A store read, or the 503 the other routes answer when the store cannot be reached. */
+export async function storeRead<T>(read: () => Promise<T>): Promise<T | ApiResponse> {
   try {
     return await read();
   } catch (err) {
@@ -64,7 +65,7 @@ async function storeRead<T>(read: () => Promise<T>): Promise<T | ApiResponse> {
   }
 }
 
-const isAnswer = (v: unknown): v is ApiResponse => typeof v === 'object' && v !== null && 'status' in v && typeof (v as ApiResponse).status === 'number';
+export const isAnswer = (v: unknown): v is ApiResponse => typeof v === 'object' && v !== null && 'status' in v && typeof (v as ApiResponse).status === 'number';
 
 /** `GET /api/history?check=<id>[&days=N]`. */
 export async function history(store: Store, settings: ViewSettings, query: URLSearchParams, now: Date): Promise<ApiResponse> {

@@ -8,6 +8,7 @@
  */
 import { health, status, unavailable, type ApiResponse } from '../api/handlers.js';
 import { badge, history, metrics } from '../api/check-views.js';
+import { dashboard } from '../api/dashboard.js';
 import { DASHBOARD_PATH } from '../web/links.js';
 import { safeLog } from '../text/safe-text.js';
 import { MAX_BODY_BYTES, receiveHeartbeat, refusalLimiter } from '../api/heartbeat.js';
@@ -236,6 +237,7 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
       '/api/history': { method: 'GET', handle: (request) => viewOf((s) => history(s, settings, request.query, clock.now())) },
       '/api/badge/': { method: 'GET', prefix: true, handle: (request) => viewOf((s) => badge(s, settings, request.path, clock.now())) },
       '/api/metrics': { method: 'GET', handle: () => viewOf((s) => metrics(s, settings, clock.now())) },
+      '/api/dashboard': { method: 'GET', handle: () => viewOf((s) => dashboard(s, settings, clock.now())) },
       // Whoever opens the printed address in a browser lands on the status page.
       '': { method: 'GET', handle: () => ({ status: 302, headers: { location: DASHBOARD_PATH }, contentType: 'text/plain; charset=utf-8', body: `see ${DASHBOARD_PATH}\n` }) },
       '/api/heartbeat': {
