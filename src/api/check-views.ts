@@ -9,7 +9,7 @@
  */
 import type { Settings } from '../config/settings.js';
 import { readHistory } from '../history/history-repository.js';
-import { viewDays } from '../history/history.js';
+import { viewDays, type HistoryRow } from '../history/history.js';
 import { historyView, summarize } from '../history/view.js';
 import { readSentCounts } from '../alerting/sent-counter.js';
 import type { Store } from '../store/store.js';
@@ -67,6 +67,16 @@ export async function storeRead<T>(read: () => Promise<T>): Promise<T | ApiRespo
 
 export const isAnswer = (v: unknown): v is ApiResponse => typeof v === 'object' && v !== null && 'status' in v && typeof (v as ApiResponse).status === 'number';
 
+/** The check as `/api/status` shows it, and its history rows; 404 for an id no check has. */
+async function checkWithHistory(store: Store, settings: ViewSettings, id: string, now: Date): Promise<{ check: StatusEntry; rows: HistoryRow[] } | ApiResponse> {
+  const found = await storeRead(() => readStatus(store, settings, now));
+  if (isAnswer(found)) return found;
+  const check = found.checks.find((c) => c.id === id);
+  if (!check) return NOT_FOUND;
+  const rows = await storeRead(() => readHistory(store, check.id));
+  return isAnswer(rows) ? rows : { check, rows };
+}
+
 /** `GET /api/history?check=<id>[&days=N]`. */
 export async function history(store: Store, settings: ViewSettings, query: URLSearchParams, now: Date): Promise<ApiResponse> {
   const id = query.get('check');
@@ -74,12 +84,9 @@ export async function history(store: Store, settings: ViewSettings, query: URLSe
   if (problem) return badRequest(problem);
   const days = viewDays(query.get('days'), settings.historyDays);
   if ('problem' in days) return badRequest(days.problem);
-  const found = await storeRead(() => readStatus(store, settings, now));
+  const found = await checkWithHistory(store, settings, id!, now);
   if (isAnswer(found)) return found;
-  const check = found.checks.find((c) => c.id === id);
-  if (!check) return NOT_FOUND;
-  const rows = await storeRead(() => readHistory(store, check.id));
-  if (isAnswer(rows)) return rows;
+  const { check, rows } = found;
   return { status: 200, body: { check: check.id, generatedAt: now.toISOString(), days: days.days, ...historyView(rows, now, days.days) } };
 }
 
@@ -99,12 +106,9 @@ export async function badge(store: Store, settings: ViewSettings, path: string, 
   }
   const problem = checkIdProblem(id);
   if (problem) return badRequest(problem);
-  const found = await storeRead(() => readStatus(store, settings, now));
+  const found = await checkWithHistory(store, settings, id, now);
   if (isAnswer(found)) return found;
-  const check = found.checks.find((c) => c.id === id);
-  if (!check) return NOT_FOUND;
-  const rows = await storeRead(() => readHistory(store, check.id));
-  if (isAnswer(rows)) return rows;
+  const { check, rows } = found;
   const { uptime } = summarize(rows, now, BADGE_DAYS);
   return {
     status: 200,

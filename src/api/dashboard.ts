@@ -11,6 +11,7 @@
  * in its history (it went down before history was kept, or that write failed) gets one from
  * its last failure: the page never shows a down check without its incident and fix.
  */
+import { inPool } from '../monitor/in-pool.js';
 import { remediationFor } from '../alerting/remediation.js';
 import { readHistory } from '../history/history-repository.js';
 import { historyView, type IncidentView } from '../history/view.js';
@@ -116,16 +117,3 @@ export function incidentsOf(check: Pick<StatusEntry, 'kind' | 'target' | 'locati
   );
 }
 
-/** `work` over every item, at most `size` at once; results in the items' order. */
-async function inPool<T, R>(items: readonly T[], size: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await work(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(size, items.length) }, worker));
-  return results;
-}

@@ -17,6 +17,7 @@
  * on Table Storage the checks partition's write rate bounds it first (docs/design.md,
  * "Evaluation at scale").
  */
+import { inPool } from './in-pool.js';
 import { historyRecorder, type HistorySetting } from '../history/recorder.js';
 import type { Settings } from '../config/settings.js';
 import { RELAY_ID, type RelayConfig } from '../config/relays.js';
@@ -440,16 +441,3 @@ async function saveRelay(store: Store, relayId: string, current: Versioned<Relay
   }
 }
 
-/** Runs `work` over `items` with at most `size` at a time, keeping the results in order. */
-async function inPool<T, R>(items: readonly T[], size: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await work(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(size, items.length) }, worker));
-  return results;
-}

@@ -23,6 +23,7 @@
  * a class only when it was not a clean day; 50 checks with 90 days of history stay under
  * 200 KB (test/web/dashboard.test.ts, bench/dashboard-render.ts).
  */
+import { humanDuration } from '../alerting/words.js';
 import { createHash } from 'node:crypto';
 import type { Remediation } from '../alerting/event.js';
 import type { StatusEntry } from '../api/handlers.js';
@@ -215,7 +216,7 @@ function openIncident(check: DashboardCheck, incident: DashboardIncident, now: n
   return [
     '<article class="card inc">',
     `<h3><a href="#${esc(dashboardAnchor(check.id))}">${esc(displayText(check.id, ID_CHARS))}</a></h3>`,
-    `<p>${pill(check.state)}since ${time(incident.at)} (${esc(duration(now - Date.parse(incident.at)))})${repeats}</p>`,
+    `<p>${pill(check.state)}since ${time(incident.at)} (${esc(humanDuration(now - Date.parse(incident.at)))})${repeats}</p>`,
     `<p>phase <b>${esc(displayText(incident.phase ?? 'none', SHORT_CHARS))}</b> · code <code>${esc(displayText(incident.code ?? 'none', SHORT_CHARS))}</code></p>`,
     `<p>${esc(displayText(incident.message, MESSAGE_CHARS))}</p>`,
     fix
@@ -229,13 +230,13 @@ function endedIncident(check: DashboardCheck, incident: DashboardIncident): stri
   const code = incident.code ? ` · <code>${esc(displayText(incident.code, SHORT_CHARS))}</code>` : '';
   return (
     `<p class="card inc ended"><a href="#${esc(dashboardAnchor(check.id))}">${esc(displayText(check.id, ID_CHARS))}</a><br>` +
-    `<span class=meta>down ${time(incident.at)} to ${time(incident.until!)} (${esc(duration(Date.parse(incident.until!) - Date.parse(incident.at)))})${code} · ${esc(displayText(incident.message, MESSAGE_CHARS))}</span></p>`
+    `<span class=meta>down ${time(incident.at)} to ${time(incident.until!)} (${esc(humanDuration(Date.parse(incident.until!) - Date.parse(incident.at)))})${code} · ${esc(displayText(incident.message, MESSAGE_CHARS))}</span></p>`
   );
 }
 
 function checkSection(check: DashboardCheck, days: number, now: number): string {
   const kind = KIND_LABELS[check.kind] ?? check.kind;
-  const since = check.since ? ` since ${time(check.since)} (${esc(duration(now - Date.parse(check.since)))})` : '';
+  const since = check.since ? ` since ${time(check.since)} (${esc(humanDuration(now - Date.parse(check.since)))})` : '';
   const stale = check.stale ? ' · as last reported (the relay is not reporting)' : '';
   const target = check.target && !check.id.endsWith(check.target) ? ` · ${esc(displayText(check.target, TARGET_CHARS, 'target'))}` : '';
   const parts = [
@@ -358,7 +359,7 @@ function relayCard(relay: DashboardRelay, now: number): string {
   const expected = relay.periodSeconds !== undefined ? ` (expected every ${relay.periodSeconds} s, ${relay.graceSeconds ?? 0} s grace)` : '';
   add(
     'last heartbeat',
-    relay.lastHeartbeatAt ? `${esc(duration(now - Date.parse(relay.lastHeartbeatAt)))} ago, ${time(relay.lastHeartbeatAt)}${expected}` : `never${expected}`,
+    relay.lastHeartbeatAt ? `${esc(humanDuration(now - Date.parse(relay.lastHeartbeatAt)))} ago, ${time(relay.lastHeartbeatAt)}${expected}` : `never${expected}`,
   );
   if (relay.buffer !== undefined)
     add('buffered', relay.buffer ? `${relay.buffer.pending} heartbeat${relay.buffer.pending === 1 ? '' : 's'} pending${relay.buffer.dropped ? `, ${relay.buffer.dropped} dropped` : ''}` : 'not reported');
@@ -371,7 +372,7 @@ function relayCard(relay: DashboardRelay, now: number): string {
       add('keepalive', `${outcome} (needs ${k.requiredSeconds} s): ${k.passed ? 'passed' : 'failed'}, ${time(k.finishedAt)}`);
     }
   }
-  const since = relay.since ? ` since ${time(relay.since)} (${esc(duration(now - Date.parse(relay.since)))})` : '';
+  const since = relay.since ? ` since ${time(relay.since)} (${esc(humanDuration(now - Date.parse(relay.since)))})` : '';
   return `<div class=card><h3>${pill(relay.state)}relay ${esc(displayText(relay.relayId, SHORT_CHARS))}</h3><p class=meta>${since ? since.trim() : 'no heartbeat yet'}</p><dl>${rows.join('')}</dl></div>`;
 }
 
@@ -463,18 +464,6 @@ function dayLabel(iso: string): string {
   return Number.isFinite(d.getTime()) ? `${MONTHS[d.getUTCMonth()]} ${d.getUTCDate()}` : 'unknown day';
 }
 
-/** A length of time as people say it: 45 s, 12 min, 3 h 5 min, 2 d 4 h. */
-export function duration(msValue: number): string {
-  if (!Number.isFinite(msValue) || msValue < 0) return '0 s';
-  const s = Math.floor(msValue / 1000);
-  if (s < 60) return `${s} s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m} min`;
-  const h = Math.floor(m / 60);
-  if (h < 48) return m % 60 ? `${h} h ${m % 60} min` : `${h} h`;
-  const d = Math.floor(h / 24);
-  return h % 24 ? `${d} d ${h % 24} h` : `${d} d`;
-}
 
 function ms(value: number): string {
   return value >= 100 ? `${Math.round(value)} ms` : `${Math.round(value * 10) / 10} ms`;
