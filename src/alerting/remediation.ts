@@ -716,6 +716,83 @@ export const REMEDIATIONS: readonly RemediationRule[] = [
       ],
     },
   },
+  // ---- issue 17, relay side: Connect's credential and admin resets, Connect Sync's health, the
+  // provisioning agent, reachability and the relay gateways (one block, to ease merging) ------
+  {
+    // authenticate-application-id.md, "On-demand certificate rotation": Connect "emits an error
+    // if the certificate is already expired ... (Event ID 1012)"; "Run Get-ADSyncSchedulerSettings
+    // to see if the scheduler is suspended"; Invoke-ADSyncApplicationCredentialRotation rotates it.
+    match: { code: 'event_1012' },
+    remediation: {
+      summary: "Entra Connect's application certificate has expired (event 1012): Connect cannot sign in to Entra ID, so sync and writeback stop; rotate it now",
+      steps: [
+        'On the Connect server, as an ADSyncAdmins member, check the credential: Get-ADSyncEntraConnectorCredential (ConnectorIdentityType Application) and the certificate\'s Not valid after in the wizard (Tasks, View or export current configuration).',
+        'Connect rotates a certificate it manages itself on its scheduler: check the scheduler is not suspended: Get-ADSyncSchedulerSettings, and Set-ADSyncScheduler -SyncCycleEnabled $true if someone paused it.',
+        'Rotate now: Set-ADSyncScheduler -SyncCycleEnabled $false; Invoke-ADSyncApplicationCredentialRotation (with -CertificateSHA256Hash <hash> for your own certificate, BYOC); Set-ADSyncScheduler -SyncCycleEnabled $true; or the wizard\'s Additional tasks, Rotate application certificate.',
+        'With your own application (BYOA), register the new certificate on that application: Add-EntraApplicationRegistration -CertificateSHA256Hash <hash>; the application must still hold PasswordWriteback.RefreshClient.All, PasswordWriteback.RegisterClientVersion.All and PasswordWriteback.OffboardClient.All on the Microsoft password reset service.',
+        'Then watch the Application log for a new 31019 (writeback heartbeat) within 5 minutes and a successful sync cycle.',
+      ],
+    },
+  },
+  {
+    // authenticate-application-id.md: "Microsoft Entra Connect warns if the certificate rotation
+    // is due. That is, if expiration is less than or equal to 150 days ... (Event ID 1011)".
+    match: { code: 'event_1011' },
+    remediation: {
+      summary: "Entra Connect's application certificate expires within 150 days (event 1011): make sure it is rotated before it does",
+      steps: [
+        'If Connect manages the certificate (the default since 2.5.3.0), it rotates it on its scheduler: check the scheduler is not suspended: Get-ADSyncSchedulerSettings.',
+        'With your own certificate (BYOC) or application (BYOA), rotate it yourself: Invoke-ADSyncApplicationCredentialRotation -CertificateSHA256Hash <hash>, or Add-EntraApplicationRegistration -CertificateSHA256Hash <hash> for your own application.',
+        'Once expired, Connect logs 1012 and stops signing in to Entra ID: sync and writeback stop with it.',
+      ],
+    },
+  },
+  {
+    // troubleshoot-sspr-writeback.md, 31011 ResetUserPasswordByAdminFail: "The admin selected a
+    // password on behalf of a user. The password arrived successfully to the on-premises
+    // environment. But when we attempted to set the password in the local Active Directory
+    // environment, a failure occurred."
+    match: { code: 'event_31011' },
+    remediation: {
+      summary: "An administrator's password reset reached the Connect server but on-prem Active Directory refused it (event 31011): check the password rules, the connector account's rights and protected groups",
+      steps: [
+        'Read the event on the Connect server (Application log, source PasswordResetService): it names the user and the reason.',
+        'A password that breaks the domain\'s age, history, complexity or filtering rules: the administrator must choose another one.',
+        AD_PERMISSIONS,
+        PROTECTED_GROUPS,
+        PDC,
+      ],
+    },
+  },
+  {
+    // troubleshoot-sspr-writeback.md, 32014 ServiceBusWarning: "we had to retry to connect to your
+    // tenant's Service Bus instance. Under normal conditions, this should not be a concern, but if
+    // you see this event many times, consider checking your network connection to Service Bus".
+    match: { code: 'event_32014' },
+    remediation: {
+      summary: "Writeback had to retry its connection to the tenant's Service Bus relay (event 32014): harmless once, a sign of a flaky path when it repeats",
+      steps: [
+        'Count the 32014 events in the Application log: a few a day is normal; many an hour means the path to Service Bus drops connections.',
+        ...SERVICE_BUS_CONNECTIVITY,
+      ],
+    },
+  },
+  {
+    // ADSync 6329 that is not the policy refusal 0x80230619 (src/heartbeat/event-classes.ts): the
+    // sync engine failed to set a password in AD; the event's hr code says why.
+    match: { code: 'event_6329' },
+    remediation: {
+      summary: 'The sync engine could not set a password in on-prem Active Directory (ADSync event 6329): read the error code in the event',
+      steps: [
+        'Read event 6329 on the Connect server (Application log, source ADSync): its MMS(…) 0x8023… code names the error, and the PasswordResetService event at the same time names the user.',
+        AD_PERMISSIONS,
+        SDPROP,
+        SAM_POLICY,
+        PDC,
+      ],
+    },
+  },
+  // ---- end of issue 17, relay side ---------------------------------------------------------------
   {
     match: { codePrefix: 'event_33' },
     remediation: {

@@ -118,6 +118,8 @@ const ADMIN_HINTS: ReadonlyMap<number, string> = new Map([
   [33003, 'two on-prem users share the cloud anchor'],
   [33004, "the AD DS connector account may not reset this user's password (or the user has adminCount=1)"],
   [33009, 'an Active Directory configuration problem; the ADSync events of that time say more'],
+  [31011, "an administrator's reset of this user's password reached the Connect server but Active Directory refused it: the domain's password rules, the AD DS connector account's rights, or a protected group"],
+  [6329, 'the sync engine could not set the password in Active Directory; the event names the error'],
 ]);
 
 /** One warning per event id (newest first within it), worst first, at most 10. */
