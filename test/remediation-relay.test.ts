@@ -28,4 +28,13 @@ describe('remediation of the relay side of both sync engines', () => {
     expect(r.summary).toContain('harmless once');
     expect(r.steps[0]).toMatch(/^Count the 32014 events/);
   });
+
+  it("gives Connect Sync's health codes their own rules, and tells an unsupported build to upgrade from the Entra admin center", () => {
+    const connect = (code: string) => ({ checkKind: 'connect', code, phase: 'connect', location: 'connect01', target: 'Entra Connect Sync' });
+    for (const code of ['adsync_not_running', 'connect_unsupported', 'connect_unreadable']) expect(ruleFor(connect(code)).match.code, code).toBe(code);
+    const r = remediationFor(connect('connect_unsupported'));
+    expect(r.summary).toBe("Entra Connect Sync on relay connect01's server is past its end of support: upgrade it to the latest build now, before synchronization and writeback stop");
+    expect(r.steps[0]).toContain('Microsoft Entra admin center');
+    expect(r.steps.join('\n')).toContain('src/relay/connect-versions.json');
+  });
 });

@@ -792,6 +792,44 @@ export const REMEDIATIONS: readonly RemediationRule[] = [
       ],
     },
   },
+  {
+    // src/monitor/sync-engine-checks.ts: the ADSync service holds writeback's listener.
+    match: { code: 'adsync_not_running' },
+    remediation: {
+      summary: 'The ADSync service (Microsoft Azure AD Sync) is not running on relay {location}\'s Connect server: sync and password writeback are stopped',
+      steps: [
+        'On the Connect server: Get-Service ADSync; start it with Start-Service ADSync, and read the Application log (sources ADSync, Directory Synchronization, PasswordResetService) for why it stopped.',
+        'If it stops again at once, its account may have lost the "Log on as a service" right or its password (a gMSA or the virtual account NT SERVICE\\ADSync): check the service\'s Log On tab and the System log (Service Control Manager events 7000, 7034, 7038).',
+        'Within 5 minutes of a good start a new event 31019 (writeback heartbeat) appears in the Application log.',
+      ],
+    },
+  },
+  {
+    // reference-connect-version-history.md: "Versions of Microsoft Entra Connect Sync 2.x retire
+    // 12 months from the date that a newer version is released"; below the minimum version
+    // "All synchronization services in Microsoft Entra Connect Sync will fail".
+    match: { code: 'connect_unsupported' },
+    remediation: {
+      summary: "Entra Connect Sync on relay {location}'s server is past its end of support: upgrade it to the latest build now, before synchronization and writeback stop",
+      steps: [
+        'Download the latest Entra Connect Sync from the Microsoft Entra admin center (Entra Connect, Get started, Manage: new builds are no longer on the Download Center) and upgrade in place on the active server; back up customised sync rules first, and upgrade the staging server too.',
+        'Check the prerequisites of the new build first: .NET Framework 4.7.2 or later, TLS 1.2 (reference-connect-tls-enforcement), Windows Server 2016 or later.',
+        'After the upgrade, check the version: (Get-ItemProperty "HKLM:\\SOFTWARE\\Microsoft\\Azure AD Connect").Version; the relay reports it at its next heartbeat and this check clears.',
+        'Since 2.5.3.0 Connect signs in as an application with a certificate: after upgrading, Get-ADSyncEntraConnectorCredential shows ConnectorIdentityType Application; with your own application, it needs the three PasswordWriteback app roles on the Microsoft password reset service.',
+        'The relay dates builds from its own table (src/relay/connect-versions.json, with its source and the day it was checked): if Microsoft has published a newer build or date since, update that table.',
+      ],
+    },
+  },
+  {
+    match: { code: 'connect_unreadable' },
+    remediation: {
+      summary: "Relay {location} cannot tell the state of Entra Connect Sync's ADSync service: check the relay account's rights to query services",
+      steps: [
+        'On the Connect server, as the relay\'s account: sc query ADSync must print a STATE line; the alert message quotes what it printed instead.',
+        'A service account can query services by default; a hardened server may need the relay account given query rights on the ADSync service (sc sdshow ADSync, sc sdset).',
+      ],
+    },
+  },
   // ---- end of issue 17, relay side ---------------------------------------------------------------
   {
     match: { codePrefix: 'event_33' },

@@ -1,7 +1,8 @@
 /** `writeback-monitor relay [--once [--keepalive]]`: the on-prem agent, in a loop or for one heartbeat. */
 import { RelayAgent, type CycleReport } from '../relay/agent.js';
 import type { RelaySettings } from '../relay/settings.js';
-import type { DcReport, EventLogReport, KeepaliveReport } from '../heartbeat/schema.js';
+import type { ConnectSyncReportBody, DcReport, EventLogReport, KeepaliveReport } from '../heartbeat/schema.js';
+import { connectResult } from '../monitor/sync-engine-checks.js';
 import type { ProbeResult } from '../probes/result.js';
 
 /**
@@ -45,6 +46,7 @@ export function describeParts(r: CycleReport): string[] {
   const lines = [proxy ? `proxy: ${proxy.url ?? 'none (direct)'}, from ${proxy.source}${proxy.problems?.length ? ` (${proxy.problems.join('; ')})` : ''}` : 'proxy: none (direct)'];
   for (const result of hb.results) lines.push(describeTarget(result, r.discoveredTargets.includes(result.target)));
   lines.push(describeEventLog(hb.eventLog));
+  if (hb.connectSync?.installed) lines.push(describeConnectSync(hb.connectSync));
   if (r.dcs.length === 0) lines.push('domain controller: not checked (set WBMON_DC_HOST, or WBMON_AD_DOMAINS to find the PDC emulator in DNS)');
   for (const dc of r.dcs) lines.push(describeDc(dc));
   if (hb.keepalive) lines.push(describeKeepalive(hb.keepalive));
@@ -67,6 +69,14 @@ function describeEventLog(e: EventLogReport | undefined): string {
   const failures = e.failures.length ? `; outage events: ${[...new Set(e.failures.map((f) => f.eventId))].join(', ')}` : '';
   const state = e.heartbeatFresh && e.failures.length === 0 ? 'ok' : 'PROBLEM';
   return `event log: ${state}: ${heartbeat}${failures}${e.relayNamespaces.length ? `; tenant relay ${e.relayNamespaces.join(', ')}` : ''}`;
+}
+
+function describeConnectSync(c: ConnectSyncReportBody): string {
+  const result = connectResult(c);
+  const what = `${c.version ?? 'version unknown'}, ADSync ${c.service}${c.support ? `, ${c.support.endOfSupport ? `supported until ${c.support.endOfSupport}` : 'no end of support known'}` : ''}${c.stagingMode ? ', staging mode' : ''}`;
+  const warnings = result?.warnings?.length ? `; warning: ${result.warnings.map((w) => w.message).join('; ')}` : '';
+  if (result && !result.ok) return `Entra Connect Sync: PROBLEM ${result.failure?.code}: ${result.failure?.message}${warnings}`;
+  return `Entra Connect Sync: ok: ${what}${warnings}`;
 }
 
 function describeDc(dc: DcReport): string {

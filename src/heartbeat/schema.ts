@@ -147,6 +147,38 @@ export const dcReportSchema = z.object({
 
 export type DcReport = z.infer<typeof dcReportSchema>;
 
+/** A Windows service's state, as `sc query` gives it (`missing`: not installed). */
+export const SERVICE_STATES = ['running', 'stopped', 'start-pending', 'stop-pending', 'continue-pending', 'pause-pending', 'paused', 'missing', 'unknown'] as const;
+const version = () => z.string().max(32).regex(/^\d{1,5}(?:\.\d{1,6}){1,3}$/, 'a dotted version number such as 2.5.79.0');
+const day = () => z.iso.date();
+
+/**
+ * Entra Connect Sync on the relay's server (Windows only): its version and that build's end of
+ * support from the relay's dated table, the ADSync service, staging mode. Absent from older
+ * relays and from relays elsewhere than Windows.
+ */
+export const connectSyncReportSchema = z.object({
+  checkedAt: z.iso.datetime({ offset: true }),
+  installed: z.boolean(),
+  version: version().nullable(),
+  service: z.enum(SERVICE_STATES),
+  support: z
+    .object({
+      /** From this day (UTC) the build is not supported; null: no end known yet. */
+      endOfSupport: day().nullable(),
+      basis: text(300),
+      match: z.enum(['listed', 'unlisted', 'older', 'newer']),
+      /** When the relay's table was checked against Microsoft's page. */
+      tableChecked: day(),
+    })
+    .optional(),
+  /** Get-ADSyncScheduler's StagingModeEnabled; null when it could not be read. */
+  stagingMode: z.boolean().nullable().optional(),
+  problems: z.array(text(300)).max(5).optional(),
+});
+
+export type ConnectSyncReportBody = z.infer<typeof connectSyncReportSchema>;
+
 export const heartbeatSchema = z.object({
   version: z.literal(1),
   relayId: text(64),
@@ -172,6 +204,7 @@ export const heartbeatSchema = z.object({
       problems: z.array(text(500)).max(5).optional(),
     })
     .optional(),
+  connectSync: connectSyncReportSchema.optional(),
   /** The relay's on-disk buffer when this was sent. */
   buffer: z.object({ pending: z.number().int().min(0), dropped: z.number().int().min(0) }).optional(),
 });

@@ -30,6 +30,7 @@ import { advanceRecord, HEARTBEATS, RELAYS, REPLAY_RETENTION_MS, type RelayRecor
 import { StoreConflictError, type Entry, type Store, type Versioned } from '../store/store.js';
 import { CHECKS, recordResult, recordResults, type PendingResult, type Superseded } from './checks-repository.js';
 import type { ResultObserver } from './probe-cycle.js';
+import { connectCheck, connectResult } from './sync-engine-checks.js';
 
 export function heartbeatCheck(relayId: string): CheckIdentity {
   return { id: `heartbeat:${relayId}`, kind: 'heartbeat', target: relayId, location: relayId };
@@ -367,7 +368,7 @@ async function evaluateRelay(ctx: Context, relayId: string, config: RelayConfig)
   try {
     for (const { key, value: stored } of ctx.pending.get(relayId) ?? []) {
       if (stored.sequence > (relay?.value.lastSequence ?? -1)) {
-        const { results, keepalive, eventLog, dc, dcs, sentAt } = stored.heartbeat;
+        const { results, keepalive, eventLog, dc, dcs, sentAt, connectSync } = stored.heartbeat;
         const reports: PendingResult[] = [];
         for (const result of results) if (admit(result.target)) reports.push({ identity: relayProbeCheck(relayId, result.target), result });
         if (keepalive) {
@@ -380,6 +381,8 @@ async function evaluateRelay(ctx: Context, relayId: string, config: RelayConfig)
         const controllers = dcs ?? (dc ? [dc] : []);
         const named = controllers.find((r) => r.error || r.ports.some((p) => !p.ok)) ?? controllers[0];
         if (named) reports.push({ identity: dcCheck(relayId, named.host), result: dcResult(controllers, sentAt) });
+        const connect = connectSync && connectResult(connectSync);
+        if (connect) reports.push({ identity: connectCheck(relayId), result: connect });
         const newer = await recordHeartbeat(stored, reports);
         if (newer) {
           relay = newer; // another evaluator processed this heartbeat: go on from where it got to

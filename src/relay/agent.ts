@@ -11,6 +11,8 @@ import { probeAll, type ProbeEnvironment } from '../monitor/probe-cycle.js';
 import { keepaliveTest } from '../probes/keepalive.js';
 import { checkDomainControllers, type ResolveSrv } from './dc.js';
 import { readEventLog, type EventLogIo } from './eventlog.js';
+import { readConnectSync } from './connect-sync.js';
+import type { RunProgram } from './windows-reads.js';
 import { discoverProxy, type ProxyDiscoveryIo, type ProxyRoute } from './proxy-discovery.js';
 import { VERSION } from '../version.js';
 import { Outbox } from './outbox.js';
@@ -32,6 +34,15 @@ export interface RelayIo extends Omit<ProbeEnvironment, 'systemCa' | 'proxyFor'>
   readonly resolveSrv?: ResolveSrv;
   /** How the Connect event log is read (platform, program runner); tests stand in for Windows. */
   readonly eventLog?: EventLogIo;
+  /** How the sync engines are read on Windows (reg, sc, powershell.exe, the trace folder); tests stand in for Windows. */
+  readonly windows?: WindowsIo;
+}
+
+export interface WindowsIo {
+  /** Runs reg, sc and powershell.exe; execFile by default (reg and sc found on PATH, PowerShell by its full path). */
+  readonly run?: RunProgram;
+  /** The environment the paths come from (SystemRoot, ProgramFiles, ProgramData); process.env by default. */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 /** At most this many probe results per heartbeat (the schema's bound). */
@@ -126,6 +137,8 @@ export class RelayAgent {
     const systemCa = this.machineCa();
     if (options.keepalive) this.startKeepalive(route);
     const { probeTimeoutMs } = this.settings;
+    const windows = { platform: this.platform(), now: this.now, ...this.io.windows };
+    const connectSync = await readConnectSync(windows);
     // The event log first: the tenant's own relay namespaces it names are probed too.
     const eventLog = await readEventLog({ now: this.now, ...(this.io.platform && { platform: this.io.platform }), ...this.io.eventLog });
     const discoveredTargets = namespaceTargets(eventLog).filter((t) => !this.settings.targets.includes(t));
@@ -149,6 +162,7 @@ export class RelayAgent {
       results,
       ...(keepalive && { keepalive }),
       eventLog,
+      ...(connectSync && { connectSync }),
       ...(dc && { dc }),
       ...(dcs.length > 1 && { dcs: dcs.slice(0, 10) }),
       proxy: {
