@@ -63,7 +63,9 @@ function describeTarget(r: ProbeResult, discovered: boolean): string {
 }
 
 function describeEventLog(e: EventLogReport | undefined): string {
+  if (e?.disabled) return 'event log: not read (WBMON_EVENTLOG=off: this relay runs next to, not on, the Connect server)';
   if (!e || !e.supported) return 'event log: not read (not Windows)';
+  if (e.stagingMode && !e.heartbeatFresh && e.failures.length === 0) return 'event log: ok: this Connect server is in staging mode, so it writes no passwords back and logs no writeback heartbeat (31019)';
   if (e.error) return `event log: cannot be read: ${e.error} (is the account in Event Log Readers?)`;
   const heartbeat = e.lastHeartbeatAt ? `writeback heartbeat (31019) last at ${e.lastHeartbeatAt}${e.heartbeatFresh ? '' : ', too old'}` : 'no writeback heartbeat (31019) in the last hour';
   const failures = e.failures.length ? `; outage events: ${[...new Set(e.failures.map((f) => f.eventId))].join(', ')}` : '';

@@ -114,6 +114,10 @@ export const eventLogReportSchema = z.object({
   // Only Service Bus hosts: the cloud probes these, so a relay must not name arbitrary hosts.
   relayNamespaces: z.array(z.string().regex(RELAY_NAMESPACE_PATTERN)).max(10),
   error: text(500).optional(),
+  /** The Connect server is in staging mode: it handles no writeback, so no 31019 is expected. Absent from older relays. */
+  stagingMode: z.boolean().optional(),
+  /** WBMON_EVENTLOG=off: the relay does not read the log (it runs next to, not on, the Connect server); `supported` is false. */
+  disabled: z.literal(true).optional(),
 });
 
 export type EventLogReport = z.infer<typeof eventLogReportSchema>;

@@ -77,8 +77,10 @@ export function quotedExcerpt(message: string): string {
 const describe = (e: LogEvent, when: string): string => `Connect logged ${e.provider} ${e.eventId} ${when}; ${EVENT_TEXT_LABEL}: ${quotedExcerpt(e.message)}`;
 
 /**
- * The report as a check result. Undefined when the relay cannot read the log (not Windows):
- * unsupported is not a failure.
+ * The report as a check result. Undefined when the relay cannot read the log (not Windows) or
+ * does not by setting (WBMON_EVENTLOG=off, `disabled`): neither is a failure, and a check the
+ * relay no longer reports is retired after a day (src/monitor/retirement.ts). On a Connect server
+ * in staging mode (`stagingMode`) a missing 31019 is not a failure but a `connect_staging` warning.
  *
  * Events are classified here again (older relays list every 33xxx event as a failure) and
  * `counted` (the relay record's countedEvents) leaves out those earlier heartbeats already
@@ -105,12 +107,20 @@ export function eventLogResult(report: EventLogReport, counted: readonly string[
     const more = outages.length > 1 ? ` (+${outages.length - 1} more outage event${outages.length > 2 ? 's' : ''})` : '';
     return fail(`event_${worst.eventId}`, `${describe(worst, `at ${worst.time}`)}${more}`);
   }
+  if (!report.heartbeatFresh && report.stagingMode) {
+    // how-to-connect-sync-staging-server: "A server in staging mode is not running password sync
+    // or password writeback": no 31019 is expected here, and none missing is news.
+    return { ok: true, startedAt: at, warnings: [...warnings, { code: 'connect_staging', message: STAGING_NOTE }].slice(0, 10) };
+  }
   if (!report.heartbeatFresh) {
     const last = report.lastHeartbeatAt ? `the last was at ${report.lastHeartbeatAt}` : 'none in the last hour';
     return fail('event_31019_missing', `no writeback heartbeat (event 31019) in the last 10 minutes; ${last}`);
   }
   return result({ ok: true, startedAt: at });
 }
+
+export const STAGING_NOTE =
+  'this Connect server is in staging mode: it writes no passwords back, so no writeback heartbeat (event 31019) is expected here; the active Connect server handles writeback, and a relay on it watches its log';
 
 /** Our words, not the event's, for the per-user events (from Microsoft's table, see event-classes.ts). */
 const ADMIN_HINTS: ReadonlyMap<number, string> = new Map([

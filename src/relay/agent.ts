@@ -10,7 +10,7 @@ import { isWritebackNamespace } from '../heartbeat/event-classes.js';
 import { probeAll, type ProbeEnvironment } from '../monitor/probe-cycle.js';
 import { keepaliveTest } from '../probes/keepalive.js';
 import { checkDomainControllers, type ResolveSrv } from './dc.js';
-import { readEventLog, type EventLogIo } from './eventlog.js';
+import { disabledEventLog, readEventLog, type EventLogIo } from './eventlog.js';
 import { readConnectSync } from './connect-sync.js';
 import type { RunProgram } from './windows-reads.js';
 import { discoverProxy, type ProxyDiscoveryIo, type ProxyRoute } from './proxy-discovery.js';
@@ -140,7 +140,10 @@ export class RelayAgent {
     const windows = { platform: this.platform(), now: this.now, ...this.io.windows };
     const connectSync = await readConnectSync(windows);
     // The event log first: the tenant's own relay namespaces it names are probed too.
-    const eventLog = await readEventLog({ now: this.now, ...(this.io.platform && { platform: this.io.platform }), ...this.io.eventLog });
+    // WBMON_EVENTLOG=off: a relay next to, not on, the Connect server cannot read its log.
+    const read = this.settings.eventLog ? await readEventLog({ now: this.now, ...(this.io.platform && { platform: this.io.platform }), ...this.io.eventLog }) : disabledEventLog(this.now());
+    // A Connect server in staging mode writes no passwords back: its log has no 31019 to miss.
+    const eventLog = read.supported && connectSync?.stagingMode === true ? { ...read, stagingMode: true } : read;
     const discoveredTargets = namespaceTargets(eventLog).filter((t) => !this.settings.targets.includes(t));
     const targets = [...this.settings.targets, ...discoveredTargets].slice(0, MAX_TARGETS);
     const [results, dcs] = await Promise.all([

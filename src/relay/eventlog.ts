@@ -46,6 +46,15 @@ export interface EventLogReport {
   readonly relayNamespaces: string[];
   /** wevtutil could not be run or read (permissions, missing log). */
   readonly error?: string;
+  /** The Connect server is in staging mode (src/relay/connect-sync.ts): no writeback, no 31019. */
+  readonly stagingMode?: boolean;
+  /** WBMON_EVENTLOG=off: not read, by setting. */
+  readonly disabled?: true;
+}
+
+/** WBMON_EVENTLOG=off: nothing read, and the monitor told why (no eventlog check). */
+export function disabledEventLog(now: Date): EventLogReport {
+  return { supported: false, disabled: true, checkedAt: now.toISOString(), lastHeartbeatAt: null, heartbeatFresh: false, failures: [], notices: [], relayNamespaces: [] };
 }
 
 export { HEARTBEAT_EVENT };
