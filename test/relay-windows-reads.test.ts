@@ -9,6 +9,12 @@ import { heartbeatSchema } from '../src/heartbeat/schema.js';
 import { readConnectSync, STAGING_SCRIPT } from '../src/relay/connect-sync.js';
 import { CONNECT_VERSIONS } from '../src/relay/connect-versions.js';
 import { POWERSHELL_ARGS } from '../src/relay/windows-reads.js';
+import { mkdtempSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readProvisioningAgent, traceFindings, type TraceFs } from '../src/relay/cloud-sync.js';
+import { FILE_VERSION_SCRIPT } from '../src/relay/windows-reads.js';
 import { standInWindows } from './support/windows.js';
 
 const NOW = new Date('2026-12-02T10:00:00Z');
@@ -79,6 +85,97 @@ describe("The relay's Windows reads (registry, services, event log, trace folder
       const machine = standInWindows({ registry: { [CONNECT_KEY]: { Version: '2.6.91.0' } } });
       expect(await readConnectSync({ platform: 'linux', now: () => NOW, run: machine.run, env: machine.env })).toBeUndefined();
       expect(machine.calls).toEqual([]);
+    });
+  });
+
+  describe('Entra Cloud Sync: the provisioning agent', () => {
+    const AGENT_EXE = 'C:\\Program Files\\Microsoft Azure AD Connect Provisioning Agent\\AADConnectProvisioningAgent.exe';
+    const TRACE = 'C:\\ProgramData\\Microsoft\\Azure AD Connect Provisioning Agent\\Trace';
+
+    /** The trace folder as a folder of this machine: the Windows path mapped onto it. */
+    function traceFolder(files: Record<string, { text: string; ageMinutes: number }>): TraceFs {
+      const dir = mkdtempSync(join(tmpdir(), 'wbmon-trace-'));
+      mkdirSync(join(dir, 'Trace'));
+      for (const [name, { text, ageMinutes }] of Object.entries(files)) {
+        const path = join(dir, 'Trace', name);
+        writeFileSync(path, text);
+        const when = new Date(NOW.getTime() - ageMinutes * 60_000);
+        utimesSync(path, when, when);
+      }
+      const local = (p: string): string => {
+        if (!p.startsWith(TRACE)) throw Object.assign(new Error(`ENOENT: ${p}`), { code: 'ENOENT' });
+        return join(dir, 'Trace', ...p.slice(TRACE.length).split('\\').filter(Boolean));
+      };
+      return { readdir: (p) => readdir(local(p)), mtimeMs: async (p) => (await stat(local(p))).mtimeMs, readFile: (p) => readFile(local(p), 'utf8') };
+    }
+
+    const TRACE_TEXT = [
+      'AADConnectProvisioningAgent Information: 0 : [2026-12-02 09:40:01Z] Connected to contoso-a1b2c3.servicebus.windows.net for tenant 0c8f…',
+      'AADConnectProvisioningAgent Error: 0 : [2026-12-02 09:41:12Z] Password writeback for ann.lee@contoso.com failed: System.Net.WebException: The remote server returned an error: (407) Proxy Authentication Required.',
+      'AADConnectProvisioningAgent Information: 0 : [2026-12-02 09:42:00Z] Bootstrap 5f2d9c1e.his.msappproxy.net ok',
+      'AADConnectProvisioningAgent Error: 0 : [2026-12-02 09:45:00Z] Exception while polling: timeout',
+    ].join('\r\n');
+
+    it("reads the agent's services from sc, its build from the file's version and the last hour of its trace folder", async () => {
+      const machine = standInWindows({ services: { AADConnectProvisioningAgent: 'RUNNING', AADConnectAgentUpdater: 'RUNNING' }, files: { [AGENT_EXE]: '1.1.1107.0' } });
+      const fs = traceFolder({ 'ProvAgentTrace_20261202.log': { text: TRACE_TEXT, ageMinutes: 10 }, 'ProvAgentTrace_20261130.log': { text: 'Error: old news', ageMinutes: 3000 } });
+      const report = await readProvisioningAgent({ platform: 'win32', now: () => NOW, run: machine.run, env: machine.env, fs });
+      expect(report).toEqual({
+        checkedAt: NOW.toISOString(),
+        installed: true,
+        version: '1.1.1107.0',
+        services: [
+          { name: 'AADConnectProvisioningAgent', state: 'running' },
+          { name: 'AADConnectAgentUpdater', state: 'running' },
+        ],
+        trace: {
+          files: 1,
+          errors: 2,
+          recent: [
+            { file: 'ProvAgentTrace_20261202.log', line: 'AADConnectProvisioningAgent Error: 0 : [2026-12-02 09:45:00Z] Exception while polling: timeout' },
+            {
+              file: 'ProvAgentTrace_20261202.log',
+              line: 'AADConnectProvisioningAgent Error: 0 : [2026-12-02 09:41:12Z] Password writeback for a***@contoso.com failed: System.Net.WebException: The remote server returned an error: (407) Proxy Authentication Required.',
+            },
+          ],
+        },
+        endpoints: ['5f2d9c1e.his.msappproxy.net', 'contoso-a1b2c3.servicebus.windows.net'],
+      });
+      expect(heartbeatSchema.shape.provisioningAgent.safeParse(report).success).toBe(true);
+      expect(machine.calls).toEqual([
+        { file: 'sc', args: ['query', 'AADConnectProvisioningAgent'] },
+        { file: 'sc', args: ['query', 'AADConnectAgentUpdater'] },
+        { file: POWERSHELL, args: [...POWERSHELL_ARGS, FILE_VERSION_SCRIPT] },
+      ]);
+    });
+
+    it('reports a stopped agent, an old build, a missing trace folder as no errors, and an unreadable executable as a problem', async () => {
+      const machine = standInWindows({ services: { AADConnectProvisioningAgent: 'STOPPED' }, files: { [AGENT_EXE]: '1.1.96.0' } });
+      expect(await readProvisioningAgent({ platform: 'win32', now: () => NOW, run: machine.run, env: machine.env, fs: traceFolder({}) })).toMatchObject({
+        installed: true,
+        version: '1.1.96.0',
+        services: [
+          { name: 'AADConnectProvisioningAgent', state: 'stopped' },
+          { name: 'AADConnectAgentUpdater', state: 'missing' },
+        ],
+        trace: { files: 0, errors: 0, recent: [] },
+      });
+      const noExe = standInWindows({ services: { AADConnectProvisioningAgent: 'RUNNING' } });
+      const missing = { readdir: async () => Promise.reject(Object.assign(new Error('ENOENT'), { code: 'ENOENT' })), mtimeMs: async () => 0, readFile: async () => '' };
+      expect((await readProvisioningAgent({ platform: 'win32', now: () => NOW, run: noExe.run, env: noExe.env, fs: missing }))?.problems).toEqual([
+        `${AGENT_EXE} not found: the agent's version is unknown`,
+      ]);
+    });
+
+    it('says the agent is not installed when its service is not there, reading nothing else', async () => {
+      const machine = standInWindows({});
+      expect(await readProvisioningAgent({ platform: 'win32', now: () => NOW, run: machine.run, env: machine.env })).toEqual({ checkedAt: NOW.toISOString(), installed: false, version: null, services: [] });
+      expect(machine.calls.map((c) => c.args[1])).toEqual(['AADConnectProvisioningAgent', 'AADConnectAgentUpdater']);
+    });
+
+    it('takes endpoint hosts from the trace only when shaped as Service Bus or application proxy hosts', () => {
+      const found = traceFindings([{ name: 'a.log', text: 'to evil.example.com and x.servicebus.windows.net.evil.example and y.msappproxy.net' }]);
+      expect(found.endpoints).toEqual(['y.msappproxy.net']);
     });
   });
 });

@@ -37,4 +37,13 @@ describe('remediation of the relay side of both sync engines', () => {
     expect(r.steps[0]).toContain('Microsoft Entra admin center');
     expect(r.steps.join('\n')).toContain('src/relay/connect-versions.json');
   });
+
+  it('gives the provisioning agent and the reach groups their own rules, naming the hosts to open', () => {
+    const input = (checkKind: string, code: string) => ({ checkKind, code, phase: 'tcp', location: 'connect01', target: 'x' });
+    for (const code of ['cloudsync_agent_stopped', 'cloudsync_agent_too_old']) expect(ruleFor(input('provisioning-agent', code)).match.code, code).toBe(code);
+    for (const code of ['revocation_unreachable', 'cloudsync_endpoint_unreachable', 'gateway_unreachable']) expect(ruleFor(input('reach', code)).match.code, code).toBe(code);
+    expect(remediationFor(input('reach', 'revocation_unreachable')).steps[0]).toContain('crl.microsoft.com, mscrl.microsoft.com, ocsp.msocsp.com, oneocsp.microsoft.com, ocsp.digicert.com and crl3.digicert.com');
+    expect(remediationFor(input('reach', 'cloudsync_endpoint_unreachable')).steps[1]).toContain('chunked');
+    expect(remediationFor(input('reach', 'gateway_unreachable')).steps.join('\n')).toContain('GetNamespaceInfo.ps1');
+  });
 });

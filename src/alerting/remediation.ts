@@ -830,6 +830,74 @@ export const REMEDIATIONS: readonly RemediationRule[] = [
       ],
     },
   },
+  {
+    // Cloud Sync prerequisites and troubleshooting: the agent's services, "Microsoft Entra
+    // Provisioning Agent" and "Microsoft Entra Connect Agent Updater", run as a gMSA.
+    match: { code: 'cloudsync_agent_stopped' },
+    remediation: {
+      summary: "The Entra Cloud Sync provisioning agent is not running on relay {location}'s server: start it, or Cloud Sync neither syncs nor writes passwords back through it",
+      steps: [
+        'On the agent server: Get-Service AADConnectProvisioningAgent, AADConnectAgentUpdater; Start-Service AADConnectProvisioningAgent, and read the System log (Service Control Manager) and the trace folder C:\\ProgramData\\Microsoft\\Azure AD Connect Provisioning Agent\\Trace for why it stopped.',
+        "If it cannot start, check its account (usually the gMSA provAgentgMSA$): the gMSA must still be retrievable by this server (Test-ADServiceAccount provAgentgMSA$) and hold \"Log on as a service\"; Group Policy may have removed the right.",
+        'In the Microsoft Entra admin center, Entra Connect, Cloud Sync, Agents: the agent must show as active; with several agents per configuration, writeback goes through any active one.',
+      ],
+    },
+  },
+  {
+    match: { code: 'cloudsync_agent_too_old' },
+    remediation: {
+      summary: "The Entra Cloud Sync provisioning agent on relay {location}'s server is older than 1.1.977.0: Cloud Sync's password writeback needs that build or later",
+      steps: [
+        'Download the current provisioning agent from the Microsoft Entra admin center (Entra Connect, Cloud Sync, Agents, Download on-premises agent) and run it on this server: it upgrades in place.',
+        'Check the AADConnectAgentUpdater service runs, so the agent keeps itself up to date: Get-Service AADConnectAgentUpdater.',
+        'Then enable writeback in the Cloud Sync configuration (Password writeback) and in Password reset, On-premises integration.',
+      ],
+    },
+  },
+  {
+    // Cloud Sync prerequisites: outbound port 80 to the certificate revocation hosts; Connect
+    // Sync needs HTTP 80 for revocation lists too.
+    match: { code: 'revocation_unreachable' },
+    remediation: {
+      summary: 'Relay {location} cannot reach certificate revocation hosts on port 80: allow outbound HTTP to them, or TLS to Microsoft fails its revocation checks',
+      steps: [
+        'Allow outbound TCP 80 (plain HTTP, no TLS inspection, no authentication) from the sync server to crl.microsoft.com, mscrl.microsoft.com, ocsp.msocsp.com, oneocsp.microsoft.com, ocsp.digicert.com and crl3.digicert.com, by name, on every firewall and on the proxy.',
+        'Test from the server, through its proxy: Invoke-WebRequest -Uri http://crl.microsoft.com/ -UseBasicParsing -Verbose; any HTTP answer, even 404, proves the path.',
+        'The alert message names each host that failed and how (dns_, tcp_, proxy_): a proxy that answers 407 needs the sync service\'s account exempted from proxy authentication for these hosts.',
+      ],
+    },
+  },
+  {
+    // Cloud Sync prerequisites: outbound 443 to *.msappproxy.net, *.servicebus.windows.net,
+    // *.microsoftonline.com and login.windows.net; the proxy must allow HTTP/1.1 chunked encoding
+    // and must not inspect TLS.
+    match: { code: 'cloudsync_endpoint_unreachable' },
+    remediation: {
+      summary: "Relay {location} cannot reach an endpoint of the Entra Cloud Sync provisioning agent on 443: open *.msappproxy.net, *.servicebus.windows.net, *.microsoftonline.com and login.windows.net",
+      steps: [
+        'Allow outbound TCP 443 from the agent server to *.msappproxy.net, *.servicebus.windows.net, *.microsoftonline.com and login.windows.net on every firewall and on the proxy, by name.',
+        'Exclude those names from TLS inspection, and let the proxy pass HTTP/1.1 chunked transfer encoding: the agent needs both (Cloud Sync troubleshooting).',
+        'The agent takes its proxy from C:\\Program Files\\Microsoft Azure AD Connect Provisioning Agent\\AADConnectProvisioningAgent.exe.config (system.net defaultProxy); give the relay the same proxy (WBMON_PROXY_URL) so both take the same path.',
+        'The alert message names each host that failed and how; the hosts taken from the agent\'s trace are the ones it really uses.',
+      ],
+    },
+  },
+  {
+    // Azure Relay's GetNamespaceInfo.ps1 and Microsoft's 2024 notice on Relay gateway DNS names:
+    // "configure your firewalls with the DNS names of all the Relay gateways ... Change any rules
+    // that previously used the IP addresses to use the namespace DNS name for port 80/443 traffic
+    // and the gateway DNS names where you previously were using IP addresses."
+    match: { code: 'gateway_unreachable' },
+    remediation: {
+      summary: "Relay {location} reaches the tenant's relay namespace but not all of its gateways: allow the gateway names too, or writeback's listener breaks when it is sent to one",
+      steps: [
+        'A Service Bus relay sends its listeners to gateway hosts of its own deployment (g<N>-<deployment>-sb.servicebus.windows.net and gv<N>-…), not only to the namespace name: a firewall that allows the namespace alone fails writeback when a listener is moved to a blocked gateway.',
+        'Allow outbound TCP 443 to *.servicebus.windows.net by wildcard name (Microsoft\'s advice for writeback); where only exact names are allowed, allow every gateway the alert names, and re-run Azure Relay\'s GetNamespaceInfo.ps1 <namespace> monthly, as the list changes.',
+        'Never allow them by IP address: Microsoft changes the gateways\' addresses without notice.',
+        'Test one gateway from the Connect server through its proxy: Invoke-WebRequest -Uri https://<gateway>/ -UseBasicParsing -Verbose (any HTTP answer proves the path).',
+      ],
+    },
+  },
   // ---- end of issue 17, relay side ---------------------------------------------------------------
   {
     match: { codePrefix: 'event_33' },

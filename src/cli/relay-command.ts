@@ -1,8 +1,8 @@
 /** `writeback-monitor relay [--once [--keepalive]]`: the on-prem agent, in a loop or for one heartbeat. */
 import { RelayAgent, type CycleReport } from '../relay/agent.js';
 import type { RelaySettings } from '../relay/settings.js';
-import type { ConnectSyncReportBody, DcReport, EventLogReport, KeepaliveReport } from '../heartbeat/schema.js';
-import { connectResult } from '../monitor/sync-engine-checks.js';
+import type { ConnectSyncReportBody, DcReport, EventLogReport, KeepaliveReport, ProvisioningAgentReportBody } from '../heartbeat/schema.js';
+import { agentResult, connectResult, reachCheck, reachResults } from '../monitor/sync-engine-checks.js';
 import type { ProbeResult } from '../probes/result.js';
 
 /**
@@ -47,6 +47,12 @@ export function describeParts(r: CycleReport): string[] {
   for (const result of hb.results) lines.push(describeTarget(result, r.discoveredTargets.includes(result.target)));
   lines.push(describeEventLog(hb.eventLog));
   if (hb.connectSync?.installed) lines.push(describeConnectSync(hb.connectSync));
+  if (hb.provisioningAgent?.installed) lines.push(describeAgent(hb.provisioningAgent));
+  for (const { group, result } of reachResults(hb.reach ?? [], hb.sentAt, hb.gateways)) {
+    const count = (hb.reach ?? []).filter((r) => r.group === group).length;
+    const what = reachCheck('', group).target;
+    lines.push(result.ok ? `reach ${what}: up (${count} hosts)` : `reach ${what}: DOWN ${result.failure?.code}: ${result.failure?.message}`);
+  }
   if (r.dcs.length === 0) lines.push('domain controller: not checked (set WBMON_DC_HOST, or WBMON_AD_DOMAINS to find the PDC emulator in DNS)');
   for (const dc of r.dcs) lines.push(describeDc(dc));
   if (hb.keepalive) lines.push(describeKeepalive(hb.keepalive));
@@ -79,6 +85,13 @@ function describeConnectSync(c: ConnectSyncReportBody): string {
   const warnings = result?.warnings?.length ? `; warning: ${result.warnings.map((w) => w.message).join('; ')}` : '';
   if (result && !result.ok) return `Entra Connect Sync: PROBLEM ${result.failure?.code}: ${result.failure?.message}${warnings}`;
   return `Entra Connect Sync: ok: ${what}${warnings}`;
+}
+
+function describeAgent(a: ProvisioningAgentReportBody): string {
+  const result = agentResult(a);
+  const warnings = result?.warnings?.length ? `; warning: ${result.warnings.map((w) => w.message).join('; ')}` : '';
+  if (result && !result.ok) return `Cloud Sync provisioning agent: PROBLEM ${result.failure?.code}: ${result.failure?.message}${warnings}`;
+  return `Cloud Sync provisioning agent: ok: ${a.version ?? 'version unknown'}, ${a.services.map((s) => `${s.name} ${s.state}`).join(', ')}${warnings}`;
 }
 
 function describeDc(dc: DcReport): string {

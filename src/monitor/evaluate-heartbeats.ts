@@ -30,7 +30,7 @@ import { advanceRecord, HEARTBEATS, RELAYS, REPLAY_RETENTION_MS, type RelayRecor
 import { StoreConflictError, type Entry, type Store, type Versioned } from '../store/store.js';
 import { CHECKS, recordResult, recordResults, type PendingResult, type Superseded } from './checks-repository.js';
 import type { ResultObserver } from './probe-cycle.js';
-import { connectCheck, connectResult } from './sync-engine-checks.js';
+import { agentCheck, agentResult, connectCheck, connectResult, reachCheck, reachResults } from './sync-engine-checks.js';
 
 export function heartbeatCheck(relayId: string): CheckIdentity {
   return { id: `heartbeat:${relayId}`, kind: 'heartbeat', target: relayId, location: relayId };
@@ -378,7 +378,7 @@ async function evaluateRelay(ctx: Context, relayId: string, config: RelayConfig)
   try {
     for (const { key, value: stored } of ctx.pending.get(relayId) ?? []) {
       if (stored.sequence > (relay?.value.lastSequence ?? -1)) {
-        const { results, keepalive, eventLog, dc, dcs, sentAt, connectSync } = stored.heartbeat;
+        const { results, keepalive, eventLog, dc, dcs, sentAt, connectSync, provisioningAgent, reach, gateways } = stored.heartbeat;
         const reports: PendingResult[] = [];
         for (const result of results) if (admit(result.target)) reports.push({ identity: relayProbeCheck(relayId, result.target), result });
         if (keepalive) {
@@ -393,6 +393,9 @@ async function evaluateRelay(ctx: Context, relayId: string, config: RelayConfig)
         if (named) reports.push({ identity: dcCheck(relayId, named.host), result: dcResult(controllers, sentAt) });
         const connect = connectSync && connectResult(connectSync);
         if (connect) reports.push({ identity: connectCheck(relayId), result: connect });
+        const agent = provisioningAgent && agentResult(provisioningAgent);
+        if (agent) reports.push({ identity: agentCheck(relayId), result: agent });
+        for (const { group, result } of reachResults(reach ?? [], sentAt, gateways)) reports.push({ identity: reachCheck(relayId, group), result });
         const newer = await recordHeartbeat(stored, reports);
         if (newer) {
           relay = newer; // another evaluator processed this heartbeat: go on from where it got to

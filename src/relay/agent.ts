@@ -12,6 +12,8 @@ import { keepaliveTest } from '../probes/keepalive.js';
 import { checkDomainControllers, type ResolveSrv } from './dc.js';
 import { disabledEventLog, readEventLog, type EventLogIo } from './eventlog.js';
 import { readConnectSync } from './connect-sync.js';
+import { readProvisioningAgent, type TraceFs } from './cloud-sync.js';
+import { CLOUD_SYNC_TARGETS, reachAll, REVOCATION_TARGETS, type ReachItem } from './reach-groups.js';
 import type { RunProgram } from './windows-reads.js';
 import { discoverProxy, type ProxyDiscoveryIo, type ProxyRoute } from './proxy-discovery.js';
 import { VERSION } from '../version.js';
@@ -43,10 +45,17 @@ export interface WindowsIo {
   readonly run?: RunProgram;
   /** The environment the paths come from (SystemRoot, ProgramFiles, ProgramData); process.env by default. */
   readonly env?: NodeJS.ProcessEnv;
+  /** How the provisioning agent's trace folder is read; node:fs by default. */
+  readonly fs?: TraceFs;
+  /** The reach targets (tests point them at loopback servers); src/relay/reach-groups.ts by default. */
+  readonly revocationTargets?: readonly string[];
+  readonly cloudSyncTargets?: readonly string[];
 }
 
 /** At most this many probe results per heartbeat (the schema's bound). */
 const MAX_TARGETS = 50;
+/** At most this many reach results per heartbeat (the schema's bound). */
+const MAX_REACH = 120;
 
 export interface CycleReport {
   readonly sequence: number;
@@ -138,7 +147,7 @@ export class RelayAgent {
     if (options.keepalive) this.startKeepalive(route);
     const { probeTimeoutMs } = this.settings;
     const windows = { platform: this.platform(), now: this.now, ...this.io.windows };
-    const connectSync = await readConnectSync(windows);
+    const [connectSync, provisioningAgent] = await Promise.all([readConnectSync(windows), readProvisioningAgent(windows)]);
     // The event log first: the tenant's own relay namespaces it names are probed too.
     // WBMON_EVENTLOG=off: a relay next to, not on, the Connect server cannot read its log.
     const read = this.settings.eventLog ? await readEventLog({ now: this.now, ...(this.io.platform && { platform: this.io.platform }), ...this.io.eventLog }) : disabledEventLog(this.now());
@@ -146,9 +155,26 @@ export class RelayAgent {
     const eventLog = read.supported && connectSync?.stagingMode === true ? { ...read, stagingMode: true } : read;
     const discoveredTargets = namespaceTargets(eventLog).filter((t) => !this.settings.targets.includes(t));
     const targets = [...this.settings.targets, ...discoveredTargets].slice(0, MAX_TARGETS);
-    const [results, dcs] = await Promise.all([
+    const reachItems: ReachItem[] = [];
+    if (connectSync?.installed || provisioningAgent?.installed) {
+      for (const target of this.io.windows?.revocationTargets ?? REVOCATION_TARGETS) reachItems.push({ group: 'revocation', target });
+    }
+    if (provisioningAgent?.installed) {
+      const fromTrace = (provisioningAgent.endpoints ?? []).map((host) => `https://${host}/`);
+      for (const target of new Set([...(this.io.windows?.cloudSyncTargets ?? CLOUD_SYNC_TARGETS), ...fromTrace])) reachItems.push({ group: 'cloudsync', target });
+    }
+    const reachOptions = {
+      timeoutMs: probeTimeoutMs,
+      proxyFor: route.proxyFor,
+      ...(systemCa && { systemCa }),
+      ...(this.io.extraCa && { extraCa: this.io.extraCa }),
+      ...(this.io.lookup && { lookup: this.io.lookup }),
+      now: this.now,
+    };
+    const [results, dcs, reach] = await Promise.all([
       probeAll(targets, this.settings, { ...this.io, proxyFor: route.proxyFor, ...(systemCa && { systemCa }) }),
       checkDomainControllers(this.settings, probeTimeoutMs, { resolveSrv: this.io.resolveSrv }),
+      reachAll(reachItems.slice(0, MAX_REACH), reachOptions),
     ]);
     const keepalive = this.keepaliveReport;
     this.keepaliveReport = undefined;
@@ -166,6 +192,8 @@ export class RelayAgent {
       ...(keepalive && { keepalive }),
       eventLog,
       ...(connectSync && { connectSync }),
+      ...(provisioningAgent && { provisioningAgent }),
+      ...(reach.length > 0 && { reach }),
       ...(dc && { dc }),
       ...(dcs.length > 1 && { dcs: dcs.slice(0, 10) }),
       proxy: {

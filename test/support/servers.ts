@@ -138,3 +138,39 @@ export async function startDns(options: { silent?: boolean } = {}): Promise<Runn
   const { port } = socket.address();
   return { port, url: `127.0.0.1:${port}`, close: () => new Promise<void>((resolve) => socket.close(() => resolve())) };
 }
+
+/**
+ * A plain-HTTP forward proxy: an absolute-form `GET http://host:port/path` is forwarded to that
+ * host (localhost as 127.0.0.1) and its status passed back, or answered with `status` itself
+ * (407 wanting authentication, 502 when it cannot reach the host). Records each request line.
+ */
+export async function startForwardProxy(options: { status?: number } = {}): Promise<ProxyServer> {
+  const requests: string[] = [];
+  const server = createHttpServer((req, res) => {
+    requests.push(`${req.method} ${req.url}`);
+    if (options.status !== undefined || !/^http:\/\//.test(req.url ?? '')) {
+      res.writeHead(options.status ?? 400, options.status === 407 ? { 'proxy-authenticate': 'Basic realm="corp"' } : {});
+      res.end();
+      return;
+    }
+    const url = new URL(req.url!);
+    const upstream = connect(Number(url.port || 80), url.hostname === 'localhost' ? '127.0.0.1' : url.hostname, () => {
+      upstream.write(`GET ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nConnection: close\r\n\r\n`);
+    });
+    let head = '';
+    upstream.on('data', (chunk: Buffer) => {
+      head += chunk.toString('latin1');
+      const status = /^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1];
+      if (status && !res.headersSent) {
+        res.writeHead(Number(status));
+        res.end();
+        upstream.destroy();
+      }
+    });
+    upstream.on('error', () => {
+      if (!res.headersSent) res.writeHead(502).end();
+    });
+  });
+  const running = await listen(server, 'http');
+  return { ...running, url: `http://127.0.0.1:${running.port}`, requests };
+}
