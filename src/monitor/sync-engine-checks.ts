@@ -119,7 +119,7 @@ const GROUP_CODES: Readonly<Record<string, string>> = { revocation: 'revocation_
 export function reachResults(results: readonly ReachResultBody[], at: string, discovery: readonly GatewayDiscoveryBody[] = []): { group: string; result: CheckResult }[] {
   const groups = new Map<string, ReachResultBody[]>();
   for (const r of results) groups.set(r.group, [...(groups.get(r.group) ?? []), r]);
-  return [...groups].map(([group, rs]) => {
+  const judged = [...groups].map(([group, rs]) => {
     const failed = rs.filter((r) => !r.ok);
     const skipped = discovery.find((d) => `gateways:${d.namespace}` === group)?.skipped;
     const warnings = skipped ? [{ code: 'gateways_skipped', message: `${skipped} more gateways were found than the relay probes per namespace` }] : [];
@@ -131,4 +131,12 @@ export function reachResults(results: readonly ReachResultBody[], at: string, di
     const message = `${failed.length} of ${rs.length} ${groupTarget(group)} unreachable from here: ${listed.join('; ')}`;
     return { group, result: { ok: false, ...base, failure: { code, phase: failed[0]!.failure?.phase ?? 'tcp', message: message.slice(0, 1000) } } };
   });
+  // A namespace whose DNS answered but whose gateways could not be found: say so, on an up check
+  // (its own relay-probe check already fails when the namespace itself does not resolve).
+  for (const d of discovery) {
+    const group = `gateways:${d.namespace}`;
+    if (!d.error || d.cnames.length === 0 || groups.has(group)) continue;
+    judged.push({ group, result: { ok: true, startedAt: at, warnings: [{ code: 'gateways_unknown', message: d.error }] } });
+  }
+  return judged;
 }

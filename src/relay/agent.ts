@@ -14,6 +14,8 @@ import { disabledEventLog, readEventLog, type EventLogIo } from './eventlog.js';
 import { readConnectSync } from './connect-sync.js';
 import { readProvisioningAgent, type TraceFs } from './cloud-sync.js';
 import { CLOUD_SYNC_TARGETS, reachAll, REVOCATION_TARGETS, type ReachItem } from './reach-groups.js';
+import { discoverGateways, systemGatewayDns, type GatewayDiscovery, type GatewayDns } from './gateways.js';
+import type { GatewayDiscoveryBody } from '../heartbeat/schema.js';
 import type { RunProgram } from './windows-reads.js';
 import { discoverProxy, type ProxyDiscoveryIo, type ProxyRoute } from './proxy-discovery.js';
 import { VERSION } from '../version.js';
@@ -38,6 +40,8 @@ export interface RelayIo extends Omit<ProbeEnvironment, 'systemCa' | 'proxyFor'>
   readonly eventLog?: EventLogIo;
   /** How the sync engines are read on Windows (reg, sc, powershell.exe, the trace folder); tests stand in for Windows. */
   readonly windows?: WindowsIo;
+  /** The DNS the relay namespaces' gateways are found in (src/relay/gateways.ts); the system's by default. */
+  readonly gatewayDns?: GatewayDns;
 }
 
 export interface WindowsIo {
@@ -56,6 +60,11 @@ export interface WindowsIo {
 const MAX_TARGETS = 50;
 /** At most this many reach results per heartbeat (the schema's bound). */
 const MAX_REACH = 120;
+/** Relay namespaces whose gateways are found and probed, and gateways probed per namespace. */
+const MAX_GATEWAY_NAMESPACES = 4;
+export const MAX_GATEWAYS_PER_NAMESPACE = 40;
+/** How long a namespace's gateways, once found, are kept before DNS is asked again (256 names each time). */
+export const GATEWAY_REFRESH_MS = 60 * 60 * 1000;
 
 export interface CycleReport {
   readonly sequence: number;
@@ -88,6 +97,7 @@ export class RelayAgent {
   private route: Promise<ProxyRoute> | undefined;
   private systemCa: readonly string[] | undefined | null = null;
   private sender_: Sender | undefined;
+  private readonly gatewayCache = new Map<string, { at: number; discovery: GatewayDiscovery }>();
 
   constructor(
     private readonly settings: RelaySettings,
@@ -163,6 +173,18 @@ export class RelayAgent {
       const fromTrace = (provisioningAgent.endpoints ?? []).map((host) => `https://${host}/`);
       for (const target of new Set([...(this.io.windows?.cloudSyncTargets ?? CLOUD_SYNC_TARGETS), ...fromTrace])) reachItems.push({ group: 'cloudsync', target });
     }
+    // The gateways of the relay namespaces probed (the tenant's, from the event log, first).
+    const namespaces = [...new Set([...discoveredTargets, ...this.settings.targets].map((t) => new URL(t).hostname).filter((h) => RELAY_NAMESPACE_PATTERN.test(h)))].slice(0, MAX_GATEWAY_NAMESPACES);
+    const discoveries = await Promise.all(namespaces.map((ns) => this.gateways(ns)));
+    for (const d of discoveries) for (const host of d.gateways.slice(0, MAX_GATEWAYS_PER_NAMESPACE)) reachItems.push({ group: `gateways:${d.namespace}`, target: `https://${host}/` });
+    const gateways: GatewayDiscoveryBody[] = discoveries.map((d) => ({
+      namespace: d.namespace,
+      cnames: d.cnames.slice(0, 5).map((c) => c.slice(0, 253)),
+      deployment: d.deployment,
+      found: d.gateways.length,
+      ...(d.gateways.length > MAX_GATEWAYS_PER_NAMESPACE && { skipped: d.gateways.length - MAX_GATEWAYS_PER_NAMESPACE }),
+      ...(d.error && { error: d.error.slice(0, 300) }),
+    }));
     const reachOptions = {
       timeoutMs: probeTimeoutMs,
       proxyFor: route.proxyFor,
@@ -194,6 +216,7 @@ export class RelayAgent {
       ...(connectSync && { connectSync }),
       ...(provisioningAgent && { provisioningAgent }),
       ...(reach.length > 0 && { reach }),
+      ...(gateways.length > 0 && { gateways }),
       ...(dc && { dc }),
       ...(dcs.length > 1 && { dcs: dcs.slice(0, 10) }),
       proxy: {
@@ -216,6 +239,16 @@ export class RelayAgent {
       dcs,
       discoveredTargets: discoveredTargets.filter((t) => targets.includes(t)),
     };
+  }
+
+  /** A namespace's gateways, found at most hourly; a failed discovery is tried again next cycle. */
+  private async gateways(namespace: string): Promise<GatewayDiscovery> {
+    const cached = this.gatewayCache.get(namespace);
+    if (cached && this.now().getTime() - cached.at < GATEWAY_REFRESH_MS) return cached.discovery;
+    const discovery = await discoverGateways(namespace, this.io.gatewayDns ?? systemGatewayDns());
+    if (discovery.gateways.length > 0) this.gatewayCache.set(namespace, { at: this.now().getTime(), discovery });
+    else this.gatewayCache.delete(namespace);
+    return discovery;
   }
 
   /** Runs the idle-keepalive test now and waits for it (`relay --once --keepalive`): the next heartbeat carries it. */
