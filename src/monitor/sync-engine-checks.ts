@@ -16,9 +16,8 @@
  */
 import type { CheckIdentity, CheckResult } from '../checks/state.js';
 import type { ConnectSyncReportBody, GatewayDiscoveryBody, ProvisioningAgentReportBody, ReachResultBody } from '../heartbeat/schema.js';
-import { AGENT_SERVICE, UPDATER_SERVICE, WRITEBACK_MIN_AGENT } from '../relay/cloud-sync.js';
-import { compareVersions } from '../relay/windows-reads.js';
-import { SUPPORT_WARNING_DAYS, supportVerdict } from '../relay/connect-versions.js';
+import { AGENT_SERVICE, compareVersions, SUPPORT_WARNING_DAYS, supportVerdict, UPDATER_SERVICE, WRITEBACK_MIN_AGENT } from '../heartbeat/sync-engines.js';
+
 
 export function connectCheck(relayId: string): CheckIdentity {
   return { id: `connect:${relayId}`, kind: 'connect', target: 'Entra Connect Sync', location: relayId };

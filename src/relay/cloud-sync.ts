@@ -27,10 +27,9 @@ import { AGENT_ENDPOINT_PATTERN, type ProvisioningAgentReportBody } from '../hea
 import { stripControls } from '../text/safe-text.js';
 import { readFileVersion, readService, runProgram, type RunProgram } from './windows-reads.js';
 
-export const AGENT_SERVICE = 'AADConnectProvisioningAgent';
-export const UPDATER_SERVICE = 'AADConnectAgentUpdater';
-/** Cloud Sync's password writeback needs this agent build or later. */
-export const WRITEBACK_MIN_AGENT = '1.1.977.0';
+import { AGENT_SERVICE, UPDATER_SERVICE } from '../heartbeat/sync-engines.js';
+
+export { AGENT_SERVICE, UPDATER_SERVICE, WRITEBACK_MIN_AGENT } from '../heartbeat/sync-engines.js';
 const TRACE_WINDOW_MS = 60 * 60 * 1000;
 const MAX_TRACE_BYTES = 4 * 1024 * 1024;
 

@@ -11,7 +11,7 @@
  * build below it, which its successor superseded; one newer than every row has no known end.
  */
 import table from './connect-versions.json' with { type: 'json' };
-import { compareVersions } from './windows-reads.js';
+import { compareVersions } from '../heartbeat/sync-engines.js';
 
 export interface VersionRow {
   readonly version: string;
@@ -76,21 +76,4 @@ export function supportOf(version: string, versions: VersionTable = CONNECT_VERS
   return { ...answer, tableChecked: versions.checked };
 }
 
-/** Days before the end of support that the check warns. */
-export const SUPPORT_WARNING_DAYS = 90;
-const DAY_MS = 86_400_000;
-
-export type SupportVerdict = { readonly state: 'supported' } | { readonly state: 'ending'; readonly daysLeft: number } | { readonly state: 'ended'; readonly daysAgo: number };
-
-/**
- * At `now`: ended from the end-of-support day (00:00 UTC) on, ending in the 90 days before it,
- * else supported. No end of support: supported.
- */
-export function supportVerdict(endOfSupport: string | null, now: Date): SupportVerdict {
-  if (endOfSupport === null) return { state: 'supported' };
-  const end = Date.parse(`${endOfSupport}T00:00:00Z`);
-  const left = end - now.getTime();
-  if (left <= 0) return { state: 'ended', daysAgo: Math.floor((now.getTime() - end) / DAY_MS) };
-  if (left <= SUPPORT_WARNING_DAYS * DAY_MS) return { state: 'ending', daysLeft: Math.ceil(left / DAY_MS) };
-  return { state: 'supported' };
-}
+export { SUPPORT_WARNING_DAYS, supportVerdict, type SupportVerdict } from '../heartbeat/sync-engines.js';

@@ -142,16 +142,7 @@ export async function readFileVersion(run: RunProgram, env: NodeJS.ProcessEnv, p
   }
 }
 
-/** Compares dotted versions number by number (2.5.79.0 < 2.5.190.0); missing parts are 0. */
-export function compareVersions(a: string, b: string): number {
-  const pa = a.split('.').map(Number);
-  const pb = b.split('.').map(Number);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
-    if (d !== 0) return Math.sign(d);
-  }
-  return 0;
-}
+export { compareVersions } from '../heartbeat/sync-engines.js';
 
 export const VERSION_PATTERN = /^\d{1,5}(?:\.\d{1,6}){1,3}$/;
 
