@@ -43,6 +43,19 @@ describe('the classification of Connect events', () => {
     ]);
   });
 
+  it("warns on Connect's application certificate due for rotation (1011), pages on an expired one (1012), reports a failed admin reset (31011), and not one that started or worked (31009, 31010)", () => {
+    expect(events('credential-and-admin.xml').map((e) => `${e.provider} ${e.eventId} ${classifyEvent(e)}`)).toEqual([
+      'PasswordResetService 31019 heartbeat',
+      'Directory Synchronization 1012 outage',
+      'ADSync 1011 warning',
+      'PasswordResetService 31009 activity',
+      'PasswordResetService 31010 activity',
+      'PasswordResetService 31011 admin',
+      // The same id under another source is someone else's event.
+      'MsiInstaller 1011 ignored',
+    ]);
+  });
+
   it('ignores ids it has no rule for, and writeback ids under any other source', () => {
     expect(classifyEvent({ provider: 'PasswordResetService', eventId: 31001, message: 'PasswordResetStart' })).toBe('ignored');
     expect(classifyEvent({ provider: 'ADSync', eventId: 31034, message: 'not writeback' })).toBe('ignored');

@@ -105,6 +105,14 @@ describe('the event-log check on the monitor', () => {
     });
   });
 
+  it("goes down on an expired application certificate (1012) and carries a certificate due for rotation (1011) and a failed admin reset (31011) as warnings", async () => {
+    const xml = readFileSync(join(import.meta.dirname, 'fixtures', 'wevtutil', 'credential-and-admin.xml'), 'utf8');
+    const report = await readEventLog({ platform: 'win32', now: () => new Date('2026-03-01T10:00:00Z'), run: async () => xml });
+    const result = eventLogResult(report)!;
+    expect([result.ok, result.failure?.code, result.warnings?.map((w) => w.code)]).toEqual([false, 'event_1012', ['event_1011', 'event_31011']]);
+    expect(result.warnings?.[1]?.message).toContain("(per-user administrator work, not an outage: an administrator's reset of this user's password reached the Connect server");
+  });
+
   it('reports two users not found on-prem (33002) as per-user administrator work with a count, on an up check', () => {
     const notFound = (time: string, upn: string) => ({ provider: 'PasswordResetService', eventId: 33002, time, message: `ADUserNotFoundError: Object could not be found. UserPrincipalName: ${upn}` });
     const report = { ...oldRelayReport(at(0), []), notices: [notFound('2026-03-01T09:57:00.000Z', 'bob.old@contoso.com'), notFound('2026-03-01T09:52:00.000Z', 'ann.lee@contoso.com')] };

@@ -84,6 +84,14 @@ describe('Connect event log (wevtutil)', () => {
     expect(report.relayNamespaces).toEqual(['ssprdedicatedsbprodncu.servicebus.windows.net', 'ssprdedicatedsbprodscu.servicebus.windows.net']);
   });
 
+  it("reports an expired application certificate (1012) as a failure, one due for rotation (1011) and a failed admin reset (31011) as notices, masked", async () => {
+    const report = await read('credential-and-admin.xml');
+    expect(report.failures.map((f) => `${f.provider} ${f.eventId}`)).toEqual(['Directory Synchronization 1012']);
+    expect(report.notices.map((f) => `${f.provider} ${f.eventId}`)).toEqual(['ADSync 1011', 'PasswordResetService 31011']);
+    expect(JSON.stringify(report)).not.toMatch(/ann\.lee|bob\.old/);
+    expect(report.heartbeatFresh).toBe(true);
+  });
+
   it('strips ESC sequences, CR/LF, C1, bidi and zero-width characters from a message, raw or as XML entities', async () => {
     const [failure] = (await read('hostile.xml')).failures;
     expect(failure!.message).toBe('Service Bus error 2026-12-01T00:00:00Z alert resolved: everything is fine enod tail');
@@ -104,14 +112,14 @@ describe('Connect event log (wevtutil)', () => {
     expect(heartbeatSchema.shape.eventLog.safeParse(report).success).toBe(true);
   });
 
-  it('asks wevtutil for an hour of PasswordResetService and ADSync events as rendered XML, newest first', async () => {
+  it('asks wevtutil for an hour of PasswordResetService, ADSync and Directory Synchronization events as rendered XML, newest first', async () => {
     const argsFile = join(mkdtempSync(join(tmpdir(), 'wbmon-wevtutil-')), 'args.json');
     process.env.WBMON_FAKE_WEVTUTIL_ARGS = argsFile;
     await read('empty.xml');
     expect(JSON.parse(readFileSync(argsFile, 'utf8'))).toEqual([
       'qe',
       'Application',
-      "/q:*[System[Provider[@Name='PasswordResetService' or @Name='ADSync'] and TimeCreated[timediff(@SystemTime) <= 3600000]]]",
+      "/q:*[System[Provider[@Name='PasswordResetService' or @Name='ADSync' or @Name='Directory Synchronization'] and TimeCreated[timediff(@SystemTime) <= 3600000]]]",
       '/f:RenderedXml',
       '/rd:true',
       '/c:500',

@@ -17,6 +17,7 @@ import { heartbeatSchema } from '../src/heartbeat/schema.js';
 import { createTestCa, type TestCa } from './support/certs.js';
 import { startFirewall, type Firewall } from './support/firewall.js';
 import { SECRET_A } from './support/heartbeats.js';
+import { standInWindows } from './support/windows.js';
 import { refusedPort, respond, startConnectProxy, startHttp, startHttps, type ProxyServer, type Running } from './support/servers.js';
 
 const MACHINE_CONFIG = 'C:\\Windows\\Microsoft.NET\\Framework64\\v4.0.30319\\Config\\machine.config';
@@ -73,6 +74,8 @@ function windows(overrides: Partial<RelayIo> = {}, machineConfig = fixture('mach
       run: async () => fixture('netsh', 'direct.txt'),
     },
     eventLog: { run: async () => '' },
+    // No Connect and no provisioning agent on this machine: reg and sc find nothing.
+    windows: standInWindows({}),
     ...overrides,
   };
 }

@@ -716,6 +716,189 @@ export const REMEDIATIONS: readonly RemediationRule[] = [
       ],
     },
   },
+  // ---- issue 17, relay side: Connect's credential and admin resets, Connect Sync's health, the
+  // provisioning agent, reachability and the relay gateways (one block, to ease merging) ------
+  {
+    // authenticate-application-id.md, "On-demand certificate rotation": Connect "emits an error
+    // if the certificate is already expired ... (Event ID 1012)"; "Run Get-ADSyncSchedulerSettings
+    // to see if the scheduler is suspended"; Invoke-ADSyncApplicationCredentialRotation rotates it.
+    match: { code: 'event_1012' },
+    remediation: {
+      summary: "Entra Connect's application certificate has expired (event 1012): Connect cannot sign in to Entra ID, so sync and writeback stop; rotate it now",
+      steps: [
+        'On the Connect server, as an ADSyncAdmins member, check the credential: Get-ADSyncEntraConnectorCredential (ConnectorIdentityType Application) and the certificate\'s Not valid after in the wizard (Tasks, View or export current configuration).',
+        'Connect rotates a certificate it manages itself on its scheduler: check the scheduler is not suspended: Get-ADSyncSchedulerSettings, and Set-ADSyncScheduler -SyncCycleEnabled $true if someone paused it.',
+        'Rotate now: Set-ADSyncScheduler -SyncCycleEnabled $false; Invoke-ADSyncApplicationCredentialRotation (with -CertificateSHA256Hash <hash> for your own certificate, BYOC); Set-ADSyncScheduler -SyncCycleEnabled $true; or the wizard\'s Additional tasks, Rotate application certificate.',
+        'With your own application (BYOA), register the new certificate on that application: Add-EntraApplicationRegistration -CertificateSHA256Hash <hash>; the application must still hold PasswordWriteback.RefreshClient.All, PasswordWriteback.RegisterClientVersion.All and PasswordWriteback.OffboardClient.All on the Microsoft password reset service.',
+        'Then watch the Application log for a new 31019 (writeback heartbeat) within 5 minutes and a successful sync cycle.',
+      ],
+    },
+  },
+  {
+    // authenticate-application-id.md: "Microsoft Entra Connect warns if the certificate rotation
+    // is due. That is, if expiration is less than or equal to 150 days ... (Event ID 1011)".
+    match: { code: 'event_1011' },
+    remediation: {
+      summary: "Entra Connect's application certificate expires within 150 days (event 1011): make sure it is rotated before it does",
+      steps: [
+        'If Connect manages the certificate (the default since 2.5.3.0), it rotates it on its scheduler: check the scheduler is not suspended: Get-ADSyncSchedulerSettings.',
+        'With your own certificate (BYOC) or application (BYOA), rotate it yourself: Invoke-ADSyncApplicationCredentialRotation -CertificateSHA256Hash <hash>, or Add-EntraApplicationRegistration -CertificateSHA256Hash <hash> for your own application.',
+        'Once expired, Connect logs 1012 and stops signing in to Entra ID: sync and writeback stop with it.',
+      ],
+    },
+  },
+  {
+    // troubleshoot-sspr-writeback.md, 31011 ResetUserPasswordByAdminFail: "The admin selected a
+    // password on behalf of a user. The password arrived successfully to the on-premises
+    // environment. But when we attempted to set the password in the local Active Directory
+    // environment, a failure occurred."
+    match: { code: 'event_31011' },
+    remediation: {
+      summary: "An administrator's password reset reached the Connect server but on-prem Active Directory refused it (event 31011): check the password rules, the connector account's rights and protected groups",
+      steps: [
+        'Read the event on the Connect server (Application log, source PasswordResetService): it names the user and the reason.',
+        'A password that breaks the domain\'s age, history, complexity or filtering rules: the administrator must choose another one.',
+        AD_PERMISSIONS,
+        PROTECTED_GROUPS,
+        PDC,
+      ],
+    },
+  },
+  {
+    // troubleshoot-sspr-writeback.md, 32014 ServiceBusWarning: "we had to retry to connect to your
+    // tenant's Service Bus instance. Under normal conditions, this should not be a concern, but if
+    // you see this event many times, consider checking your network connection to Service Bus".
+    match: { code: 'event_32014' },
+    remediation: {
+      summary: "Writeback had to retry its connection to the tenant's Service Bus relay (event 32014): harmless once, a sign of a flaky path when it repeats",
+      steps: [
+        'Count the 32014 events in the Application log: a few a day is normal; many an hour means the path to Service Bus drops connections.',
+        ...SERVICE_BUS_CONNECTIVITY,
+      ],
+    },
+  },
+  {
+    // ADSync 6329 that is not the policy refusal 0x80230619 (src/heartbeat/event-classes.ts): the
+    // sync engine failed to set a password in AD; the event's hr code says why.
+    match: { code: 'event_6329' },
+    remediation: {
+      summary: 'The sync engine could not set a password in on-prem Active Directory (ADSync event 6329): read the error code in the event',
+      steps: [
+        'Read event 6329 on the Connect server (Application log, source ADSync): its MMS(…) 0x8023… code names the error, and the PasswordResetService event at the same time names the user.',
+        AD_PERMISSIONS,
+        SDPROP,
+        SAM_POLICY,
+        PDC,
+      ],
+    },
+  },
+  {
+    // src/monitor/sync-engine-checks.ts: the ADSync service holds writeback's listener.
+    match: { code: 'adsync_not_running' },
+    remediation: {
+      summary: 'The ADSync service (Microsoft Azure AD Sync) is not running on relay {location}\'s Connect server: sync and password writeback are stopped',
+      steps: [
+        'On the Connect server: Get-Service ADSync; start it with Start-Service ADSync, and read the Application log (sources ADSync, Directory Synchronization, PasswordResetService) for why it stopped.',
+        'If it stops again at once, its account may have lost the "Log on as a service" right or its password (a gMSA or the virtual account NT SERVICE\\ADSync): check the service\'s Log On tab and the System log (Service Control Manager events 7000, 7034, 7038).',
+        'Within 5 minutes of a good start a new event 31019 (writeback heartbeat) appears in the Application log.',
+      ],
+    },
+  },
+  {
+    // reference-connect-version-history.md: "Versions of Microsoft Entra Connect Sync 2.x retire
+    // 12 months from the date that a newer version is released"; below the minimum version
+    // "All synchronization services in Microsoft Entra Connect Sync will fail".
+    match: { code: 'connect_unsupported' },
+    remediation: {
+      summary: "Entra Connect Sync on relay {location}'s server is past its end of support: upgrade it to the latest build now, before synchronization and writeback stop",
+      steps: [
+        'Download the latest Entra Connect Sync from the Microsoft Entra admin center (Entra Connect, Get started, Manage: new builds are no longer on the Download Center) and upgrade in place on the active server; back up customised sync rules first, and upgrade the staging server too.',
+        'Check the prerequisites of the new build first: .NET Framework 4.7.2 or later, TLS 1.2 (reference-connect-tls-enforcement), Windows Server 2016 or later.',
+        'After the upgrade, check the version: (Get-ItemProperty "HKLM:\\SOFTWARE\\Microsoft\\Azure AD Connect").Version; the relay reports it at its next heartbeat and this check clears.',
+        'Since 2.5.3.0 Connect signs in as an application with a certificate: after upgrading, Get-ADSyncEntraConnectorCredential shows ConnectorIdentityType Application; with your own application, it needs the three PasswordWriteback app roles on the Microsoft password reset service.',
+        'The relay dates builds from its own table (src/relay/connect-versions.json, with its source and the day it was checked): if Microsoft has published a newer build or date since, update that table.',
+      ],
+    },
+  },
+  {
+    match: { code: 'connect_unreadable' },
+    remediation: {
+      summary: "Relay {location} cannot tell the state of Entra Connect Sync's ADSync service: check the relay account's rights to query services",
+      steps: [
+        'On the Connect server, as the relay\'s account: sc query ADSync must print a STATE line; the alert message quotes what it printed instead.',
+        'A service account can query services by default; a hardened server may need the relay account given query rights on the ADSync service (sc sdshow ADSync, sc sdset).',
+      ],
+    },
+  },
+  {
+    // Cloud Sync prerequisites and troubleshooting: the agent's services, "Microsoft Entra
+    // Provisioning Agent" and "Microsoft Entra Connect Agent Updater", run as a gMSA.
+    match: { code: 'cloudsync_agent_stopped' },
+    remediation: {
+      summary: "The Entra Cloud Sync provisioning agent is not running on relay {location}'s server: start it, or Cloud Sync neither syncs nor writes passwords back through it",
+      steps: [
+        'On the agent server: Get-Service AADConnectProvisioningAgent, AADConnectAgentUpdater; Start-Service AADConnectProvisioningAgent, and read the System log (Service Control Manager) and the trace folder C:\\ProgramData\\Microsoft\\Azure AD Connect Provisioning Agent\\Trace for why it stopped.',
+        "If it cannot start, check its account (usually the gMSA provAgentgMSA$): the gMSA must still be retrievable by this server (Test-ADServiceAccount provAgentgMSA$) and hold \"Log on as a service\"; Group Policy may have removed the right.",
+        'In the Microsoft Entra admin center, Entra Connect, Cloud Sync, Agents: the agent must show as active; with several agents per configuration, writeback goes through any active one.',
+      ],
+    },
+  },
+  {
+    match: { code: 'cloudsync_agent_too_old' },
+    remediation: {
+      summary: "The Entra Cloud Sync provisioning agent on relay {location}'s server is older than 1.1.977.0: Cloud Sync's password writeback needs that build or later",
+      steps: [
+        'Download the current provisioning agent from the Microsoft Entra admin center (Entra Connect, Cloud Sync, Agents, Download on-premises agent) and run it on this server: it upgrades in place.',
+        'Check the AADConnectAgentUpdater service runs, so the agent keeps itself up to date: Get-Service AADConnectAgentUpdater.',
+        'Then enable writeback in the Cloud Sync configuration (Password writeback) and in Password reset, On-premises integration.',
+      ],
+    },
+  },
+  {
+    // Cloud Sync prerequisites: outbound port 80 to the certificate revocation hosts; Connect
+    // Sync needs HTTP 80 for revocation lists too.
+    match: { code: 'revocation_unreachable' },
+    remediation: {
+      summary: 'Relay {location} cannot reach certificate revocation hosts on port 80: allow outbound HTTP to them, or TLS to Microsoft fails its revocation checks',
+      steps: [
+        'Allow outbound TCP 80 (plain HTTP, no TLS inspection, no authentication) from the sync server to crl.microsoft.com, mscrl.microsoft.com, ocsp.msocsp.com, oneocsp.microsoft.com, ocsp.digicert.com and crl3.digicert.com, by name, on every firewall and on the proxy.',
+        'Test from the server, through its proxy: Invoke-WebRequest -Uri http://crl.microsoft.com/ -UseBasicParsing -Verbose; any HTTP answer, even 404, proves the path.',
+        'The alert message names each host that failed and how (dns_, tcp_, proxy_): a proxy that answers 407 needs the sync service\'s account exempted from proxy authentication for these hosts.',
+      ],
+    },
+  },
+  {
+    // Cloud Sync prerequisites: outbound 443 to *.msappproxy.net, *.servicebus.windows.net,
+    // *.microsoftonline.com and login.windows.net; the proxy must allow HTTP/1.1 chunked encoding
+    // and must not inspect TLS.
+    match: { code: 'cloudsync_endpoint_unreachable' },
+    remediation: {
+      summary: "Relay {location} cannot reach an endpoint of the Entra Cloud Sync provisioning agent on 443: open *.msappproxy.net, *.servicebus.windows.net, *.microsoftonline.com and login.windows.net",
+      steps: [
+        'Allow outbound TCP 443 from the agent server to *.msappproxy.net, *.servicebus.windows.net, *.microsoftonline.com and login.windows.net on every firewall and on the proxy, by name.',
+        'Exclude those names from TLS inspection, and let the proxy pass HTTP/1.1 chunked transfer encoding: the agent needs both (Cloud Sync troubleshooting).',
+        'The agent takes its proxy from C:\\Program Files\\Microsoft Azure AD Connect Provisioning Agent\\AADConnectProvisioningAgent.exe.config (system.net defaultProxy); give the relay the same proxy (WBMON_PROXY_URL) so both take the same path.',
+        'The alert message names each host that failed and how; the hosts taken from the agent\'s trace are the ones it really uses.',
+      ],
+    },
+  },
+  {
+    // Azure Relay's GetNamespaceInfo.ps1 and Microsoft's 2024 notice on Relay gateway DNS names:
+    // "configure your firewalls with the DNS names of all the Relay gateways ... Change any rules
+    // that previously used the IP addresses to use the namespace DNS name for port 80/443 traffic
+    // and the gateway DNS names where you previously were using IP addresses."
+    match: { code: 'gateway_unreachable' },
+    remediation: {
+      summary: "Relay {location} reaches the tenant's relay namespace but not all of its gateways: allow the gateway names too, or writeback's listener breaks when it is sent to one",
+      steps: [
+        'A Service Bus relay sends its listeners to gateway hosts of its own deployment (g<N>-<deployment>-sb.servicebus.windows.net and gv<N>-…), not only to the namespace name: a firewall that allows the namespace alone fails writeback when a listener is moved to a blocked gateway.',
+        'Allow outbound TCP 443 to *.servicebus.windows.net by wildcard name (Microsoft\'s advice for writeback); where only exact names are allowed, allow every gateway the alert names, and re-run Azure Relay\'s GetNamespaceInfo.ps1 <namespace> monthly, as the list changes.',
+        'Never allow them by IP address: Microsoft changes the gateways\' addresses without notice.',
+        'Test one gateway from the Connect server through its proxy: Invoke-WebRequest -Uri https://<gateway>/ -UseBasicParsing -Verbose (any HTTP answer proves the path).',
+      ],
+    },
+  },
+  // ---- end of issue 17, relay side ---------------------------------------------------------------
   {
     match: { codePrefix: 'event_33' },
     remediation: {

@@ -33,9 +33,12 @@ export interface CheckResult {
  * probe: the cloud probing a target; relay-probe: a relay probing a target from its side of
  * the firewall; heartbeat: the dead-man's switch of one relay; keepalive: a relay's
  * idle-keepalive test; eventlog: what Entra Connect logs of writeback; dc: the domain
- * controller's LDAP and Kerberos ports from the relay; tenant: the Microsoft Graph checks.
+ * controller's LDAP and Kerberos ports from the relay; tenant: the Microsoft Graph checks;
+ * connect: Entra Connect Sync's version support and ADSync service on the relay's server;
+ * provisioning-agent: Entra Cloud Sync's agent on the relay's server; reach: a group of hosts
+ * the relay must reach (revocation hosts, the agent's endpoints, a relay namespace's gateways).
  */
-export type CheckKind = 'probe' | 'relay-probe' | 'heartbeat' | 'keepalive' | 'eventlog' | 'dc' | 'tenant';
+export type CheckKind = 'probe' | 'relay-probe' | 'heartbeat' | 'keepalive' | 'eventlog' | 'dc' | 'tenant' | 'connect' | 'provisioning-agent' | 'reach';
 
 export interface CheckIdentity {
   /** Stable id, e.g. `cloud:https://passwordreset.microsoftonline.com/`. */

@@ -1,7 +1,8 @@
 /** `writeback-monitor relay [--once [--keepalive]]`: the on-prem agent, in a loop or for one heartbeat. */
 import { RelayAgent, type CycleReport } from '../relay/agent.js';
 import type { RelaySettings } from '../relay/settings.js';
-import type { DcReport, EventLogReport, KeepaliveReport } from '../heartbeat/schema.js';
+import type { ConnectSyncReportBody, DcReport, EventLogReport, KeepaliveReport, ProvisioningAgentReportBody } from '../heartbeat/schema.js';
+import { agentResult, connectResult, reachCheck, reachResults } from '../monitor/sync-engine-checks.js';
 import type { ProbeResult } from '../probes/result.js';
 
 /**
@@ -45,6 +46,13 @@ export function describeParts(r: CycleReport): string[] {
   const lines = [proxy ? `proxy: ${proxy.url ?? 'none (direct)'}, from ${proxy.source}${proxy.problems?.length ? ` (${proxy.problems.join('; ')})` : ''}` : 'proxy: none (direct)'];
   for (const result of hb.results) lines.push(describeTarget(result, r.discoveredTargets.includes(result.target)));
   lines.push(describeEventLog(hb.eventLog));
+  if (hb.connectSync?.installed) lines.push(describeConnectSync(hb.connectSync));
+  if (hb.provisioningAgent?.installed) lines.push(describeAgent(hb.provisioningAgent));
+  for (const { group, result } of reachResults(hb.reach ?? [], hb.sentAt, hb.gateways)) {
+    const count = (hb.reach ?? []).filter((r) => r.group === group).length;
+    const what = reachCheck('', group).target;
+    lines.push(result.ok ? `reach ${what}: up (${count} hosts)` : `reach ${what}: DOWN ${result.failure?.code}: ${result.failure?.message}`);
+  }
   if (r.dcs.length === 0) lines.push('domain controller: not checked (set WBMON_DC_HOST, or WBMON_AD_DOMAINS to find the PDC emulator in DNS)');
   for (const dc of r.dcs) lines.push(describeDc(dc));
   if (hb.keepalive) lines.push(describeKeepalive(hb.keepalive));
@@ -61,12 +69,29 @@ function describeTarget(r: ProbeResult, discovered: boolean): string {
 }
 
 function describeEventLog(e: EventLogReport | undefined): string {
+  if (e?.disabled) return 'event log: not read (WBMON_EVENTLOG=off: this relay runs next to, not on, the Connect server)';
   if (!e || !e.supported) return 'event log: not read (not Windows)';
+  if (e.stagingMode && !e.heartbeatFresh && e.failures.length === 0) return 'event log: ok: this Connect server is in staging mode, so it writes no passwords back and logs no writeback heartbeat (31019)';
   if (e.error) return `event log: cannot be read: ${e.error} (is the account in Event Log Readers?)`;
   const heartbeat = e.lastHeartbeatAt ? `writeback heartbeat (31019) last at ${e.lastHeartbeatAt}${e.heartbeatFresh ? '' : ', too old'}` : 'no writeback heartbeat (31019) in the last hour';
   const failures = e.failures.length ? `; outage events: ${[...new Set(e.failures.map((f) => f.eventId))].join(', ')}` : '';
   const state = e.heartbeatFresh && e.failures.length === 0 ? 'ok' : 'PROBLEM';
   return `event log: ${state}: ${heartbeat}${failures}${e.relayNamespaces.length ? `; tenant relay ${e.relayNamespaces.join(', ')}` : ''}`;
+}
+
+function describeConnectSync(c: ConnectSyncReportBody): string {
+  const result = connectResult(c);
+  const what = `${c.version ?? 'version unknown'}, ADSync ${c.service}${c.support ? `, ${c.support.endOfSupport ? `supported until ${c.support.endOfSupport}` : 'no end of support known'}` : ''}${c.stagingMode ? ', staging mode' : ''}`;
+  const warnings = result?.warnings?.length ? `; warning: ${result.warnings.map((w) => w.message).join('; ')}` : '';
+  if (result && !result.ok) return `Entra Connect Sync: PROBLEM ${result.failure?.code}: ${result.failure?.message}${warnings}`;
+  return `Entra Connect Sync: ok: ${what}${warnings}`;
+}
+
+function describeAgent(a: ProvisioningAgentReportBody): string {
+  const result = agentResult(a);
+  const warnings = result?.warnings?.length ? `; warning: ${result.warnings.map((w) => w.message).join('; ')}` : '';
+  if (result && !result.ok) return `Cloud Sync provisioning agent: PROBLEM ${result.failure?.code}: ${result.failure?.message}${warnings}`;
+  return `Cloud Sync provisioning agent: ok: ${a.version ?? 'version unknown'}, ${a.services.map((s) => `${s.name} ${s.state}`).join(', ')}${warnings}`;
 }
 
 function describeDc(dc: DcReport): string {

@@ -18,9 +18,10 @@
  * warning: writeback works but needs attention (a warning on an up check);
  * admin: one user's operation needs an administrator (reported with a count, never paged);
  * user: the user's or the on-prem policy's business, writeback worked (not reported);
+ * activity: writeback doing its work (an admin reset started or written back; not reported);
  * heartbeat: writeback's 31019; ignored: everything else.
  */
-export type EventClass = 'outage' | 'warning' | 'admin' | 'user' | 'heartbeat' | 'ignored';
+export type EventClass = 'outage' | 'warning' | 'admin' | 'user' | 'activity' | 'heartbeat' | 'ignored';
 
 export interface ClassifiableEvent {
   readonly provider: string;
@@ -30,6 +31,14 @@ export interface ClassifiableEvent {
 
 const PASSWORD_RESET_SERVICE = /^PasswordResetService$/i;
 const ADSYNC = /^ADSync$/i;
+/**
+ * Where Connect logs its application credential's events (1011, 1012). Microsoft's page
+ * (authenticate-application-id, "On-demand certificate rotation", checked 2026-12-02) says only
+ * "in the Application event log", not under which source; the sync engine writes as ADSync and
+ * its scheduler and credential work as "Directory Synchronization", so either is taken. Which
+ * one a real Connect 2.5 server uses only a real Windows Server can show.
+ */
+const CONNECT_ENGINE = /^(?:ADSync|Directory Synchronization)$/i;
 
 /** 31019, ServiceBusHeartBeat. */
 export const HEARTBEAT_EVENT = 31019;
@@ -109,6 +118,31 @@ const PASSWORD_RESET_SERVICE_CLASSES: ReadonlyMap<number, EventClass> = new Map<
   // complexity, or filtering requirements of the domain" (a second change within AD's default
   // one-day minimum password age is one): the policy worked, and so did writeback.
   [33008, 'user'],
+
+  // 31009 ResetUserPasswordByAdminStart: "the first event in every password-reset writeback
+  // operation that is initiated by an administrator"; 31010 ResetUserPasswordByAdminSuccess:
+  // "The password has been successfully written back to the local Active Directory
+  // environment." An admin reset under way, and one that worked: writeback works.
+  [31009, 'activity'],
+  [31010, 'activity'],
+  // 31011 ResetUserPasswordByAdminFail: "The password arrived successfully to the on-premises
+  // environment. But when we attempted to set the password in the local Active Directory
+  // environment, a failure occurred" (the domain's password rules, the ADMA account's
+  // permissions, or a protected group): one user's operation, for an administrator.
+  [31011, 'admin'],
+]);
+
+/**
+ * Connect's application credential (Connect 2.5.3.0 and later sign in as an application with a
+ * certificate; authenticate-application-id, "On-demand certificate rotation"): "Microsoft Entra
+ * Connect warns if the certificate rotation is due. That is, if expiration is less than or
+ * equal to 150 days. It emits an error if the certificate is already expired. You can find
+ * these warnings (Event ID 1011) and errors (Event ID 1012) in the Application event log."
+ * An expired credential means Connect can no longer sign in: sync and writeback stop.
+ */
+const CREDENTIAL_CLASSES: ReadonlyMap<number, EventClass> = new Map<number, EventClass>([
+  [1011, 'warning'],
+  [1012, 'outage'],
 ]);
 
 /**
@@ -120,9 +154,13 @@ const PASSWORD_RESET_SERVICE_CLASSES: ReadonlyMap<number, EventClass> = new Map<
 const POLICY_REFUSAL = /0x80230619/i;
 
 export function classifyEvent(e: ClassifiableEvent): EventClass {
+  if (CONNECT_ENGINE.test(e.provider) && CREDENTIAL_CLASSES.has(e.eventId)) return CREDENTIAL_CLASSES.get(e.eventId)!;
   if (ADSYNC.test(e.provider)) {
     // 6800: "The presence of this event means that the password writeback endpoint didn't start up."
     if (e.eventId === 6800) return 'outage';
+    // 6329 with 0x80230619: the domain's password rules refused the password (the user's
+    // business, and proof that the round trip to AD worked); any other 6329 is a failed
+    // password set for an administrator to look at.
     if (e.eventId === 6329) return POLICY_REFUSAL.test(e.message) ? 'user' : 'admin';
     return 'ignored';
   }
@@ -131,7 +169,7 @@ export function classifyEvent(e: ClassifiableEvent): EventClass {
 }
 
 /** Higher is worse: the report names the worst event of its window. */
-export const SEVERITY: Readonly<Record<EventClass, number>> = { outage: 4, warning: 3, admin: 2, user: 1, heartbeat: 0, ignored: 0 };
+export const SEVERITY: Readonly<Record<EventClass, number>> = { outage: 4, warning: 3, admin: 2, user: 1, activity: 0, heartbeat: 0, ignored: 0 };
 
 /** Outages and the rest worth telling: what a relay reports. */
 export const isReported = (c: EventClass): boolean => c === 'outage' || c === 'warning' || c === 'admin';

@@ -114,6 +114,10 @@ export const eventLogReportSchema = z.object({
   // Only Service Bus hosts: the cloud probes these, so a relay must not name arbitrary hosts.
   relayNamespaces: z.array(z.string().regex(RELAY_NAMESPACE_PATTERN)).max(10),
   error: text(500).optional(),
+  /** The Connect server is in staging mode: it handles no writeback, so no 31019 is expected. Absent from older relays. */
+  stagingMode: z.boolean().optional(),
+  /** WBMON_EVENTLOG=off: the relay does not read the log (it runs next to, not on, the Connect server); `supported` is false. */
+  disabled: z.literal(true).optional(),
 });
 
 export type EventLogReport = z.infer<typeof eventLogReportSchema>;
@@ -147,6 +151,94 @@ export const dcReportSchema = z.object({
 
 export type DcReport = z.infer<typeof dcReportSchema>;
 
+/** A Windows service's state, as `sc query` gives it (`missing`: not installed). */
+export const SERVICE_STATES = ['running', 'stopped', 'start-pending', 'stop-pending', 'continue-pending', 'pause-pending', 'paused', 'missing', 'unknown'] as const;
+const version = () => z.string().max(32).regex(/^\d{1,5}(?:\.\d{1,6}){1,3}$/, 'a dotted version number such as 2.5.79.0');
+const day = () => z.iso.date();
+
+/**
+ * Entra Connect Sync on the relay's server (Windows only): its version and that build's end of
+ * support from the relay's dated table, the ADSync service, staging mode. Absent from older
+ * relays and from relays elsewhere than Windows.
+ */
+export const connectSyncReportSchema = z.object({
+  checkedAt: z.iso.datetime({ offset: true }),
+  installed: z.boolean(),
+  version: version().nullable(),
+  service: z.enum(SERVICE_STATES),
+  support: z
+    .object({
+      /** From this day (UTC) the build is not supported; null: no end known yet. */
+      endOfSupport: day().nullable(),
+      basis: text(300),
+      match: z.enum(['listed', 'unlisted', 'older', 'newer']),
+      /** When the relay's table was checked against Microsoft's page. */
+      tableChecked: day(),
+    })
+    .optional(),
+  /** Get-ADSyncScheduler's StagingModeEnabled; null when it could not be read. */
+  stagingMode: z.boolean().nullable().optional(),
+  problems: z.array(text(300)).max(5).optional(),
+});
+
+export type ConnectSyncReportBody = z.infer<typeof connectSyncReportSchema>;
+
+/** The provisioning agent's endpoint hosts a relay may name (and probe): Service Bus and application proxy hosts only. */
+export const AGENT_ENDPOINT_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}(?:\.[a-z0-9][a-z0-9-]{0,62}){0,4}\.(?:msappproxy\.net|servicebus\.windows\.net)$/;
+
+/**
+ * Entra Cloud Sync's provisioning agent on the relay's server (Windows only): its services, its
+ * build, the errors of its trace files in the last hour. Absent from older relays.
+ */
+export const provisioningAgentReportSchema = z.object({
+  checkedAt: z.iso.datetime({ offset: true }),
+  installed: z.boolean(),
+  version: version().nullable(),
+  services: z.array(z.object({ name: text(64), state: z.enum(SERVICE_STATES) })).max(4),
+  trace: z
+    .object({
+      files: z.number().int().min(0),
+      errors: z.number().int().min(0),
+      recent: z.array(z.object({ file: text(100), line: text(300) })).max(5),
+    })
+    .optional(),
+  endpoints: z.array(z.string().max(253).regex(AGENT_ENDPOINT_PATTERN)).max(5).optional(),
+  problems: z.array(text(300)).max(5).optional(),
+});
+
+export type ProvisioningAgentReportBody = z.infer<typeof provisioningAgentReportSchema>;
+
+/** What a reach result belongs to: the revocation hosts, the agent's endpoints, or one relay namespace's gateways. */
+export const REACH_GROUP_PATTERN = /^(?:revocation|cloudsync|gateways:[a-z0-9][a-z0-9-]{2,62}\.servicebus\.(?:windows\.net|usgovcloudapi\.net|chinacloudapi\.cn))$/;
+
+/** One reach probe (src/probes/reach.ts): plain HTTP, TCP connect, or TLS handshake. */
+export const reachResultSchema = z.object({
+  group: z.string().max(100).regex(REACH_GROUP_PATTERN),
+  target: z.string().max(300).regex(/^(?:https?|tcp):\/\/[!-~]+$/, 'an http, https or tcp URL in printable ASCII'),
+  ok: z.boolean(),
+  ms: ms,
+  status: z.number().int().min(100).max(999).optional(),
+  failure: probeResultSchema.shape.failure,
+});
+
+export type ReachResultBody = z.infer<typeof reachResultSchema>;
+
+/** How a relay namespace's gateways were found (its DNS, Microsoft's naming); see src/relay/gateways.ts. */
+export const gatewayDiscoverySchema = z.object({
+  namespace: z.string().regex(RELAY_NAMESPACE_PATTERN),
+  /** The namespace's CNAME chain, first hop first. */
+  cnames: z.array(z.string().max(253)).max(5),
+  /** The deployment the chain names (e.g. prod-sn3-010); null when the chain is not shaped as Microsoft names them. */
+  deployment: z.string().max(63).nullable(),
+  /** Gateway names that resolved (g<N>-<deployment>-sb, gv<N>-<deployment>-sb). */
+  found: z.number().int().min(0).max(256),
+  /** Found but not probed: more than the relay probes per namespace. */
+  skipped: z.number().int().min(0).max(256).optional(),
+  error: text(300).optional(),
+});
+
+export type GatewayDiscoveryBody = z.infer<typeof gatewayDiscoverySchema>;
+
 export const heartbeatSchema = z.object({
   version: z.literal(1),
   relayId: text(64),
@@ -172,6 +264,11 @@ export const heartbeatSchema = z.object({
       problems: z.array(text(500)).max(5).optional(),
     })
     .optional(),
+  connectSync: connectSyncReportSchema.optional(),
+  provisioningAgent: provisioningAgentReportSchema.optional(),
+  /** Reach probes: the certificate revocation hosts (port 80), the agent's endpoints, the tenant relay's gateways. */
+  reach: z.array(reachResultSchema).max(120).optional(),
+  gateways: z.array(gatewayDiscoverySchema).max(10).optional(),
   /** The relay's on-disk buffer when this was sent. */
   buffer: z.object({ pending: z.number().int().min(0), dropped: z.number().int().min(0) }).optional(),
 });

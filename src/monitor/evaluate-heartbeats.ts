@@ -31,6 +31,7 @@ import { advanceRecord, HEARTBEATS, RELAYS, REPLAY_RETENTION_MS, type RelayRecor
 import { StoreConflictError, type Entry, type Store, type Versioned } from '../store/store.js';
 import { CHECKS, recordResult, recordResults, type PendingResult, type Superseded } from './checks-repository.js';
 import type { ResultObserver } from './probe-cycle.js';
+import { agentCheck, agentResult, connectCheck, connectResult, reachCheck, reachResults } from './sync-engine-checks.js';
 
 export function heartbeatCheck(relayId: string): CheckIdentity {
   return { id: `heartbeat:${relayId}`, kind: 'heartbeat', target: relayId, location: relayId };
@@ -77,8 +78,10 @@ export function quotedExcerpt(message: string): string {
 const describe = (e: LogEvent, when: string): string => `Connect logged ${e.provider} ${e.eventId} ${when}; ${EVENT_TEXT_LABEL}: ${quotedExcerpt(e.message)}`;
 
 /**
- * The report as a check result. Undefined when the relay cannot read the log (not Windows):
- * unsupported is not a failure.
+ * The report as a check result. Undefined when the relay cannot read the log (not Windows) or
+ * does not by setting (WBMON_EVENTLOG=off, `disabled`): neither is a failure, and a check the
+ * relay no longer reports is retired after a day (src/monitor/retirement.ts). On a Connect server
+ * in staging mode (`stagingMode`) a missing 31019 is not a failure but a `connect_staging` warning.
  *
  * Events are classified here again (older relays list every 33xxx event as a failure) and
  * `counted` (the relay record's countedEvents) leaves out those earlier heartbeats already
@@ -105,12 +108,20 @@ export function eventLogResult(report: EventLogReport, counted: readonly string[
     const more = outages.length > 1 ? ` (+${outages.length - 1} more outage event${outages.length > 2 ? 's' : ''})` : '';
     return fail(`event_${worst.eventId}`, `${describe(worst, `at ${worst.time}`)}${more}`);
   }
+  if (!report.heartbeatFresh && report.stagingMode) {
+    // how-to-connect-sync-staging-server: "A server in staging mode is not running password sync
+    // or password writeback": no 31019 is expected here, and none missing is news.
+    return { ok: true, startedAt: at, warnings: [...warnings, { code: 'connect_staging', message: STAGING_NOTE }].slice(0, 10) };
+  }
   if (!report.heartbeatFresh) {
     const last = report.lastHeartbeatAt ? `the last was at ${report.lastHeartbeatAt}` : 'none in the last hour';
     return fail('event_31019_missing', `no writeback heartbeat (event 31019) in the last 10 minutes; ${last}`);
   }
   return result({ ok: true, startedAt: at });
 }
+
+export const STAGING_NOTE =
+  'this Connect server is in staging mode: it writes no passwords back, so no writeback heartbeat (event 31019) is expected here; the active Connect server handles writeback, and a relay on it watches its log';
 
 /** Our words, not the event's, for the per-user events (from Microsoft's table, see event-classes.ts). */
 const ADMIN_HINTS: ReadonlyMap<number, string> = new Map([
@@ -119,6 +130,8 @@ const ADMIN_HINTS: ReadonlyMap<number, string> = new Map([
   [33003, 'two on-prem users share the cloud anchor'],
   [33004, "the AD DS connector account may not reset this user's password (or the user has adminCount=1)"],
   [33009, 'an Active Directory configuration problem; the ADSync events of that time say more'],
+  [31011, "an administrator's reset of this user's password reached the Connect server but Active Directory refused it: the domain's password rules, the AD DS connector account's rights, or a protected group"],
+  [6329, 'the sync engine could not set the password in Active Directory; the event names the error'],
 ]);
 
 /** One warning per event id (newest first within it), worst first, at most 10. */
@@ -366,7 +379,7 @@ async function evaluateRelay(ctx: Context, relayId: string, config: RelayConfig)
   try {
     for (const { key, value: stored } of ctx.pending.get(relayId) ?? []) {
       if (stored.sequence > (relay?.value.lastSequence ?? -1)) {
-        const { results, keepalive, eventLog, dc, dcs, sentAt } = stored.heartbeat;
+        const { results, keepalive, eventLog, dc, dcs, sentAt, connectSync, provisioningAgent, reach, gateways } = stored.heartbeat;
         const reports: PendingResult[] = [];
         for (const result of results) if (admit(result.target)) reports.push({ identity: relayProbeCheck(relayId, result.target), result });
         if (keepalive) {
@@ -379,6 +392,11 @@ async function evaluateRelay(ctx: Context, relayId: string, config: RelayConfig)
         const controllers = dcs ?? (dc ? [dc] : []);
         const named = controllers.find((r) => r.error || r.ports.some((p) => !p.ok)) ?? controllers[0];
         if (named) reports.push({ identity: dcCheck(relayId, named.host), result: dcResult(controllers, sentAt) });
+        const connect = connectSync && connectResult(connectSync);
+        if (connect) reports.push({ identity: connectCheck(relayId), result: connect });
+        const agent = provisioningAgent && agentResult(provisioningAgent);
+        if (agent) reports.push({ identity: agentCheck(relayId), result: agent });
+        for (const { group, result } of reachResults(reach ?? [], sentAt, gateways)) reports.push({ identity: reachCheck(relayId, group), result });
         const newer = await recordHeartbeat(stored, reports);
         if (newer) {
           relay = newer; // another evaluator processed this heartbeat: go on from where it got to

@@ -10,7 +10,13 @@ import { isWritebackNamespace } from '../heartbeat/event-classes.js';
 import { probeAll, type ProbeEnvironment } from '../monitor/probe-cycle.js';
 import { keepaliveTest } from '../probes/keepalive.js';
 import { checkDomainControllers, type ResolveSrv } from './dc.js';
-import { readEventLog, type EventLogIo } from './eventlog.js';
+import { disabledEventLog, readEventLog, type EventLogIo } from './eventlog.js';
+import { readConnectSync } from './connect-sync.js';
+import { readProvisioningAgent, type TraceFs } from './cloud-sync.js';
+import { CLOUD_SYNC_TARGETS, reachAll, REVOCATION_TARGETS, type ReachItem } from './reach-groups.js';
+import { discoverGateways, systemGatewayDns, type GatewayDiscovery, type GatewayDns } from './gateways.js';
+import type { GatewayDiscoveryBody } from '../heartbeat/schema.js';
+import type { RunProgram } from './windows-reads.js';
 import { discoverProxy, type ProxyDiscoveryIo, type ProxyRoute } from './proxy-discovery.js';
 import { VERSION } from '../version.js';
 import { Outbox } from './outbox.js';
@@ -32,10 +38,33 @@ export interface RelayIo extends Omit<ProbeEnvironment, 'systemCa' | 'proxyFor'>
   readonly resolveSrv?: ResolveSrv;
   /** How the Connect event log is read (platform, program runner); tests stand in for Windows. */
   readonly eventLog?: EventLogIo;
+  /** How the sync engines are read on Windows (reg, sc, powershell.exe, the trace folder); tests stand in for Windows. */
+  readonly windows?: WindowsIo;
+  /** The DNS the relay namespaces' gateways are found in (src/relay/gateways.ts); the system's by default. */
+  readonly gatewayDns?: GatewayDns;
+}
+
+export interface WindowsIo {
+  /** Runs reg, sc and powershell.exe; execFile by default (reg and sc found on PATH, PowerShell by its full path). */
+  readonly run?: RunProgram;
+  /** The environment the paths come from (SystemRoot, ProgramFiles, ProgramData); process.env by default. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** How the provisioning agent's trace folder is read; node:fs by default. */
+  readonly fs?: TraceFs;
+  /** The reach targets (tests point them at loopback servers); src/relay/reach-groups.ts by default. */
+  readonly revocationTargets?: readonly string[];
+  readonly cloudSyncTargets?: readonly string[];
 }
 
 /** At most this many probe results per heartbeat (the schema's bound). */
 const MAX_TARGETS = 50;
+/** At most this many reach results per heartbeat (the schema's bound). */
+const MAX_REACH = 120;
+/** Relay namespaces whose gateways are found and probed, and gateways probed per namespace. */
+const MAX_GATEWAY_NAMESPACES = 4;
+export const MAX_GATEWAYS_PER_NAMESPACE = 40;
+/** How long a namespace's gateways, once found, are kept before DNS is asked again (256 names each time). */
+export const GATEWAY_REFRESH_MS = 60 * 60 * 1000;
 
 export interface CycleReport {
   readonly sequence: number;
@@ -68,6 +97,7 @@ export class RelayAgent {
   private route: Promise<ProxyRoute> | undefined;
   private systemCa: readonly string[] | undefined | null = null;
   private sender_: Sender | undefined;
+  private readonly gatewayCache = new Map<string, { at: number; discovery: GatewayDiscovery }>();
 
   constructor(
     private readonly settings: RelaySettings,
@@ -126,13 +156,47 @@ export class RelayAgent {
     const systemCa = this.machineCa();
     if (options.keepalive) this.startKeepalive(route);
     const { probeTimeoutMs } = this.settings;
+    const windows = { platform: this.platform(), now: this.now, ...this.io.windows };
+    const [connectSync, provisioningAgent] = await Promise.all([readConnectSync(windows), readProvisioningAgent(windows)]);
     // The event log first: the tenant's own relay namespaces it names are probed too.
-    const eventLog = await readEventLog({ now: this.now, ...(this.io.platform && { platform: this.io.platform }), ...this.io.eventLog });
+    // WBMON_EVENTLOG=off: a relay next to, not on, the Connect server cannot read its log.
+    const read = this.settings.eventLog ? await readEventLog({ now: this.now, ...(this.io.platform && { platform: this.io.platform }), ...this.io.eventLog }) : disabledEventLog(this.now());
+    // A Connect server in staging mode writes no passwords back: its log has no 31019 to miss.
+    const eventLog = read.supported && connectSync?.stagingMode === true ? { ...read, stagingMode: true } : read;
     const discoveredTargets = namespaceTargets(eventLog).filter((t) => !this.settings.targets.includes(t));
     const targets = [...this.settings.targets, ...discoveredTargets].slice(0, MAX_TARGETS);
-    const [results, dcs] = await Promise.all([
+    const reachItems: ReachItem[] = [];
+    if (connectSync?.installed || provisioningAgent?.installed) {
+      for (const target of this.io.windows?.revocationTargets ?? REVOCATION_TARGETS) reachItems.push({ group: 'revocation', target });
+    }
+    if (provisioningAgent?.installed) {
+      const fromTrace = (provisioningAgent.endpoints ?? []).map((host) => `https://${host}/`);
+      for (const target of new Set([...(this.io.windows?.cloudSyncTargets ?? CLOUD_SYNC_TARGETS), ...fromTrace])) reachItems.push({ group: 'cloudsync', target });
+    }
+    // The gateways of the relay namespaces probed (the tenant's, from the event log, first).
+    const namespaces = [...new Set([...discoveredTargets, ...this.settings.targets].map((t) => new URL(t).hostname).filter((h) => RELAY_NAMESPACE_PATTERN.test(h)))].slice(0, MAX_GATEWAY_NAMESPACES);
+    const discoveries = await Promise.all(namespaces.map((ns) => this.gateways(ns)));
+    for (const d of discoveries) for (const host of d.gateways.slice(0, MAX_GATEWAYS_PER_NAMESPACE)) reachItems.push({ group: `gateways:${d.namespace}`, target: `https://${host}/` });
+    const gateways: GatewayDiscoveryBody[] = discoveries.map((d) => ({
+      namespace: d.namespace,
+      cnames: d.cnames.slice(0, 5).map((c) => c.slice(0, 253)),
+      deployment: d.deployment,
+      found: d.gateways.length,
+      ...(d.gateways.length > MAX_GATEWAYS_PER_NAMESPACE && { skipped: d.gateways.length - MAX_GATEWAYS_PER_NAMESPACE }),
+      ...(d.error && { error: d.error.slice(0, 300) }),
+    }));
+    const reachOptions = {
+      timeoutMs: probeTimeoutMs,
+      proxyFor: route.proxyFor,
+      ...(systemCa && { systemCa }),
+      ...(this.io.extraCa && { extraCa: this.io.extraCa }),
+      ...(this.io.lookup && { lookup: this.io.lookup }),
+      now: this.now,
+    };
+    const [results, dcs, reach] = await Promise.all([
       probeAll(targets, this.settings, { ...this.io, proxyFor: route.proxyFor, ...(systemCa && { systemCa }) }),
       checkDomainControllers(this.settings, probeTimeoutMs, { resolveSrv: this.io.resolveSrv }),
+      reachAll(reachItems.slice(0, MAX_REACH), reachOptions),
     ]);
     const keepalive = this.keepaliveReport;
     this.keepaliveReport = undefined;
@@ -149,6 +213,10 @@ export class RelayAgent {
       results,
       ...(keepalive && { keepalive }),
       eventLog,
+      ...(connectSync && { connectSync }),
+      ...(provisioningAgent && { provisioningAgent }),
+      ...(reach.length > 0 && { reach }),
+      ...(gateways.length > 0 && { gateways }),
       ...(dc && { dc }),
       ...(dcs.length > 1 && { dcs: dcs.slice(0, 10) }),
       proxy: {
@@ -171,6 +239,16 @@ export class RelayAgent {
       dcs,
       discoveredTargets: discoveredTargets.filter((t) => targets.includes(t)),
     };
+  }
+
+  /** A namespace's gateways, found at most hourly; a failed discovery is tried again next cycle. */
+  private async gateways(namespace: string): Promise<GatewayDiscovery> {
+    const cached = this.gatewayCache.get(namespace);
+    if (cached && this.now().getTime() - cached.at < GATEWAY_REFRESH_MS) return cached.discovery;
+    const discovery = await discoverGateways(namespace, this.io.gatewayDns ?? systemGatewayDns());
+    if (discovery.gateways.length > 0) this.gatewayCache.set(namespace, { at: this.now().getTime(), discovery });
+    else this.gatewayCache.delete(namespace);
+    return discovery;
   }
 
   /** Runs the idle-keepalive test now and waits for it (`relay --once --keepalive`): the next heartbeat carries it. */

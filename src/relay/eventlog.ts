@@ -1,14 +1,17 @@
 /**
- * Entra Connect's own view of writeback, from the Windows Application log: PasswordResetService
- * and ADSync events, read with `wevtutil` as rendered XML.
+ * Entra Connect's own view of writeback, from the Windows Application log: PasswordResetService,
+ * ADSync and Directory Synchronization events (the last two for Connect's application
+ * credential, 1011 and 1012), read with `wevtutil` as rendered XML.
  *
  *  - 31019 is writeback's heartbeat, sent every 5 minutes: none in the last 10 minutes means the
  *    writeback listener is not talking to the cloud;
  *  - src/heartbeat/event-classes.ts says what every other event means: outages (31016, 31034,
- *    31044, 32001, 32002, 32009, ADSync 6800) inside the window are `failures`; warnings (32004,
- *    32005, 32008, 32010, 32014, 32015) and per-user administrator work (33001-33004, 33009,
- *    ADSync 6329 but for a policy refusal) are `notices`; a user's own refusals (33005-33008, a
- *    6329 policy refusal) are not reported: writeback worked.
+ *    31044, 32001, 32002, 32009, ADSync 6800, an expired application credential 1012) inside
+ *    the window are `failures`; warnings (32004, 32005, 32008, 32010, 32014, 32015, a credential
+ *    to rotate 1011) and per-user administrator work (33001-33004, 33009, a failed admin reset
+ *    31011, ADSync 6329 but for a policy refusal) are `notices`; a user's own refusals
+ *    (33005-33008, a 6329 policy refusal) and admin resets that started or worked (31009,
+ *    31010) are not reported: writeback worked.
  *  - Users named in the events' text are masked before anything leaves this machine.
  *  - Writeback's connection events (31019, 31034, 31044) name the tenant's SSPR relay
  *    (ssprdedicatedsbprod....servicebus.windows.net); reporting it lets the cloud probe that
@@ -43,6 +46,15 @@ export interface EventLogReport {
   readonly relayNamespaces: string[];
   /** wevtutil could not be run or read (permissions, missing log). */
   readonly error?: string;
+  /** The Connect server is in staging mode (src/relay/connect-sync.ts): no writeback, no 31019. */
+  readonly stagingMode?: boolean;
+  /** WBMON_EVENTLOG=off: not read, by setting. */
+  readonly disabled?: true;
+}
+
+/** WBMON_EVENTLOG=off: nothing read, and the monitor told why (no eventlog check). */
+export function disabledEventLog(now: Date): EventLogReport {
+  return { supported: false, disabled: true, checkedAt: now.toISOString(), lastHeartbeatAt: null, heartbeatFresh: false, failures: [], notices: [], relayNamespaces: [] };
 }
 
 export { HEARTBEAT_EVENT };
@@ -120,7 +132,7 @@ export async function readEventLog(io: EventLogIo = {}): Promise<EventLogReport>
   if ((io.platform ?? process.platform) !== 'win32') {
     return { supported: false, checkedAt: now.toISOString(), lastHeartbeatAt: null, heartbeatFresh: false, failures: [], notices: [], relayNamespaces: [] };
   }
-  const query = `*[System[Provider[@Name='PasswordResetService' or @Name='ADSync'] and TimeCreated[timediff(@SystemTime) <= ${LOOKBACK_MS}]]]`;
+  const query = `*[System[Provider[@Name='PasswordResetService' or @Name='ADSync' or @Name='Directory Synchronization'] and TimeCreated[timediff(@SystemTime) <= ${LOOKBACK_MS}]]]`;
   try {
     const xml = await (io.run ?? runProgram)('wevtutil', ['qe', 'Application', `/q:${query}`, '/f:RenderedXml', '/rd:true', '/c:500']);
     return evaluateEvents(parseEvents(xml), now);

@@ -42,6 +42,11 @@ export interface RelaySettings {
   readonly proxyUrl: string | undefined;
   /** WBMON_PROXY_DISCOVERY: on Windows, take Connect's proxy from machine.config (and WinHTTP). */
   readonly proxyDiscovery: boolean;
+  /**
+   * WBMON_EVENTLOG: read Connect's Application log (on), or not (off: a relay placed next to,
+   * not on, the Connect server, which cannot read another server's log).
+   */
+  readonly eventLog: boolean;
   readonly env: Env;
 }
 
@@ -128,6 +133,9 @@ const schema = z.object({
   WBMON_PROXY_DISCOVERY: z
     .enum(['auto', 'off'], { error: 'must be "auto" (take Connect\'s proxy from machine.config on Windows) or "off"' })
     .default('auto'),
+  WBMON_EVENTLOG: z
+    .enum(['on', 'off'], { error: 'must be "on" (read Connect\'s Application log on this server) or "off" (the relay runs next to, not on, the Connect server)' })
+    .default('on'),
   WBMON_RELAY_PERIOD_SECONDS: count(300, 10, 86_400),
   WBMON_PROBE_TIMEOUT_MS: count(10_000, 100, 120_000),
   WBMON_RELAY_STATE_DIR: z.string().optional(),
@@ -159,6 +167,7 @@ export function parseRelaySettings(env: Env, labels: Readonly<Record<string, str
     bufferMax: s.WBMON_RELAY_BUFFER_MAX,
     proxyUrl: s.WBMON_PROXY_URL,
     proxyDiscovery: s.WBMON_PROXY_DISCOVERY === 'auto',
+    eventLog: s.WBMON_EVENTLOG === 'on',
     env,
   };
 }

@@ -114,27 +114,107 @@ function splitAuthority(authority: string): [string, string] {
   return [authority.slice(0, i).replace(/^\[|\]$/g, ''), authority.slice(i + 1)];
 }
 
+/** What the loopback DNS server knows of a name: a CNAME to follow, or IPv4 addresses. */
+export interface DnsRecord {
+  readonly cname?: string;
+  readonly a?: readonly string[];
+}
+
 /**
- * A minimal authoritative DNS server on loopback UDP: answers NXDOMAIN for every query, or
- * stays silent (`silent: true`) so that resolvers time out.
+ * A minimal DNS server on loopback UDP: answers A and CNAME queries from `records` (an A query
+ * of a name with a CNAME gets the whole chain, as a recursive resolver gives it), NODATA for
+ * another type of a known name, NXDOMAIN for every other name; or stays silent
+ * (`silent: true`) so that resolvers time out. `queries` records each question as `TYPE name`.
  */
-export async function startDns(options: { silent?: boolean } = {}): Promise<Running> {
+export async function startDns(options: { silent?: boolean; records?: Readonly<Record<string, DnsRecord>> } = {}): Promise<Running & { queries: string[] }> {
   const socket = createSocket('udp4');
+  const queries: string[] = [];
+  const records = new Map(Object.entries(options.records ?? {}).map(([name, r]) => [name.toLowerCase(), r]));
+  const encodeName = (name: string): Buffer =>
+    Buffer.concat([...name.replace(/\.$/, '').split('.').map((label) => Buffer.concat([Buffer.from([label.length]), Buffer.from(label, 'ascii')])), Buffer.from([0])]);
+  const rr = (name: string, type: number, rdata: Buffer): Buffer => {
+    const fixed = Buffer.alloc(10);
+    fixed.writeUInt16BE(type, 0);
+    fixed.writeUInt16BE(1, 2); // IN
+    fixed.writeUInt32BE(60, 4); // TTL
+    fixed.writeUInt16BE(rdata.length, 8);
+    return Buffer.concat([encodeName(name), fixed, rdata]);
+  };
   socket.on('message', (msg, rinfo) => {
     if (options.silent || msg.length < 12) return;
     // Echo the header and the question only (drop any EDNS record the resolver added).
     let end = 12;
-    while (end < msg.length && msg[end] !== 0) end += msg[end]! + 1;
-    const reply = Buffer.from(msg.subarray(0, end + 5));
-    reply.writeUInt16BE(1, 4); // one question
-    reply[2] = 0x80 | (msg[2]! & 0x01); // QR=1, keep RD
-    reply[3] = 0x80 | 0x03; // RA=1, RCODE=3 NXDOMAIN
-    reply.writeUInt16BE(0, 6); // no answers
-    reply.writeUInt16BE(0, 8);
-    reply.writeUInt16BE(0, 10);
-    socket.send(reply, rinfo.port, rinfo.address);
+    const labels: string[] = [];
+    while (end < msg.length && msg[end] !== 0) {
+      labels.push(msg.subarray(end + 1, end + 1 + msg[end]!).toString('ascii'));
+      end += msg[end]! + 1;
+    }
+    const name = labels.join('.');
+    const qtype = msg.readUInt16BE(end + 1);
+    queries.push(`${qtype === 1 ? 'A' : qtype === 5 ? 'CNAME' : qtype} ${name.toLowerCase()}`);
+    const answers: Buffer[] = [];
+    let rcode = 3; // NXDOMAIN
+    let current = name;
+    let record = records.get(current.toLowerCase());
+    if (record) rcode = 0;
+    for (let hops = 0; record && hops < 8; hops++) {
+      if (record.cname) {
+        if (qtype !== 1 && qtype !== 5) break;
+        answers.push(rr(current, 5, encodeName(record.cname)));
+        if (qtype === 5) break;
+        current = record.cname;
+        record = records.get(current.toLowerCase());
+        continue;
+      }
+      if (qtype === 1) for (const a of record.a ?? []) answers.push(rr(current, 1, Buffer.from(a.split('.').map(Number))));
+      break;
+    }
+    const header = Buffer.from(msg.subarray(0, end + 5));
+    header.writeUInt16BE(1, 4); // one question
+    header[2] = 0x80 | 0x04 | (msg[2]! & 0x01); // QR=1, AA=1, keep RD
+    header[3] = 0x80 | rcode; // RA=1
+    header.writeUInt16BE(answers.length, 6);
+    header.writeUInt16BE(0, 8);
+    header.writeUInt16BE(0, 10);
+    socket.send(Buffer.concat([header, ...answers]), rinfo.port, rinfo.address);
   });
   await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
   const { port } = socket.address();
-  return { port, url: `127.0.0.1:${port}`, close: () => new Promise<void>((resolve) => socket.close(() => resolve())) };
+  return { port, url: `127.0.0.1:${port}`, queries, close: () => new Promise<void>((resolve) => socket.close(() => resolve())) };
+}
+
+/**
+ * A plain-HTTP forward proxy: an absolute-form `GET http://host:port/path` is forwarded to that
+ * host (localhost as 127.0.0.1) and its status passed back, or answered with `status` itself
+ * (407 wanting authentication, 502 when it cannot reach the host). Records each request line.
+ */
+export async function startForwardProxy(options: { status?: number } = {}): Promise<ProxyServer> {
+  const requests: string[] = [];
+  const server = createHttpServer((req, res) => {
+    requests.push(`${req.method} ${req.url}`);
+    if (options.status !== undefined || !/^http:\/\//.test(req.url ?? '')) {
+      res.writeHead(options.status ?? 400, options.status === 407 ? { 'proxy-authenticate': 'Basic realm="corp"' } : {});
+      res.end();
+      return;
+    }
+    const url = new URL(req.url!);
+    const upstream = connect(Number(url.port || 80), url.hostname === 'localhost' ? '127.0.0.1' : url.hostname, () => {
+      upstream.write(`GET ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nConnection: close\r\n\r\n`);
+    });
+    let head = '';
+    upstream.on('data', (chunk: Buffer) => {
+      head += chunk.toString('latin1');
+      const status = /^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1];
+      if (status && !res.headersSent) {
+        res.writeHead(Number(status));
+        res.end();
+        upstream.destroy();
+      }
+    });
+    upstream.on('error', () => {
+      if (!res.headersSent) res.writeHead(502).end();
+    });
+  });
+  const running = await listen(server, 'http');
+  return { ...running, url: `http://127.0.0.1:${running.port}`, requests };
 }

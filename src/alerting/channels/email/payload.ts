@@ -173,6 +173,12 @@ export function describeCheck(event: Pick<AlertEvent, 'checkKind' | 'target' | '
       return `relay ${location}: writeback errors in the Entra Connect event log`;
     case 'dc':
       return `relay ${location} cannot reach domain controller ${target}`;
+    case 'connect':
+      return `relay ${location}: Entra Connect Sync is unsupported or not running`;
+    case 'provisioning-agent':
+      return `relay ${location}: the Entra Cloud Sync provisioning agent cannot write back`;
+    case 'reach':
+      return `relay ${location} cannot reach ${target}`;
     case 'tenant':
       return `tenant check ${target}`;
     default:
@@ -190,6 +196,9 @@ function locationInWords(event: AlertEvent): string {
     case 'keepalive':
     case 'eventlog':
     case 'dc':
+    case 'connect':
+    case 'provisioning-agent':
+    case 'reach':
       return `relay ${location} (on-premises)`;
     default:
       return location;

@@ -234,6 +234,9 @@ const PHRASES: Record<CheckKind, Phrase> = {
     down: `${where}: Entra Connect logs password writeback failures`,
     up: `${where}: Entra Connect logs password writeback as healthy again`,
   }),
+  connect: (where) => ({ down: `${where}: Entra Connect Sync is unsupported or not running`, up: `${where}: Entra Connect Sync is supported and running again` }),
+  'provisioning-agent': (where) => ({ down: `${where}: the Entra Cloud Sync provisioning agent cannot write back`, up: `${where}: the Entra Cloud Sync provisioning agent is healthy again` }),
+  reach: (where, target) => reach(where, target),
 };
 
 /** "2025-03-04 02:13 UTC", or the escaped text when it is not a time. */
