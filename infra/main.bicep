@@ -334,6 +334,9 @@ var monitorAppSettings = union(
   empty(emailVia) ? {} : { WBMON_EMAIL_VIA: emailVia },
   // The Functions host's own switch for one function (AzureWebJobs.<name>.Disabled).
   tenantChecks ? {} : { 'AzureWebJobs.checkTenant.Disabled': 'true' },
+  // Flex Consumption cannot resolve references to a vault with restricted network access: the
+  // app reads those secrets itself, through the private endpoint (src/config/keyvault-references.ts).
+  privateNetworking ? { WBMON_KEY_VAULT_URL: keyVault.outputs.uri } : {},
   toObject(secretSettings, s => s.setting, s => '@Microsoft.KeyVault(VaultName=${keyVault.outputs.name};SecretName=${s.secret})')
 )
 

@@ -50,3 +50,4 @@ resource secret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = [
 ]
 
 output name string = vault.name
+output uri string = vault.properties.vaultUri

@@ -163,6 +163,14 @@ describe.skipIf(!cli)(`each option of main.bicep, on the deployment bicep snapsh
       expect(one(resources, 'Microsoft.Web/sites').properties?.['virtualNetworkSubnetId']).toBe(`${vnet.id}/subnets/snet-app`);
     });
 
+    it('on: the app reads its Key Vault references itself (WBMON_KEY_VAULT_URL), which Flex Consumption cannot resolve behind a private endpoint', () => {
+      const settingNames = (set: string) => (one(deployed(set), 'Microsoft.Web/sites').properties?.['siteConfig'].appSettings as { name: string; value: string }[]).map((a) => a.name);
+      expect(settingNames('private networking')).toContain('WBMON_KEY_VAULT_URL');
+      const value = (one(deployed('private networking'), 'Microsoft.Web/sites').properties?.['siteConfig'].appSettings as { name: string; value: string }[]).find((a) => a.name === 'WBMON_KEY_VAULT_URL')!.value;
+      expect(value).toMatch(/reference\('.*\/Microsoft\.KeyVault\/vaults\/kv-wbmon-\w+'.*\)\.vaultUri/);
+      expect(settingNames('defaults')).not.toContain('WBMON_KEY_VAULT_URL');
+    });
+
     it('on: private endpoints for blob, table, queue and Key Vault in the endpoint subnet, public network access off on storage and Key Vault', () => {
       const resources = deployed('private networking');
       const storage = one(resources, 'Microsoft.Storage/storageAccounts');
