@@ -10,9 +10,8 @@ param environmentName string
 @description('Azure region for every resource.')
 param location string = resourceGroup().location
 
-@description('Who gets the alert emails: addresses separated by commas. Required: the alert rules exist to reach someone.')
-@minLength(3)
-param alertEmails string
+@description('Who gets the alert emails: addresses separated by commas, in the action group made here. Required unless existingActionGroupId names one: the alert rules exist to reach someone.')
+param alertEmails string = ''
 
 @description('Optional extra receiver for the Azure Monitor alerts: a webhook URL (common alert schema).')
 @secure()
@@ -67,8 +66,18 @@ param monitorSilentMinutes int = 15
 @maxValue(730)
 param retentionInDays int = 30
 
-@description('Key Vault purge protection (cannot be turned off once on).')
-param enablePurgeProtection bool = false
+@description('Daily ingestion cap of the workspace made here, in GB (-1: none). The monitor sends about 18 MB a day (docs/telemetry.md); 1 GB leaves room for the host\'s logs, the standard tests and a noisy day, and stops a runaway before it costs more than about a GB\'s price a day. Reaching it stops ingestion until the next reset, which the monitor-silent rule reports.')
+@minValue(-1)
+param dailyQuotaGb int = 1
+
+@description('Resource id of an existing Log Analytics workspace (a central one, say) to use instead of creating one: Application Insights, the diagnostic settings, the alert rules and the workbook use it. Its retention and daily cap are its owner\'s.')
+param existingWorkspaceId string = ''
+
+@description('Resource id of an existing action group the alert rules notify instead of one made here from alertEmails and alertWebhookUrl.')
+param existingActionGroupId string = ''
+
+@description('Key Vault purge protection: a deleted vault and its secrets stay recoverable, and cannot be purged, for 90 days. It cannot be turned off once on; azd down --purge cannot purge such a vault (README, "Tearing down").')
+param enablePurgeProtection bool = true
 
 @description('Flex Consumption scale-out limit (the platform\'s lowest allowed maximum is 40).')
 @minValue(40)
@@ -83,6 +92,35 @@ param nodeVersion string = '22'
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int = 512
 
+@description('Azure Monitor standard availability tests of the writeback endpoints (WBMON_TARGETS, else the defaults) from these test locations, comma-separated ids; \'\' or \'none\' for none. The default: West Europe, East US, Southeast Asia. At most 16.')
+param standardTestLocations string = 'emea-nl-ams-azr,us-va-ash-azr,apac-sg-sin-azr'
+
+// ---- Private networking (docs/deployment-network.md) -------------------------------------
+
+@description('Private networking: the Function App integrated into a VNet (its outbound traffic leaves through the subnet delegated to Microsoft.App/environments), private endpoints with their privatelink DNS zones for blob, table, queue and Key Vault, and public network access off on storage and Key Vault. The app\'s own HTTPS endpoint stays public: relays post heartbeats to it over the internet.')
+param privateNetworking bool = false
+
+@description('With privateNetworking and no subnets of your own: the address space of the VNet this template creates.')
+param vnetAddressPrefix string = '10.42.0.0/24'
+
+@description('With privateNetworking and no subnets of your own: the app subnet (one address per instance plus five: a /26 holds the default 40 instances).')
+param appSubnetPrefix string = '10.42.0.0/26'
+
+@description('With privateNetworking and no subnets of your own: the private endpoint subnet (four endpoints: a /28).')
+param privateEndpointSubnetPrefix string = '10.42.0.64/28'
+
+@description('Bring your own VNet: resource id of a subnet delegated to Microsoft.App/environments for the app (with privateNetworking; give existingPrivateEndpointSubnetId too). No VNet is created then.')
+param existingAppSubnetId string = ''
+
+@description('Bring your own VNet: resource id of the subnet for the private endpoints (with existingAppSubnetId).')
+param existingPrivateEndpointSubnetId string = ''
+
+@description('Where the privatelink DNS zones are: \'\' creates them here and links them to the VNet; the resource id of a resource group uses the zones of the same names there (a hub\'s); \'none\' adds no DNS zone group, for landing zones whose Azure Policy does.')
+param privateDnsZoneResourceGroupId string = ''
+
+@description('With privateNetworking and the VNet this template creates: a NAT gateway with a static public IP on the app subnet, so the probes leave from one known address (about the price of the gateway and the IP, per hour, plus data). Off: the platform\'s default outbound access (docs/deployment-network.md).')
+param natGateway bool = false
+
 @description('Names to use instead of the generated ones; any subset.')
 param nameOverrides {
   identity: string?
@@ -93,6 +131,7 @@ param nameOverrides {
   plan: string?
   functionApp: string?
   actionGroup: string?
+  vnet: string?
 }?
 
 // One token per subscription, resource group, environment and region: globally unique names
@@ -108,10 +147,43 @@ var names = {
   plan: nameOverrides.?plan ?? 'plan-wbmon-${resourceToken}'
   functionApp: nameOverrides.?functionApp ?? 'func-wbmon-${resourceToken}'
   actionGroup: nameOverrides.?actionGroup ?? 'ag-wbmon-${resourceToken}'
+  vnet: nameOverrides.?vnet ?? 'vnet-wbmon-${resourceToken}'
 }
 // The workbook in the Azure portal of the cloud deployed to (environment().portal, e.g.
 // https://portal.azure.com), in this tenant: the alerts' "Open workbook" link.
 var workbookUrl = '${environment().portal}/#@${tenant().tenantId}/resource${workbook.outputs.id}/workbook'
+
+// The workspace: made here (monitoring.bicep) or given. Known before deployment, so the
+// workbook's name and What-If stay stable.
+var workspaceId = empty(existingWorkspaceId) ? resourceId('Microsoft.OperationalInsights/workspaces', names.workspace) : existingWorkspaceId
+var alertEmailList = filter(map(split(alertEmails, ','), e => trim(e)), e => !empty(e))
+
+// The endpoints the cloud probe checks by default (src/config/settings.ts WRITEBACK_ENDPOINTS;
+// a test holds the two lists equal), and what the standard tests test: WBMON_TARGETS when given.
+var writebackEndpoints = [
+  'https://passwordreset.microsoftonline.com/'
+  'https://ssprdedicatedsbprodscu.servicebus.windows.net/'
+  'https://ssprdedicatedsbprodncu.servicebus.windows.net/'
+]
+var givenTargets = filter(map(split(string(monitorSettings.?WBMON_TARGETS ?? ''), ','), t => trim(t)), t => !empty(t))
+var standardTestLocationList = toLower(trim(standardTestLocations)) == 'none' ? [] : filter(map(split(standardTestLocations, ','), l => trim(l)), l => !empty(l))
+// The standard-test alert rules' windows hold two runs at this interval (alerts.bicep).
+var standardTestFrequencySeconds = 300
+
+// Combinations that cannot work are refused before anything is deployed, one reason each.
+var settingProblems = filter(
+  [
+    empty(existingActionGroupId) && empty(alertEmailList) ? 'alertEmails: give at least one address, or existingActionGroupId' : ''
+    !empty(existingActionGroupId) && (!empty(alertEmailList) || !empty(alertWebhookUrl)) ? 'alertEmails and alertWebhookUrl go into the action group made here; with existingActionGroupId add those receivers to that group instead' : ''
+    dailyQuotaGb == 0 ? 'dailyQuotaGb: 0 would stop all ingestion; give a cap in GB, or -1 for none' : ''
+    length(standardTestLocationList) > 16 ? 'standardTestLocations: at most 16 test locations' : ''
+    length(standardTestLocationList) != length(union(standardTestLocationList, [])) ? 'standardTestLocations: a location is listed twice' : ''
+  ],
+  p => !empty(p)
+)
+#disable-next-line no-unused-vars
+var settingsChecked = empty(settingProblems) ? true : fail(join(settingProblems, '; '))
+
 var deploymentContainerName = 'app-package-${take(resourceToken, 20)}'
 var stateTableName = 'wbmon'
 
@@ -137,8 +209,10 @@ module monitoring 'modules/monitoring.bicep' = {
   params: {
     location: location
     workspaceName: names.workspace
+    existingWorkspaceId: existingWorkspaceId
     appInsightsName: names.appInsights
     retentionInDays: retentionInDays
+    dailyQuotaGb: dailyQuotaGb
     tags: tags
   }
 }
@@ -150,6 +224,7 @@ module storage 'modules/storage.bicep' = {
     storageAccountName: names.storageAccount
     deploymentContainerName: deploymentContainerName
     tableName: stateTableName
+    publicNetworkAccess: !privateNetworking
     tags: tags
   }
 }
@@ -159,9 +234,57 @@ module keyVault 'modules/keyvault.bicep' = {
   params: {
     location: location
     keyVaultName: names.keyVault
-    secrets: toObject(secretSettings, s => s.secret, s => s.value)
+    secretNames: map(secretSettings, s => s.secret)
+    secretValues: toObject(secretSettings, s => s.secret, s => s.value)
     softDeleteRetentionInDays: 90
     enablePurgeProtection: enablePurgeProtection
+    publicNetworkAccess: !privateNetworking
+    tags: tags
+  }
+}
+
+// Private networking: a VNet made here, or the subnets given. What cannot work is refused
+// before anything is deployed, one reason each.
+var ownSubnets = !empty(existingAppSubnetId) || !empty(existingPrivateEndpointSubnetId)
+var networkProblems = filter(
+  [
+    ownSubnets && !privateNetworking ? 'existingAppSubnetId/existingPrivateEndpointSubnetId need privateNetworking=true' : ''
+    ownSubnets && (empty(existingAppSubnetId) || empty(existingPrivateEndpointSubnetId)) ? 'give both existingAppSubnetId and existingPrivateEndpointSubnetId, or neither' : ''
+    natGateway && (!privateNetworking || ownSubnets) ? 'natGateway applies to the VNet this template creates (privateNetworking=true without existing subnets); attach a NAT gateway or a route to your firewall to your own subnet instead' : ''
+  ],
+  p => !empty(p)
+)
+#disable-next-line no-unused-vars
+var networkChecked = empty(networkProblems) ? true : fail(join(networkProblems, '; '))
+
+module network 'modules/network.bicep' = if (privateNetworking && !ownSubnets) {
+  name: 'network'
+  params: {
+    location: location
+    vnetName: names.vnet
+    addressPrefix: vnetAddressPrefix
+    appSubnetPrefix: appSubnetPrefix
+    privateEndpointSubnetPrefix: privateEndpointSubnetPrefix
+    natGateway: natGateway
+    tags: tags
+  }
+}
+
+// Ids known before deployment (not module outputs) keep What-If precise. The VNet of a subnet
+// id is its first nine segments: /subscriptions/<s>/resourceGroups/<g>/providers/Microsoft.Network/virtualNetworks/<v>.
+var appSubnetId = !privateNetworking ? '' : ownSubnets ? existingAppSubnetId : resourceId('Microsoft.Network/virtualNetworks/subnets', names.vnet, 'snet-app')
+var privateEndpointSubnetId = !privateNetworking ? '' : ownSubnets ? existingPrivateEndpointSubnetId : resourceId('Microsoft.Network/virtualNetworks/subnets', names.vnet, 'snet-private-endpoints')
+
+module privateEndpoints 'modules/private-endpoints.bicep' = if (privateNetworking) {
+  name: 'privateEndpoints'
+  dependsOn: [network, storage, keyVault]
+  params: {
+    location: location
+    subnetId: privateEndpointSubnetId
+    vnetId: join(take(split(privateEndpointSubnetId, '/'), 9), '/')
+    privateDnsZoneResourceGroupId: privateDnsZoneResourceGroupId
+    storageAccountName: names.storageAccount
+    keyVaultName: names.keyVault
     tags: tags
   }
 }
@@ -215,13 +338,17 @@ var monitorAppSettings = union(
   empty(emailVia) ? {} : { WBMON_EMAIL_VIA: emailVia },
   // The Functions host's own switch for one function (AzureWebJobs.<name>.Disabled).
   tenantChecks ? {} : { 'AzureWebJobs.checkTenant.Disabled': 'true' },
+  // Flex Consumption cannot resolve references to a vault with restricted network access: the
+  // app reads those secrets itself, through the private endpoint (src/config/keyvault-references.ts).
+  privateNetworking ? { WBMON_KEY_VAULT_URL: keyVault.outputs.uri } : {},
   toObject(secretSettings, s => s.setting, s => '@Microsoft.KeyVault(VaultName=${keyVault.outputs.name};SecretName=${s.secret})')
 )
 
 module functionApp 'modules/function-app.bicep' = {
   name: 'functionApp'
-  // The identity must hold its roles before the host starts and resolves Key Vault references.
-  dependsOn: [roles]
+  // The identity must hold its roles before the host starts and resolves Key Vault references,
+  // and with private networking the endpoints must exist before the host reaches its storage.
+  dependsOn: [roles, network, privateEndpoints]
   params: {
     location: location
     planName: names.plan
@@ -238,6 +365,7 @@ module functionApp 'modules/function-app.bicep' = {
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
     nodeVersion: nodeVersion
+    virtualNetworkSubnetId: appSubnetId
     tags: union(tags, { 'azd-service-name': 'monitor' })
   }
 }
@@ -247,11 +375,13 @@ module alerts 'modules/alerts.bicep' = {
   params: {
     location: location
     actionGroupName: names.actionGroup
+    existingActionGroupId: existingActionGroupId
     actionGroupShortName: 'wbmon'
-    emailReceivers: filter(map(split(alertEmails, ','), e => trim(e)), e => !empty(e))
+    emailReceivers: alertEmailList
     webhookReceiverUrl: alertWebhookUrl
     workspaceId: monitoring.outputs.workspaceId
     monitorSilentMinutes: monitorSilentMinutes
+    standardTests: !empty(standardTestLocationList)
     runbookHint: 'Open the "Writeback monitor" workbook and https://${functionApp.outputs.defaultHostName}/api/status (function key); failure codes are explained in docs/probe-codes.md.'
     namePrefix: 'wbmon-${resourceToken}'
     tags: tags
@@ -264,8 +394,32 @@ module workbook 'modules/workbook.bicep' = {
   params: {
     location: location
     displayName: 'Writeback monitor (${environmentName})'
-    workspaceName: names.workspace
+    workspaceId: workspaceId
     tags: tags
+  }
+}
+
+module standardTests 'modules/standard-tests.bicep' = if (!empty(standardTestLocationList)) {
+  name: 'standardTests'
+  dependsOn: [monitoring]
+  params: {
+    location: location
+    appInsightsName: names.appInsights
+    testLocations: standardTestLocationList
+    targets: empty(givenTargets) ? writebackEndpoints : givenTargets
+    frequencySeconds: standardTestFrequencySeconds
+    namePrefix: 'wbmon-${resourceToken}'
+    tags: tags
+  }
+}
+
+module diagnostics 'modules/diagnostics.bicep' = {
+  name: 'diagnostics'
+  dependsOn: [monitoring, keyVault, functionApp]
+  params: {
+    workspaceId: workspaceId
+    keyVaultName: names.keyVault
+    functionAppName: names.functionApp
   }
 }
 

@@ -36,6 +36,20 @@ export interface BicepCli {
   build(file: string, outFile: string): Promise<Run>;
   /** Run the linter on one file (bicepconfig.json beside it applies). */
   lint(file: string): Promise<Run>;
+  /**
+   * `bicep snapshot`: the deployment a .bicepparam file would make, predicted offline for this
+   * scope (conditions, loops and names evaluated where they can be before deployment), written
+   * to `<params file without .bicepparam>.snapshot.json`. Only the standalone CLI has it.
+   */
+  readonly snapshot?: (paramsFile: string, scope: SnapshotScope) => Promise<Run>;
+}
+
+/** Where a predicted deployment goes: ids of the made-up subscription, tenant and group. */
+export interface SnapshotScope {
+  readonly subscriptionId: string;
+  readonly tenantId: string;
+  readonly resourceGroup: string;
+  readonly location: string;
 }
 
 export type Found = { readonly cli: BicepCli } | { readonly unavailable: string };
@@ -54,6 +68,21 @@ function standalone(path: string, description: string, run: Exec): BicepCli {
     description,
     build: (file, outFile) => run(path, ['build', file, '--outfile', outFile]),
     lint: (file) => run(path, ['lint', file]),
+    snapshot: (paramsFile, scope) =>
+      run(path, [
+        'snapshot',
+        paramsFile,
+        '--mode',
+        'overwrite',
+        '--subscription-id',
+        scope.subscriptionId,
+        '--tenant-id',
+        scope.tenantId,
+        '--resource-group',
+        scope.resourceGroup,
+        '--location',
+        scope.location,
+      ]),
   };
 }
 

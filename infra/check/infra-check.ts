@@ -5,12 +5,13 @@
  *   against the declared workspace schema;
  * - the workbook has the structure Azure expects;
  * - every Bicep file compiles and lints with zero errors and zero warnings;
+ * - every option set of options.ts, predicted by `bicep snapshot`, is accepted or refused as it should be;
  * - main.parameters.json names only parameters main.bicep declares, and every required one.
  */
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
-import { formatDiagnostic, parseDiagnostics, type BicepCli, type BicepDiagnostic } from './bicep.js';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import { basename, join, relative } from 'node:path';
+import { formatDiagnostic, parseDiagnostics, type BicepCli, type BicepDiagnostic, type SnapshotScope } from './bicep.js';
 import { analyzeKql, formatKqlProblem } from './kql.js';
 import { checkWorkbookStructure, workbookQueries } from './workbook.js';
 
@@ -128,4 +129,99 @@ async function filesUnder(dir: string, extension: string): Promise<string[]> {
 
 export async function readJson(path: string): Promise<unknown> {
   return JSON.parse(await readFile(path, 'utf8'));
+}
+
+/** The subscription, tenant and resource group a predicted deployment pretends to go to. */
+export const PREDICTION_SCOPE: SnapshotScope = {
+  subscriptionId: '00000000-0000-0000-0000-0000000000aa',
+  tenantId: '00000000-0000-0000-0000-0000000000bb',
+  resourceGroup: 'rg-wbmon-check',
+  location: 'westeurope',
+};
+
+export type ParameterValue = string | number | boolean | readonly ParameterValue[] | { readonly [key: string]: ParameterValue };
+
+/** One resource as `bicep snapshot` predicts it: expressions it could not evaluate stay as `[...]` text. */
+export interface PredictedResource {
+  readonly id?: string;
+  readonly type: string;
+  readonly name: string;
+  readonly apiVersion?: string;
+  readonly location?: string;
+  readonly kind?: string;
+  readonly sku?: Record<string, unknown>;
+  readonly tags?: Record<string, string>;
+  readonly properties?: Record<string, any>;
+  readonly [key: string]: unknown;
+}
+
+export type Prediction =
+  | { readonly resources: readonly PredictedResource[]; readonly diagnostics: readonly string[]; readonly outputs: Record<string, unknown> }
+  | { readonly refused: string };
+
+/** A value as Bicep source: strings single-quoted with `'` and `\` escaped. */
+export function bicepLiteral(value: ParameterValue): string {
+  if (typeof value === 'string') return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'").replace(/\n/g, '\\n').replace(/\$\{/g, '\\${')}'`;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (Array.isArray(value)) return `[\n${value.map((v) => `  ${bicepLiteral(v)}`).join('\n')}\n]`;
+  const entries = Object.entries(value as Record<string, ParameterValue>);
+  return `{\n${entries.map(([k, v]) => `  '${k}': ${bicepLiteral(v)}`).join('\n')}\n}`;
+}
+
+/**
+ * What deploying `mainFile` with each of `parameterSets` would make, predicted offline by
+ * `bicep snapshot` in PREDICTION_SCOPE: the resources of every module expanded, conditions
+ * decided, and a `fail()` of the template (a combination it refuses) reported as `refused` with
+ * its message. The template is compiled once and each set predicted from the JSON, a few at a
+ * time (each snapshot is a .NET process that takes a core).
+ */
+export async function predictDeployments(cli: BicepCli, mainFile: string, parameterSets: readonly Readonly<Record<string, ParameterValue>>[]): Promise<Prediction[]> {
+  const snapshot = cli.snapshot;
+  if (!snapshot) return parameterSets.map(() => ({ refused: `${cli.description} cannot predict a deployment (no \`bicep snapshot\`)` }));
+  const dir = await mkdtemp(join(tmpdir(), 'wbmon-snapshot-'));
+  try {
+    const template = join(dir, 'main.json');
+    const build = await cli.build(mainFile, template);
+    if (build.code !== 0) return parameterSets.map(() => ({ refused: `${basename(mainFile)} did not compile: ${(build.stderr || build.stdout).trim()}` }));
+    const predictOne = async (parameters: Readonly<Record<string, ParameterValue>>, i: number): Promise<Prediction> => {
+      const paramsFile = join(dir, `set-${i}.bicepparam`);
+      // `using` takes a relative path only.
+      const lines = ["using './main.json'", ...Object.entries(parameters).map(([name, value]) => `param ${name} = ${bicepLiteral(value)}`)];
+      await writeFile(paramsFile, `${lines.join('\n')}\n`);
+      const run = await snapshot(paramsFile, PREDICTION_SCOPE);
+      if (run.code !== 0) return { refused: (run.stderr || run.stdout).trim() };
+      const predicted = (await readJson(join(dir, `set-${i}.snapshot.json`))) as { predictedResources?: PredictedResource[]; diagnostics?: string[]; outputs?: Record<string, unknown> };
+      return { resources: predicted.predictedResources ?? [], diagnostics: predicted.diagnostics ?? [], outputs: predicted.outputs ?? {} };
+    };
+    const results: Prediction[] = new Array(parameterSets.length);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < parameterSets.length) {
+        const i = next++;
+        results[i] = await predictOne(parameterSets[i]!, i);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(availableParallelism(), parameterSets.length)) }, worker));
+    return results;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Every option set predicted (in parallel, one `bicep snapshot` each): one line per accepted set
+ * that refused or did not expand completely (a diagnostic such as a short-circuited module), and
+ * per refused set that was accepted or refused for another reason.
+ */
+export async function checkOptionSets(cli: BicepCli, mainFile: string, sets: readonly { name: string; parameters: Readonly<Record<string, ParameterValue>>; refusal?: string }[]): Promise<string[]> {
+  const predictions = await predictDeployments(cli, mainFile, sets.map((set) => set.parameters));
+  return sets.flatMap((set, i) => {
+    const p = predictions[i]!;
+    if (set.refusal === undefined) {
+      if ('refused' in p) return [`${set.name}: refused: ${p.refused}`];
+      return p.diagnostics.map((d) => `${set.name}: ${d.trim()}`);
+    }
+    if (!('refused' in p)) return [`${set.name}: accepted, but must be refused (${set.refusal})`];
+    return p.refused.includes(set.refusal) ? [] : [`${set.name}: refused for another reason than "${set.refusal}": ${p.refused}`];
+  });
 }

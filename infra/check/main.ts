@@ -6,7 +6,8 @@
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import { findBicep } from './bicep.js';
-import { bicepFiles, bicepProblems, checkKql, checkParametersFile, checkWorkbook, compileAndLint, readJson, type BicepFileResult } from './infra-check.js';
+import { bicepFiles, bicepProblems, checkKql, checkOptionSets, checkParametersFile, checkWorkbook, compileAndLint, readJson, type BicepFileResult } from './infra-check.js';
+import { OPTION_SETS } from './options.js';
 
 /** The repository root, from dist/infra/check/main.js or infra/check/main.ts alike. */
 export function repositoryRoot(): string {
@@ -38,6 +39,14 @@ async function main(): Promise<number> {
 
   const mainTemplate = results.find((r) => r.file === join(infra, 'main.bicep'))?.template;
   section('main.parameters.json against main.bicep', mainTemplate ? checkParametersFile(mainTemplate, await readJson(join(infra, 'main.parameters.json'))) : ['main.bicep did not compile']);
+
+  // What each option would deploy, predicted offline (the assertions on it: test/infra/options.test.ts).
+  if (found.cli.snapshot) {
+    const refused = OPTION_SETS.filter((s) => s.refusal !== undefined).length;
+    section('main.bicep\'s options predicted (bicep snapshot): accepted ones expand completely, refused ones say why', await checkOptionSets(found.cli, join(infra, 'main.bicep'), OPTION_SETS), `${OPTION_SETS.length - refused} accepted, ${refused} refused`);
+  } else {
+    section('main.bicep\'s options predicted', [`${found.cli.description} has no \`bicep snapshot\`: set WBMON_BICEP to a standalone Bicep CLI`]);
+  }
 
   return failed ? 1 : 0;
 }

@@ -8,6 +8,9 @@
 param location string
 param actionGroupName string
 
+@description('Resource id of an existing action group the rules notify instead of one made here; empty to make one from emailReceivers and webhookReceiverUrl.')
+param existingActionGroupId string
+
 @maxLength(12)
 param actionGroupShortName string
 
@@ -25,13 +28,16 @@ param workspaceId string
 @allowed([10, 15, 30, 45, 60])
 param monitorSilentMinutes int
 
+@description('Whether standard availability tests (standard-tests.bicep) are deployed: they get two rules of their own, failing from some regions and failing from all.')
+param standardTests bool
+
 @description('Text added to every alert: where to look first.')
 param runbookHint string
 
 param namePrefix string
 param tags object
 
-resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
+resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (empty(existingActionGroupId)) {
   name: actionGroupName
   location: 'global'
   tags: tags
@@ -55,13 +61,15 @@ resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
   }
 }
 
+var actionGroupId = empty(existingActionGroupId) ? actionGroup.id : existingActionGroupId
+
 // One entry per rule; the queries live in ../queries/*.kql, where the CI check analyses them
 // against the declared workspace schema (infra/check/).
 // `schedules` names the app settings of the timers whose output the rule reads and `runs` how
 // many consecutive runs of each it judges: the window must hold that many runs of the slowest
 // of those schedules, plus ingestion latency, or the rule would fire and resolve between runs
 // (a test over the compiled template checks this against the schedules main.bicep sets).
-var rules = [
+var monitorRules = [
   {
     name: 'monitor-silent'
     displayName: 'Writeback monitor: the monitor itself is silent'
@@ -96,6 +104,49 @@ var rules = [
   }
 ]
 
+// The standard tests (webtest:<url>) are Azure Monitor's own probes, so the app announces
+// nothing about them: these rules do, and tell a failure seen from some regions (the path from
+// there) from one seen from all (the endpoint). `everyMinutes` is their run interval, which the
+// window must hold `runs` of, like a timer's schedule (test/infra/alert-rules.test.ts).
+var standardTestRules = [
+  {
+    name: 'standard-test-all-regions'
+    displayName: 'Writeback endpoint failing from every Azure region (standard test)'
+    description: 'An Azure Monitor standard test of a writeback endpoint failed its last two runs from every region it runs from: the endpoint is down or answers wrongly (TLS, status or content) as seen from all of Azure, so password writeback is most likely failing. The Test dimension names the endpoint (webtest:<url>); the Message column says what failed. Compare the monitor\'s own cloud:<url> result and the relays\' relay-probe results in the workbook.'
+    severity: 1
+    query: loadTextContent('../queries/standard-test-all-regions.kql')
+    // Two runs 5 minutes apart (main.bicep's standardTestFrequencySeconds), and room for ingestion.
+    windowMinutes: 15
+    schedules: []
+    everyMinutes: 5
+    runs: 2
+    timeAggregation: 'Count'
+    metricMeasureColumn: null
+    operator: 'GreaterThan'
+    threshold: 0
+    dimensions: ['Test']
+  }
+  {
+    name: 'standard-test-some-regions'
+    displayName: 'Writeback endpoint failing from some Azure regions only (standard test)'
+    description: 'An Azure Monitor standard test of a writeback endpoint failed its last two runs from some of its regions while passing from others: the endpoint works, the network path from those Azure regions does not. Writeback from the Connect server may be unaffected; if the monitor\'s own region is among them, its cloud:<url> results will say down too. The FailingIn column names the regions.'
+    severity: 2
+    query: loadTextContent('../queries/standard-test-some-regions.kql')
+    // Two runs 5 minutes apart (main.bicep's standardTestFrequencySeconds), and room for ingestion.
+    windowMinutes: 15
+    schedules: []
+    everyMinutes: 5
+    runs: 2
+    timeAggregation: 'Count'
+    metricMeasureColumn: null
+    operator: 'GreaterThan'
+    threshold: 0
+    dimensions: ['Test']
+  }
+]
+
+var rules = concat(monitorRules, standardTests ? standardTestRules : [])
+
 resource rule 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
   for r in rules: {
     name: '${namePrefix}-${r.name}'
@@ -129,12 +180,12 @@ resource rule 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
       // queries are analysed in CI instead (npm run check:infra).
       skipQueryValidation: true
       actions: {
-        actionGroups: [actionGroup.id]
+        actionGroups: [actionGroupId]
         customProperties: { runbook: runbookHint }
       }
     }
   }
 ]
 
-output actionGroupId string = actionGroup.id
+output actionGroupId string = actionGroupId
 output ruleNames string[] = [for (r, i) in rules: rule[i].name]

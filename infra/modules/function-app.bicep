@@ -41,6 +41,9 @@ param instanceMemoryMB int
 @allowed(['22', '24'])
 param nodeVersion string
 
+@description('Subnet (delegated to Microsoft.App/environments) for VNet integration; empty for none. With it, all the app\'s outbound traffic leaves through the VNet.')
+param virtualNetworkSubnetId string
+
 @description('Tags; azd-service-name lets `azd deploy` find this app.')
 param tags object
 
@@ -86,6 +89,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     httpsOnly: true
     clientCertEnabled: false
     keyVaultReferenceIdentity: identityId
+    virtualNetworkSubnetId: empty(virtualNetworkSubnetId) ? null : virtualNetworkSubnetId
     // Flex Consumption accepts only a few siteConfig properties and newer regions reject the
     // rest (ARM error 51021 names e.g. ftpsState); there is no FTP to turn off anyway.
     siteConfig: {

@@ -5,9 +5,12 @@
 param location string
 param keyVaultName string
 
-@description('Secrets to write: name and value; entries with an empty value are skipped.')
+@description('Names of the secrets this deployment may write (the loop runs over these, so its length is known before deployment).')
+param secretNames string[]
+
+@description('Their values by name; an empty value leaves that secret as it is.')
 @secure()
-param secrets object
+param secretValues object
 
 @description('Keep deleted secrets recoverable for this many days.')
 @minValue(7)
@@ -16,6 +19,9 @@ param softDeleteRetentionInDays int
 
 @description('Purge protection cannot be turned off again; on for production vaults.')
 param enablePurgeProtection bool
+
+@description('False with privateNetworking: reachable only through its private endpoint. ARM still writes the secrets of a deployment (control plane).')
+param publicNetworkAccess bool
 
 param tags object
 
@@ -30,17 +36,18 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
     enableSoftDelete: true
     softDeleteRetentionInDays: softDeleteRetentionInDays
     enablePurgeProtection: enablePurgeProtection ? true : null
-    publicNetworkAccess: 'Enabled'
-    networkAcls: { defaultAction: 'Allow', bypass: 'AzureServices' }
+    publicNetworkAccess: publicNetworkAccess ? 'Enabled' : 'Disabled'
+    networkAcls: publicNetworkAccess ? { defaultAction: 'Allow', bypass: 'AzureServices' } : { defaultAction: 'Deny', bypass: 'None' }
   }
 }
 
 resource secret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = [
-  for entry in items(secrets): if (!empty(entry.value)) {
+  for name in secretNames: if (!empty(secretValues[?name] ?? '')) {
     parent: vault
-    name: entry.key
-    properties: { value: entry.value, contentType: 'text/plain' }
+    name: name
+    properties: { value: secretValues[name], contentType: 'text/plain' }
   }
 ]
 
 output name string = vault.name
+output uri string = vault.properties.vaultUri

@@ -11,6 +11,9 @@ param deploymentContainerName string
 @description('Table the monitor keeps checks, relays, heartbeats and the alert outbox in (src/store/table-store.ts).')
 param tableName string
 
+@description('False with privateNetworking: no public endpoint at all, only the private endpoints (private-endpoints.bicep).')
+param publicNetworkAccess bool
+
 param tags object
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
@@ -26,8 +29,8 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     allowCrossTenantReplication: false
     minimumTlsVersion: 'TLS1_2'
     supportsHttpsTrafficOnly: true
-    publicNetworkAccess: 'Enabled'
-    networkAcls: { defaultAction: 'Allow', bypass: 'AzureServices' }
+    publicNetworkAccess: publicNetworkAccess ? 'Enabled' : 'Disabled'
+    networkAcls: publicNetworkAccess ? { defaultAction: 'Allow', bypass: 'AzureServices' } : { defaultAction: 'Deny', bypass: 'None' }
   }
 
   resource blobService 'blobServices' = {

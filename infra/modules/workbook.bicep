@@ -6,30 +6,26 @@ param location string
 @description('Display name in the Azure portal.')
 param displayName string
 
-@description('Log Analytics workspace the workbook queries and is filed under.')
-param workspaceName string
+@description('Resource id of the Log Analytics workspace the workbook queries and is filed under (made here or existingWorkspaceId).')
+param workspaceId string
 
 param tags object
 
-resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' existing = {
-  name: workspaceName
-}
-
 var content = union(json(loadTextContent('../workbook/writeback-monitor.workbook.json')), {
-  fallbackResourceIds: [workspace.id]
+  fallbackResourceIds: [workspaceId]
 })
 
 resource workbook 'Microsoft.Insights/workbooks@2023-06-01' = {
   // Workbook resource names must be GUIDs; this one is stable per workspace, so a redeployment
   // updates the workbook instead of adding another.
-  name: guid(workspace.id, 'writeback-monitor-workbook')
+  name: guid(workspaceId, 'writeback-monitor-workbook')
   location: location
   tags: tags
   kind: 'shared'
   properties: {
     displayName: displayName
     category: 'workbook'
-    sourceId: workspace.id
+    sourceId: workspaceId
     serializedData: string(content)
   }
 }

@@ -263,6 +263,9 @@ const schema = z.object({
   WBMON_WORKBOOK_URL: linkUrl('page'),
   AzureWebJobsStorage: z.string().optional(),
   APPLICATIONINSIGHTS_CONNECTION_STRING: z.string().optional(),
+  // Under Functions: the vault whose references the app reads itself when the platform left them
+  // unresolved (src/config/keyvault-references.ts; infra/ sets it with privateNetworking).
+  WBMON_KEY_VAULT_URL: z.string().optional(),
 });
 
 export interface AlertSettings {

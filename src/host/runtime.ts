@@ -3,7 +3,8 @@
  * worker, and one store connection reused across invocations (a new TableClient per call
  * would pay connection set-up each time).
  */
-import { loadHostSettings, readEnvironment, type Settings } from '../config/settings.js';
+import { loadHostSettings, readEnvironment, type Env, type Settings } from '../config/settings.js';
+import { keyVaultScope, resolveKeyVaultReferences } from '../config/keyvault-references.js';
 import { openTableStore, storageTarget } from '../store/open.js';
 import { graphToken } from '../graph/token.js';
 import type { Store } from '../store/store.js';
@@ -34,6 +35,11 @@ export interface Runtime {
   readonly graphToken: () => Promise<string>;
   /** The history rows this worker wrote last: a timer run's history then costs one write. */
   readonly historyCache: HistoryCache;
+  /**
+   * With WBMON_KEY_VAULT_URL: settings whose Key Vault reference the app read itself, and those
+   * it could not read for another reason than a missing secret (`NAME: why`). Worth a line.
+   */
+  readonly keyVault: { readonly resolved: readonly string[]; readonly problems: readonly string[] };
 }
 
 let current: Promise<Runtime> | undefined;
@@ -47,7 +53,8 @@ export function runtime(): Promise<Runtime> {
 }
 
 async function create(): Promise<Runtime> {
-  const settings = loadHostSettings();
+  const { env, resolved, problems } = await withKeyVaultSecrets(readEnvironment());
+  const settings = loadHostSettings(env);
   const target = storageTarget(readEnvironment());
   if (!target) {
     throw new Error('AzureWebJobsStorage: not set (a connection string, or AzureWebJobsStorage__accountName for the managed identity); the monitor keeps its state in Table Storage');
@@ -67,5 +74,31 @@ async function create(): Promise<Runtime> {
     observer: pipelineObserver(telemetry, settings.alerting.maintenance),
     graphToken: token,
     historyCache: new HistoryCache(),
+    keyVault: { resolved, problems },
   };
+}
+
+/**
+ * The references the platform could not resolve, read by the app from WBMON_KEY_VAULT_URL with
+ * the managed identity (a private vault on Flex Consumption: keyvault-references.ts).
+ */
+async function withKeyVaultSecrets(env: Env): Promise<{ env: Env; resolved: readonly string[]; problems: readonly string[] }> {
+  const vaultUrl = env.WBMON_KEY_VAULT_URL?.trim();
+  if (!vaultUrl) return { env, resolved: [], problems: [] };
+  let scope: string;
+  try {
+    scope = keyVaultScope(new URL(vaultUrl));
+  } catch {
+    scope = '';
+  }
+  return resolveKeyVaultReferences(env, {
+    vaultUrl,
+    fetch: globalThis.fetch,
+    token: async () => {
+      const { DefaultAzureCredential } = await import('@azure/identity');
+      const token = await new DefaultAzureCredential({ managedIdentityClientId: env.AZURE_CLIENT_ID }).getToken(scope);
+      if (!token) throw new Error('no token');
+      return token.token;
+    },
+  });
 }

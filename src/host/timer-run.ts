@@ -23,6 +23,8 @@ export async function timerRun(name: string, context: InvocationContext, work: T
   const log = safeLog((line: string): void => context.log(line));
   if (!settingsNoticed) {
     settingsNoticed = true;
+    if (rt.keyVault.resolved.length > 0) context.log(`settings: ${rt.keyVault.resolved.join(', ')} read from Key Vault by the app (WBMON_KEY_VAULT_URL): the platform could not resolve their references`);
+    for (const problem of rt.keyVault.problems) context.warn(`settings: ${problem}`);
     const names = rt.settings.unresolvedSecrets;
     if (names.length > 0) {
       context.warn(`settings: ${names.join(', ')} hold Key Vault references the platform did not resolve (secret not created yet, or the identity cannot read it); treated as unset`);

@@ -1,11 +1,14 @@
 /**
  * The Azure Monitor alert rules against what the app does (docs/alerts.md, "Who says what"):
- * - they watch only the monitor itself (silent, failing), never the checks the app announces;
+ * - they watch the monitor itself (silent, failing), never the checks the app announces, and
+ *   Azure Monitor's own standard tests, which the app knows nothing of (failing from some
+ *   regions, from all);
  * - each rule's window holds as many runs of every schedule it reads as it judges, plus
  *   ingestion latency, for the schedules the template sets (the app's defaults), so no rule
  *   fires and resolves between two runs of an hourly timer;
- * - a rule that judges availability results leaves out those the app marked as in maintenance,
- *   and the liveness rule counts them.
+ * - a rule that judges the app's availability results leaves out those it marked as in
+ *   maintenance, and the liveness rule counts them (and not the standard tests' results, which
+ *   go on when the monitor is dead).
  * The pure parts run everywhere; the compiled-template parts need a Bicep CLI (bicep.test.ts).
  */
 import { readdir, readFile } from 'node:fs/promises';
@@ -64,6 +67,8 @@ function code(query: string): string {
 }
 
 const MAINTENANCE_FILTER = '| where tostring(Properties.maintenance) != "true"';
+/** The line that restricts a query to the standard tests' results (standard-tests.bicep names them webtest:<url>). */
+const STANDARD_TESTS_ONLY = '| where Name startswith "webtest:"';
 
 /**
  * A query that judges availability results by their outcome must leave out the ones the app
@@ -72,6 +77,8 @@ const MAINTENANCE_FILTER = '| where tostring(Properties.maintenance) != "true"';
 function maintenanceProblems(rule: string, query: string): string[] {
   const text = code(query);
   if (!/\bAppAvailabilityResults\b/.test(text)) return [];
+  // Azure Monitor's standard tests are not the app's checks: WBMON_MAINTENANCE does not apply.
+  if (text.includes(STANDARD_TESTS_ONLY)) return [];
   const judges = /\bSuccess\b/.test(text);
   const filters = text.includes(MAINTENANCE_FILTER);
   if (judges && !filters) return [`${rule}: judges availability results but does not leave out maintenance (${MAINTENANCE_FILTER})`];
@@ -120,6 +127,11 @@ describe('the maintenance test of a rule query', () => {
     expect(maintenanceProblems('silent', 'AppAvailabilityResults\n| summarize Results = count()')).toEqual([]);
     expect(maintenanceProblems('failing', 'AppRequests\n| where not(Success)')).toEqual([]);
   });
+
+  it("exempts a query of the standard tests' results alone, which WBMON_MAINTENANCE does not cover", () => {
+    expect(maintenanceProblems('standard', `AppAvailabilityResults\n${STANDARD_TESTS_ONLY}\n| summarize Failed = countif(not(Success)) by Name`)).toEqual([]);
+    expect(maintenanceProblems('standard', `AppAvailabilityResults\n// ${STANDARD_TESTS_ONLY}\n| summarize Failed = countif(not(Success)) by Name`)).toHaveLength(1);
+  });
 });
 
 const found = await findBicep({ cacheDir: CACHE, fetch: false });
@@ -129,8 +141,11 @@ interface Rule {
   query: string;
   windowMinutes: number | string;
   schedules: string[];
+  /** For a rule reading the standard tests: their interval in minutes (no schedule setting). */
+  everyMinutes?: number;
   runs: number;
   dimensions: string[];
+  severity: number;
 }
 
 /** The windowSize expression alerts.bicep compiles to: whole hours as PTnH, else PTnM. */
@@ -159,7 +174,9 @@ if ('unavailable' in found) {
   /** The rules with their queries' text (loadTextContent compiles to a variable per file). */
   const rules = async (): Promise<Rule[]> => {
     const alerts = await alertsModule();
-    return (alerts.variables?.rules as Rule[]).map((r) => ({
+    // rules = concat(monitorRules, standardTests ? standardTestRules : []): both lists.
+    expect(alerts.variables?.rules).toBe("[concat(variables('monitorRules'), if(parameters('standardTests'), variables('standardTestRules'), createArray()))]");
+    return [...(alerts.variables?.monitorRules as Rule[]), ...(alerts.variables?.standardTestRules as Rule[])].map((r) => ({
       ...r,
       query: String(alerts.variables?.[/^\[variables\('(.+)'\)\]$/.exec(r.query)?.[1] ?? '']),
     }));
@@ -203,14 +220,23 @@ if ('unavailable' in found) {
       expect(main.variables?.givenMonitorSettings).toBe("[toObject(filter(items(parameters('monitorSettings')), lambda('s', not(empty(lambdaVariables('s').value)))), lambda('s', lambdaVariables('s').key), lambda('s', lambdaVariables('s').value))]");
     });
 
-    it('watch only the monitor itself: silent and failing, none per check or relay (the app announces those), all to the action group', { timeout: 180_000 }, async () => {
+    it('watch the monitor itself (silent, failing) and the standard tests (some regions, all regions), none of the checks the app announces, all to the action group', { timeout: 180_000 }, async () => {
       const all = await rules();
-      expect(all.map((r) => r.name)).toEqual(['monitor-silent', 'monitor-failing']);
-      expect(all.map((r) => r.dimensions)).toEqual([[], ['Timer']]);
-      for (const r of all) expect(code(r.query)).not.toMatch(/\bby Name, Location\b|heartbeat:/);
+      expect(all.map((r) => r.name)).toEqual(['monitor-silent', 'monitor-failing', 'standard-test-all-regions', 'standard-test-some-regions']);
+      expect(all.map((r) => r.dimensions)).toEqual([[], ['Timer'], ['Test'], ['Test']]);
+      // Failing everywhere is the endpoint down (an error); from some regions, the path there (a warning).
+      expect(all.map((r) => r.severity)).toEqual([0, 1, 1, 2]);
+      // None of the app's checks: no rule per check and location, no heartbeat or cloud probe.
+      for (const r of all.slice(0, 2)) expect(code(r.query)).not.toMatch(/\bby Name, Location\b|heartbeat:|cloud:/);
+      for (const r of all.slice(2)) expect(code(r.query)).not.toMatch(/heartbeat:|cloud:|checkKind/);
+      for (const r of all.slice(2)) expect(code(r.query), r.name).toContain(STANDARD_TESTS_ONLY);
+      const byName = new Map(all.map((r) => [r.name, code(r.query)]));
+      expect(byName.get('standard-test-all-regions')).toContain('| where FailingRegions == Regions');
+      expect(byName.get('standard-test-some-regions')).toContain('| where FailingRegions > 0 and FailingRegions < Regions');
       const resources = Object.values((await alertsModule()).resources as Record<string, { type: string; properties: Record<string, any> }>);
       const rule = resources.find((r) => r.type === 'Microsoft.Insights/scheduledQueryRules')!;
-      expect(rule.properties.actions.actionGroups).toEqual(["[resourceId('Microsoft.Insights/actionGroups', parameters('actionGroupName'))]"]);
+      expect(rule.properties.actions.actionGroups).toEqual(["[variables('actionGroupId')]"]);
+      expect((await alertsModule()).variables?.actionGroupId).toBe("[if(empty(parameters('existingActionGroupId')), resourceId('Microsoft.Insights/actionGroups', parameters('actionGroupName')), parameters('existingActionGroupId'))]");
       expect(resources.filter((r) => r.type === 'Microsoft.Insights/actionGroups')).toHaveLength(1);
     });
 
@@ -233,7 +259,10 @@ if ('unavailable' in found) {
         const named = /Name in \(([^)]*)\)/.exec(code(r.query))?.[1]?.match(/"(\w+)"/g)?.map((s) => s.slice(1, -1)) ?? [];
         for (const timer of named) expect(r.schedules, `${r.name} reads ${timer}`).toContain(timers[timer]);
         for (const setting of r.schedules) expect(schedules[setting], `${r.name}: ${setting}`).toBeDefined();
-        const read = Object.fromEntries(r.schedules.map((s) => [s, schedules[s]!]));
+        const read: Record<string, string> = Object.fromEntries(r.schedules.map((s) => [s, schedules[s]!]));
+        // The standard tests run every `everyMinutes` from each location: as a schedule, that.
+        if (r.everyMinutes !== undefined) read['standard tests'] = `0 */${r.everyMinutes} * * * *`;
+        expect(Object.keys(read).length, `${r.name} reads something`).toBeGreaterThan(0);
         for (const minutes of await windowValues(r)) {
           expect(AZURE_WINDOW_SIZES, `${r.name}: ${minutes} min`).toContain(windowSize(minutes));
           problems.push(...windowProblems(r.name, minutes, read, r.runs));
@@ -241,14 +270,27 @@ if ('unavailable' in found) {
         }
       }
       expect(problems).toEqual([]);
-      expect(seen).toEqual(['monitor-silent PT10M', 'monitor-silent PT15M', 'monitor-silent PT30M', 'monitor-silent PT45M', 'monitor-silent PT1H', 'monitor-failing PT3H']);
+      expect(seen).toEqual([
+        'monitor-silent PT10M',
+        'monitor-silent PT15M',
+        'monitor-silent PT30M',
+        'monitor-silent PT45M',
+        'monitor-silent PT1H',
+        'monitor-failing PT3H',
+        'standard-test-all-regions PT15M',
+        'standard-test-some-regions PT15M',
+      ]);
+      // The interval the rules assume is the one the tests run at.
+      expect(main.variables?.standardTestFrequencySeconds).toBe(300);
+      for (const r of (await rules()).filter((x) => x.everyMinutes !== undefined)) expect(r.everyMinutes! * 60, r.name).toBe(main.variables?.standardTestFrequencySeconds);
     });
 
     it('leave out results in maintenance wherever they judge checks, and count them where they ask whether the monitor runs', { timeout: 180_000 }, async () => {
       const all = await rules();
       expect(all.flatMap((r) => maintenanceProblems(r.name, r.query))).toEqual([]);
       const silent = all.find((r) => r.name === 'monitor-silent')!;
-      expect(code(silent.query).trim()).toBe('AppAvailabilityResults\n| summarize Results = count()');
+      // Standard tests keep reporting when the monitor is dead: they must not count as its results.
+      expect(code(silent.query).trim()).toBe('AppAvailabilityResults\n| where not(Name startswith "webtest:")\n| summarize Results = count()');
     });
   });
 }

@@ -152,10 +152,14 @@ if ('unavailable' in found) {
       expect(all.map((r) => r.file.slice(INFRA.length + 1))).toEqual([
         'main.bicep',
         'modules/alerts.bicep',
+        'modules/diagnostics.bicep',
         'modules/function-app.bicep',
         'modules/keyvault.bicep',
         'modules/monitoring.bicep',
+        'modules/network.bicep',
+        'modules/private-endpoints.bicep',
         'modules/role-assignments.bicep',
+        'modules/standard-tests.bicep',
         'modules/storage.bicep',
         'modules/workbook.bicep',
       ]);
@@ -339,13 +343,12 @@ if ('unavailable' in found) {
       expect(roleIds['Key Vault Secrets Officer']).toBe('b86a8fe4-44ce-4948-aee5-eccb2c155cd7');
     });
 
-    it('alerts by email from Azure Monitor itself about the monitor only: silent, or its own runs failing', { timeout: 180_000 }, async () => {
+    it('alerts by email from Azure Monitor itself about the monitor (silent, or its own runs failing) and about its own standard tests', { timeout: 180_000 }, async () => {
       const alerts = nested(await mainTemplate(), 'alerts');
-      const rules = alerts.variables?.rules as Record<string, unknown>[];
-      const queries = Object.fromEntries(
-        await Promise.all(['monitor-silent', 'monitor-failing'].map(async (n) => [n, await readFile(join(INFRA, 'queries', `${n}.kql`), 'utf8')])),
-      );
-      expect(rules.map((r) => r.name)).toEqual(['monitor-silent', 'monitor-failing']);
+      const rules = [...(alerts.variables?.monitorRules as Record<string, unknown>[]), ...(alerts.variables?.standardTestRules as Record<string, unknown>[])];
+      const names = ['monitor-silent', 'monitor-failing', 'standard-test-all-regions', 'standard-test-some-regions'];
+      const queries = Object.fromEntries(await Promise.all(names.map(async (n) => [n, await readFile(join(INFRA, 'queries', `${n}.kql`), 'utf8')])));
+      expect(rules.map((r) => r.name)).toEqual(names);
       // loadTextContent() compiles to a variable per file, referenced as [variables('$fxv#N')].
       const loaded = (r: Record<string, unknown>) => alerts.variables?.[/^\[variables\('(.+)'\)\]$/.exec(String(r.query))?.[1] ?? ''];
       for (const r of rules) expect(loaded(r)).toBe(queries[r.name as string]);

@@ -17,8 +17,8 @@ const kqlFiles = readdirSync(infra, { recursive: true, encoding: 'utf8' })
 const workbook: unknown = JSON.parse(readFileSync(join(infra, 'workbook', 'writeback-monitor.workbook.json'), 'utf8'));
 
 describe('the alert-rule queries', () => {
-  it('are found: the two rules of infra/queries', () => {
-    expect(kqlFiles).toEqual([join('queries', 'monitor-failing.kql'), join('queries', 'monitor-silent.kql')]);
+  it('are found: the four rules of infra/queries', () => {
+    expect(kqlFiles).toEqual(['monitor-failing.kql', 'monitor-silent.kql', 'standard-test-all-regions.kql', 'standard-test-some-regions.kql'].map((f) => join('queries', f)));
   });
 
   it.each(kqlFiles)('%s analyses with no error and no warning', (file) => {
@@ -30,7 +30,7 @@ describe('the workbook queries', () => {
   const queries = workbookQueries(workbook);
 
   it('are all found: one per query item', () => {
-    expect(queries).toHaveLength(17);
+    expect(queries).toHaveLength(19);
   });
 
   it.each(queries)('$where analyses with no error and no warning', ({ query }) => {
