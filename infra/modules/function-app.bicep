@@ -73,7 +73,8 @@ var platformSettings = {
 
 // Where alerts link to, besides the status page (whose address the app derives from the
 // platform's WEBSITE_HOSTNAME, or WBMON_PUBLIC_URL when given in monitorSettings).
-var linkSettings = empty(workbookUrl) ? {} : { WBMON_WORKBOOK_URL: workbookUrl }
+// Always set (main.bicep always gives it; blank reads as unset): a condition on a value known only at deployment would keep What-If and bicep snapshot from expanding the app settings.
+var linkSettings = { WBMON_WORKBOOK_URL: workbookUrl }
 
 resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   name: functionAppName

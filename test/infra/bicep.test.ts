@@ -234,7 +234,8 @@ if ('unavailable' in found) {
       expect(module.dependsOn).toContain('workbook');
       expect(template.outputs?.WORKBOOK_URL).toEqual({ type: 'string', value: link });
       const functionApp = nested(template, 'functionApp');
-      expect(functionApp.variables?.linkSettings).toBe("[if(empty(parameters('workbookUrl')), createObject(), createObject('WBMON_WORKBOOK_URL', parameters('workbookUrl')))]");
+      // Always set: a condition on the deployment-time workbook id kept the app settings from expanding (bicep snapshot).
+      expect(functionApp.variables?.linkSettings).toEqual({ WBMON_WORKBOOK_URL: "[parameters('workbookUrl')]" });
       expect(SETTING_NAMES).toContain('WBMON_WORKBOOK_URL');
       // What the link becomes in public Azure is a workbook URL the app accepts.
       const example = `https://portal.azure.com/#@00000000-1111-2222-3333-444444444444/resource/subscriptions/s/resourceGroups/rg/providers/Microsoft.Insights/workbooks/${'0'.repeat(8)}-0000-0000-0000-${'0'.repeat(12)}/workbook`;
