@@ -427,3 +427,5 @@ output MANAGED_IDENTITY_PRINCIPAL_ID string = identity.properties.principalId
 output MANAGED_IDENTITY_CLIENT_ID string = identity.properties.clientId
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.appInsightsName
 output ALERT_RULES string[] = alerts.outputs.ruleNames
+// With natGateway: the one address every probe leaves from, for allow-lists (empty otherwise).
+output OUTBOUND_IP string = privateNetworking && !ownSubnets && natGateway ? network!.outputs.natPublicIp : ''
