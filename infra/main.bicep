@@ -118,7 +118,7 @@ param existingPrivateEndpointSubnetId string = ''
 @description('Where the privatelink DNS zones are: \'\' creates them here and links them to the VNet; the resource id of a resource group uses the zones of the same names there (a hub\'s); \'none\' adds no DNS zone group, for landing zones whose Azure Policy does.')
 param privateDnsZoneResourceGroupId string = ''
 
-@description('With privateNetworking and the VNet this template creates: a NAT gateway with a static public IP on the app subnet, so the probes leave from one known address (about the price of the gateway and the IP, per hour, plus data). Off: the platform\'s default outbound access (docs/deployment-network.md).')
+@description('With privateNetworking and the VNet this template creates: a NAT gateway with a static public IP on the app subnet, so the probes leave from one known address (output OUTBOUND_IP; billed per hour for the gateway and the IP, plus per GB). Off: the platform\'s default outbound access (docs/deployment-network.md).')
 param natGateway bool = false
 
 @description('Names to use instead of the generated ones; any subset.')
@@ -433,3 +433,5 @@ output MANAGED_IDENTITY_PRINCIPAL_ID string = identity.properties.principalId
 output MANAGED_IDENTITY_CLIENT_ID string = identity.properties.clientId
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.appInsightsName
 output ALERT_RULES string[] = alerts.outputs.ruleNames
+// With natGateway: the one address every probe leaves from, for allow-lists (empty otherwise).
+output OUTBOUND_IP string = privateNetworking && !ownSubnets && natGateway ? network!.outputs.natPublicIp : ''

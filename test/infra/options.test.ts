@@ -213,6 +213,10 @@ describe.skipIf(!cli)(`each option of main.bicep, on the deployment bicep snapsh
       expect(nat.properties?.['publicIpAddresses']).toEqual([{ id: ip.id }]);
       const subnets = one(resources, 'Microsoft.Network/virtualNetworks').properties?.['subnets'] as { name: string; properties: Record<string, any> }[];
       expect(subnets.find((s) => s.name === 'snet-app')!.properties['natGateway']).toEqual({ id: nat.id });
+      // The address the probes leave from is an output, for allow-lists; empty without the gateway.
+      const outputs = (set: string) => (predictions.get(set) as { outputs: Record<string, unknown> }).outputs;
+      expect(String(outputs('private networking with a NAT gateway')['OUTBOUND_IP'])).toMatch(/publicIPAddresses\/pip-vnet-wbmon-\w+-nat.*ipAddress/);
+      expect(outputs('private networking')['OUTBOUND_IP']).toBe('');
     });
 
     it('in subnets of your own: no VNet or zone made, the app and the endpoints in the subnets given, the hub\'s zones used', () => {

@@ -225,6 +225,18 @@ describe('the sections an on-call engineer needs', () => {
     expect(byTitle('Alert deliveries per channel').content.query).toContain('Name in ("wbmon.alerts.sent", "wbmon.alerts.failed")');
   });
 
+  it("from several regions: each target's cloud probe beside Azure Monitor's standard tests, by region, and the tests' availability over time", () => {
+    const { query } = byTitle("Each target from the monitor's region and from the standard tests' regions").content;
+    expect(query).toContain('| where Name startswith "webtest:" or Name startswith "cloud:"');
+    expect(query).toContain('Target = iff(Name startswith "webtest:", substring(Name, 8), tostring(Properties.target))');
+    expect(query).toContain('"Down everywhere", "Down in some regions"');
+    expect(byTitle('Standard tests: availability % by target and region over time').content).toMatchObject({ visualization: 'timechart' });
+    // The standard tests carry no checkKind of the app's: the availability tables give them their own.
+    for (const title of ['Checks down now, by kind', 'Every check at every location: latest result first for the failing ones']) {
+      expect(byTitle(title).content.query, title).toContain('Kind = iff(Name startswith "webtest:", "standard-test", tostring(Properties.checkKind))');
+    }
+  });
+
   it('certificate expiry: the latest days remaining per target, soonest first, red below 14 days', () => {
     const { content } = byTitle('Certificate days remaining per target and location, soonest first');
     expect(content.query).toContain('Name == "wbmon.tls.days_remaining"');
