@@ -1,3 +1,4 @@
+import { parseRoundtrip, roundtripProblems, type RoundtripSettings } from './roundtrip-settings.js';
 import { DEFAULT_HISTORY_DAYS, MAX_HISTORY_DAYS } from '../history/history.js';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -266,6 +267,13 @@ const schema = z.object({
   // Under Functions: the vault whose references the app reads itself when the platform left them
   // unresolved (src/config/keyvault-references.ts; infra/ sets it with privateNetworking).
   WBMON_KEY_VAULT_URL: z.string().optional(),
+  // The round trip (src/config/roundtrip-settings.ts checks them together).
+  WBMON_ROUNDTRIP_USER: z.string().optional(),
+  WBMON_ROUNDTRIP_SCHEDULE: z.string().optional(),
+  WBMON_ROUNDTRIP_CLIENT_ID: z.string().optional(),
+  WBMON_TENANT_ID: z.string().optional(),
+  WBMON_LOGIN_URL: z.string().optional(),
+  WBMON_ROUNDTRIP_TOKEN_KEY: z.string().optional(),
 });
 
 export interface AlertSettings {
@@ -315,6 +323,8 @@ export interface Settings {
   readonly storageConnection: string | undefined;
   readonly alerting: AlertSettings;
   readonly tenant: TenantSettings;
+  /** The round trip (docs/roundtrip.md); undefined = off (WBMON_ROUNDTRIP_USER unset). */
+  readonly roundtrip: RoundtripSettings | undefined;
   /** WBMON_RELAYS: the relays allowed to post heartbeats, with their secrets. */
   readonly relays: RelayMap;
   readonly evaluateSchedule: Schedule;
@@ -382,7 +392,7 @@ export function parseSettings(given: Env, labels: Readonly<Record<string, string
     tolerated = parsed.relays;
     env = { ...env, WBMON_RELAYS: undefined };
   }
-  const s = validate(schema, env, labels, emailNeedsAll);
+  const s = validate(schema, env, labels, (e) => [...emailNeedsAll(e), ...roundtripProblems(e)]);
   return {
     targets: s.WBMON_TARGETS,
     probeSchedule: s.WBMON_PROBE_SCHEDULE,
@@ -401,6 +411,7 @@ export function parseSettings(given: Env, labels: Readonly<Record<string, string
       graphToken: s.WBMON_GRAPH_TOKEN,
       syncMaxAgeMinutes: s.WBMON_SYNC_MAX_AGE_MINUTES,
     },
+    roundtrip: parseRoundtrip(blankAsUnset(env)),
     alerting: {
       remindMinutes: s.WBMON_REMIND_MINUTES,
       maintenance: s.WBMON_MAINTENANCE,
@@ -433,8 +444,8 @@ export function validate<T extends z.ZodType>(
   labels: Readonly<Record<string, string>> = {},
   together: (env: Readonly<Record<string, string | undefined>>) => string[] = () => [],
 ): z.output<T> {
-  const blankAsUnset = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v === undefined || v.trim() === '' ? undefined : v]));
-  const parsed = settingsSchema.safeParse(blankAsUnset);
+  const unsetBlanks = blankAsUnset(env);
+  const parsed = settingsSchema.safeParse(unsetBlanks);
   const problems = parsed.success
     ? []
     : parsed.error.issues.map((issue) => {
@@ -442,9 +453,13 @@ export function validate<T extends z.ZodType>(
         return `${labels[name] ?? name}: ${issue.message}`;
       });
   // Settings that only make sense together, checked whether or not each is valid alone.
-  problems.push(...together(blankAsUnset));
+  problems.push(...together(unsetBlanks));
   if (parsed.success && problems.length === 0) return parsed.data;
   throw new ConfigError(problems);
+}
+
+function blankAsUnset(env: Env): Record<string, string | undefined> {
+  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v === undefined || v.trim() === '' ? undefined : v]));
 }
 
 function viaGraph(env: Env): boolean {

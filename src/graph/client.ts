@@ -60,6 +60,8 @@ export function permissionFor(path: string): string {
   if (p.startsWith('subscribedskus') || p.startsWith('organization')) return 'Organization.Read.All';
   if (p.startsWith('serviceprincipals/') && p.includes('/synchronization/')) return 'Synchronization.Read.All';
   if (p.startsWith('serviceprincipals')) return 'Directory.Read.All';
+  // The round trip's guard rails: the test user and its roles.
+  if (p.startsWith('users/') || p.startsWith('rolemanagement/directory/')) return 'Directory.Read.All';
   return 'the Microsoft Graph permission for this resource';
 }
 
@@ -132,26 +134,48 @@ async function getToken(token: GraphGetOptions['token']): Promise<string> {
   }
 }
 
+export interface GraphAnswer {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly text: string;
+}
+
+/**
+ * One request and its whole answer, no retries: the caller decides what a 429 or a 5xx means
+ * (a password reset is not repeated blindly). Network failures and timeouts are GraphErrors.
+ */
+export async function graphSend(
+  method: 'GET' | 'POST',
+  url: URL,
+  options: { readonly token: GraphGetOptions['token']; readonly timeoutMs?: number; readonly body?: Buffer },
+): Promise<GraphAnswer> {
+  const token = await getToken(options.token);
+  return fetchOnce(url, token, `${describePath(url.pathname)}`, options.timeoutMs ?? 30_000, method, options.body);
+}
+
 async function fetchOnce(
   url: URL,
   token: string,
   shown: string,
   timeoutMs: number,
-): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
+  method: 'GET' | 'POST' = 'GET',
+  body?: Buffer,
+): Promise<GraphAnswer> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   try {
     const res = await request(url, {
-      method: 'GET',
-      headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
+      method,
+      headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...(body && { 'content-type': 'application/json' }) },
+      ...(body && { body }),
       signal: controller.signal,
     });
     const text = await res.body.text();
     return { status: res.statusCode, headers: res.headers, text };
   } catch (err) {
-    if (controller.signal.aborted) throw new GraphError(`GET ${shown}: no complete answer within ${timeoutMs} ms (timeout)`, 'timeout', undefined, { cause: err });
+    if (controller.signal.aborted) throw new GraphError(`${method} ${shown}: no complete answer within ${timeoutMs} ms (timeout)`, 'timeout', undefined, { cause: err });
     const code = (err as NodeJS.ErrnoException).code ?? (err as Error).name;
-    throw new GraphError(`GET ${shown}: no answer (${code})`, 'network', undefined, { cause: err });
+    throw new GraphError(`${method} ${shown}: no answer (${code})`, 'network', undefined, { cause: err });
   } finally {
     clearTimeout(timer);
   }
@@ -162,7 +186,7 @@ function describePath(path: string): string {
   return path.split('?')[0] ?? path;
 }
 
-function graphErrorCode(text: string): string | undefined {
+export function graphErrorCode(text: string): string | undefined {
   try {
     const code = (JSON.parse(text) as { error?: { code?: unknown } }).error?.code;
     return typeof code === 'string' && /^[\w.-]{1,80}$/.test(code) ? code : undefined;
