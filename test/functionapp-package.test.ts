@@ -73,7 +73,7 @@ afterAll(async () => {
 
 
 const ROOT = join(import.meta.dirname, '..');
-const FUNCTIONS = ['badge', 'checkTenant', 'dashboard', 'evaluateHeartbeats', 'health', 'heartbeat', 'history', 'metrics', 'probeEndpoints', 'status'];
+const FUNCTIONS = ['badge', 'checkTenant', 'dashboard', 'evaluateHeartbeats', 'health', 'heartbeat', 'history', 'metrics', 'probeEndpoints', 'roundTrip', 'status'];
 
 describe('dist/functionapp.zip', () => {
   it('is at most 10 MB', () => {
@@ -167,7 +167,7 @@ describe('the package, unpacked into an empty folder and loaded by a stand-in Fu
   const targets = () => `http://127.0.0.1:${targetPort}/,http://127.0.0.1:${refused}/`;
   const status: HostStep = { invoke: 'status', http: { method: 'GET', url: 'http://localhost/api/status' } };
 
-  it('registers exactly the six functions with their triggers, loading nothing from outside the folder, and runs a timer against Azurite that records its results', { timeout: 60_000 }, async () => {
+  it('registers exactly the eleven functions with their triggers, loading nothing from outside the folder, and runs a timer against Azurite that records its results', { timeout: 60_000 }, async () => {
     expect(readdirSync(appDir).sort()).toEqual(['THIRD-PARTY-NOTICES.txt', 'dist', 'host.json', 'package.json']);
     const azurite = await freshAzurite();
     const observed = await host([{ invoke: 'probeEndpoints', timer: true }, status, { invoke: 'health', http: { method: 'GET', url: 'http://localhost/api/health' } }], {
@@ -191,7 +191,7 @@ describe('the package, unpacked into an empty folder and loaded by a stand-in Fu
     const byName = new Map(observed.registrations.map((r) => [r.name, r]));
     expect([...byName.keys()].sort()).toEqual(FUNCTIONS);
     const generated = (prefix: string) => expect.stringMatching(new RegExp(`^${prefix}[0-9a-f]{10}$`));
-    for (const [fn, setting] of [['probeEndpoints', 'WBMON_PROBE_SCHEDULE'], ['evaluateHeartbeats', 'WBMON_EVALUATE_SCHEDULE'], ['checkTenant', 'WBMON_TENANT_SCHEDULE']] as const) {
+    for (const [fn, setting] of [['probeEndpoints', 'WBMON_PROBE_SCHEDULE'], ['evaluateHeartbeats', 'WBMON_EVALUATE_SCHEDULE'], ['checkTenant', 'WBMON_TENANT_SCHEDULE'], ['roundTrip', 'WBMON_ROUNDTRIP_SCHEDULE']] as const) {
       const bindings = Object.values(byName.get(fn)!.bindings);
       expect(bindings, fn).toEqual([{ type: 'timerTrigger', direction: 'in', name: generated('timerTrigger'), schedule: `%${setting}%`, properties: { supportsDeferredBinding: 'false' } }]);
     }

@@ -142,9 +142,9 @@ describe('the built function entry files, as loaded by the Azure Functions host'
     expect(programmingModels[0]).toMatchObject({ name: '@azure/functions', version: expect.any(String) });
   });
 
-  it('registers exactly the functions badge, checkTenant, dashboard, evaluateHeartbeats, health, heartbeat, history, metrics, probeEndpoints and status, each once', () => {
+  it('registers exactly the functions badge, checkTenant, dashboard, evaluateHeartbeats, health, heartbeat, history, metrics, probeEndpoints, roundTrip and status, each once', () => {
     const names = registrations.map((r) => r.metadata.name).sort();
-    expect(names).toEqual(['badge', 'checkTenant', 'dashboard', 'evaluateHeartbeats', 'health', 'heartbeat', 'history', 'metrics', 'probeEndpoints', 'status']);
+    expect(names).toEqual(['badge', 'checkTenant', 'dashboard', 'evaluateHeartbeats', 'health', 'heartbeat', 'history', 'metrics', 'probeEndpoints', 'roundTrip', 'status']);
   });
 
   it('registers a callable handler with every function', () => {
@@ -157,6 +157,7 @@ describe('the built function entry files, as loaded by the Azure Functions host'
     { fn: 'probeEndpoints', setting: 'WBMON_PROBE_SCHEDULE' },
     { fn: 'evaluateHeartbeats', setting: 'WBMON_EVALUATE_SCHEDULE' },
     { fn: 'checkTenant', setting: 'WBMON_TENANT_SCHEDULE' },
+    { fn: 'roundTrip', setting: 'WBMON_ROUNDTRIP_SCHEDULE' },
   ])('registers $fn with a single timer trigger on the %$setting% app setting', ({ fn, setting }) => {
     const { metadata } = registrationOf(fn);
     const [key] = triggerOf(metadata);

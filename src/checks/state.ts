@@ -27,6 +27,8 @@ export interface CheckResult {
   /** Worth knowing but not a failure (an expiring certificate, a Connect warning event): the check stays up. */
   readonly warnings?: readonly { readonly code: string; readonly message: string }[];
   readonly http?: { readonly status: number };
+  /** What a good result found, in words (the round trip: when and where the password was written back). */
+  readonly detail?: string;
 }
 
 /**
@@ -36,9 +38,10 @@ export interface CheckResult {
  * controller's LDAP and Kerberos ports from the relay; tenant: the Microsoft Graph checks;
  * connect: Entra Connect Sync's version support and ADSync service on the relay's server;
  * provisioning-agent: Entra Cloud Sync's agent on the relay's server; reach: a group of hosts
- * the relay must reach (revocation hosts, the agent's endpoints, a relay namespace's gateways).
+ * the relay must reach (revocation hosts, the agent's endpoints, a relay namespace's gateways);
+ * roundtrip: a password reset of the dedicated test user, written back and confirmed.
  */
-export type CheckKind = 'probe' | 'relay-probe' | 'heartbeat' | 'keepalive' | 'eventlog' | 'dc' | 'tenant' | 'connect' | 'provisioning-agent' | 'reach';
+export type CheckKind = 'probe' | 'relay-probe' | 'heartbeat' | 'keepalive' | 'eventlog' | 'dc' | 'tenant' | 'connect' | 'provisioning-agent' | 'reach' | 'roundtrip';
 
 export interface CheckIdentity {
   /** Stable id, e.g. `cloud:https://passwordreset.microsoftonline.com/`. */

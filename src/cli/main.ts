@@ -11,12 +11,15 @@ import { configuredChannels } from '../alerting/channels/registry.js';
 import { describeAnswers, sendTestAlert } from '../alerting/test-alert.js';
 import { escapeControls } from '../text/safe-text.js';
 import { dispatch, parse, settingsWith, timestampedLog, UsageError } from './common.js';
+import { roundtripCommand } from './roundtrip-command.js';
 import { RELAY_SIDE_COMMANDS, RELAY_SIDE_USAGE } from './relay-side.js';
 
 const USAGE = `usage: writeback-monitor <command>
   serve [--port N] [--data DIR]     the whole monitor on this machine (default port 7071)
 ${RELAY_SIDE_USAGE}
   alert test                        one marked test alert through every configured channel
+  roundtrip login [--data DIR]      sign in once for the password round trip (device code)
+  roundtrip test [--data DIR]       one password round trip now (docs/roundtrip.md)
   --version                         print the version`;
 
 async function serveCommand(args: string[]): Promise<number> {
@@ -67,5 +70,5 @@ async function alertCommand(args: string[]): Promise<number> {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  return dispatch('writeback-monitor', USAGE, { serve: serveCommand, ...RELAY_SIDE_COMMANDS, alert: alertCommand }, argv);
+  return dispatch('writeback-monitor', USAGE, { serve: serveCommand, ...RELAY_SIDE_COMMANDS, alert: alertCommand, roundtrip: (args) => roundtripCommand(args) }, argv);
 }

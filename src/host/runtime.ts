@@ -6,7 +6,7 @@
 import { loadHostSettings, readEnvironment, type Env, type Settings } from '../config/settings.js';
 import { keyVaultScope, resolveKeyVaultReferences } from '../config/keyvault-references.js';
 import { openTableStore, storageTarget } from '../store/open.js';
-import { graphToken } from '../graph/token.js';
+import { graphToken, identityToken } from '../graph/token.js';
 import type { Store } from '../store/store.js';
 import { SequenceCache } from '../heartbeat/ingest.js';
 import { refusalLimiter } from '../api/heartbeat.js';
@@ -94,11 +94,6 @@ async function withKeyVaultSecrets(env: Env): Promise<{ env: Env; resolved: read
   return resolveKeyVaultReferences(env, {
     vaultUrl,
     fetch: globalThis.fetch,
-    token: async () => {
-      const { DefaultAzureCredential } = await import('@azure/identity');
-      const token = await new DefaultAzureCredential({ managedIdentityClientId: env.AZURE_CLIENT_ID }).getToken(scope);
-      if (!token) throw new Error('no token');
-      return token.token;
-    },
+    token: identityToken(scope, 'Key Vault'),
   });
 }

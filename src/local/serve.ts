@@ -14,8 +14,12 @@ import { safeLog } from '../text/safe-text.js';
 import { MAX_BODY_BYTES, receiveHeartbeat, refusalLimiter } from '../api/heartbeat.js';
 import type { Settings } from '../config/settings.js';
 import { runProbeCycle, type ProbeEnvironment } from '../monitor/probe-cycle.js';
-import { summarizeAlerts, summarizeCycle, summarizeEvaluation, summarizeTenant } from '../monitor/summary.js';
+import { summarizeAlerts, summarizeCycle, summarizeEvaluation, summarizeRoundtrip, summarizeTenant } from '../monitor/summary.js';
 import { runTenantCycle } from '../monitor/tenant-cycle.js';
+import { runRoundtrip, settleRoundtrip } from '../monitor/roundtrip-cycle.js';
+import { roundtripWiring } from '../roundtrip/wiring.js';
+import { MIN_ROUNDTRIP_INTERVAL_MINUTES, shortestGapMinutes } from '../config/roundtrip-settings.js';
+import type { Dispatcher } from 'undici';
 import { graphToken } from '../graph/token.js';
 import { evaluateHeartbeats } from '../monitor/evaluate-heartbeats.js';
 import { SequenceCache } from '../heartbeat/ingest.js';
@@ -53,6 +57,10 @@ export interface ServeOptions {
   readonly store?: Store;
   /** Alert channels by name; built from the settings unless given. */
   readonly channels?: ReadonlyMap<string, Channel>;
+  /** The round trip's sign-in traffic goes through this (tests: a loopback authority's CA). */
+  readonly roundtripDispatcher?: Dispatcher;
+  /** The longest a round trip's reset may take, polling included (tests shorten it). */
+  readonly roundtripWaitMs?: number;
 }
 
 export interface RunningMonitor {
@@ -60,7 +68,7 @@ export interface RunningMonitor {
   /** Resolves when the first probe cycle at start-up has finished. */
   readonly firstCycle: Promise<void>;
   /** Runs a timer job now, as the host's admin endpoint does for a timer function. */
-  run(job: 'probeEndpoints' | 'evaluateHeartbeats' | 'checkTenant'): Promise<void>;
+  run(job: 'probeEndpoints' | 'evaluateHeartbeats' | 'checkTenant' | 'roundTrip'): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -202,6 +210,9 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
       schedule: settings.evaluateSchedule,
       run: withAlerts(async (store) => {
         log(`evaluateHeartbeats: ${summarizeEvaluation(await evaluateHeartbeats(settings, store, clock.now(), { history: historyCache, log, ...(observer && { observe: observer.result, onRelay: observer.relay }) }))}`);
+        // A round trip the cloud accepted is recorded once a relay confirms it (or the window ends).
+        const settled = await settleRoundtrip(settings, store, { now: () => clock.now(), log, history: historyCache, ...(observer && { observe: observer.result }) });
+        if (settled && settled.kind !== 'pending') log(`roundTrip: ${summarizeRoundtrip(settled)}`);
       }),
     },
   ];
@@ -218,6 +229,33 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
     });
   } else {
     log('checkTenant: off (set WBMON_GRAPH_TOKEN to run the Microsoft Graph tenant checks locally)');
+  }
+  const rt = settings.roundtrip;
+  if (rt && settings.tenant.graphToken) {
+    const appToken = graphToken(settings.tenant.graphUrl, settings.tenant.graphToken);
+    const gap = shortestGapMinutes(rt.schedule, clock.now());
+    if (gap < MIN_ROUNDTRIP_INTERVAL_MINUTES) {
+      log(`roundTrip: WBMON_ROUNDTRIP_SCHEDULE "${rt.schedule.expression}" fires every ${gap} minute${gap === 1 ? '' : 's'}; the round trip runs at most every ${MIN_ROUNDTRIP_INTERVAL_MINUTES} minutes, so the runs in between are skipped`);
+    }
+    jobs.push({
+      name: 'roundTrip',
+      schedule: rt.schedule,
+      run: withAlerts(async (store) => {
+        const { userToken } = roundtripWiring(settings, rt, store, options.roundtripDispatcher ? { dispatcher: options.roundtripDispatcher } : {});
+        const outcome = await runRoundtrip(settings, store, {
+          appToken,
+          userToken,
+          now: () => clock.now(),
+          log,
+          history: historyCache,
+          ...(options.roundtripWaitMs !== undefined && { waitMs: options.roundtripWaitMs }),
+          ...(observer && { observe: observer.result }),
+        });
+        log(`roundTrip: ${summarizeRoundtrip(outcome)}`);
+      }),
+    });
+  } else if (rt) {
+    log('roundTrip: off (set WBMON_GRAPH_TOKEN: locally the guard rails read the test user with it)');
   }
 
   const viewOf = (answer: (store: Store) => Promise<ApiResponse>): Promise<ApiResponse> =>

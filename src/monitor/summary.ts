@@ -1,3 +1,4 @@
+import type { RoundtripOutcome } from './roundtrip-cycle.js';
 import type { TenantCycle } from './tenant-cycle.js';
 import { MAX_TARGETS_PER_RELAY, type RelayEvaluation } from './evaluate-heartbeats.js';
 import type { AlertPass } from '../alerting/evaluate-alerts.js';
@@ -36,4 +37,26 @@ export function summarizeAlerts(pass: AlertPass): string {
 export function summarizeTenant(run: TenantCycle): string {
   const unknown = run.unknown.length ? `; not readable now: ${run.unknown.join(', ')}` : '';
   return [`tenant checks: ${run.recorded} recorded${unknown}`, ...run.transitions.map(describeTransition)].join('; ');
+}
+
+/** One line for the log and for `roundtrip test`: what the round trip found, never a secret. */
+export function summarizeRoundtrip(outcome: RoundtripOutcome): string {
+  switch (outcome.kind) {
+    case 'off':
+      return 'round trip: off (WBMON_ROUNDTRIP_USER is not set)';
+    case 'skipped':
+      return `round trip: not run: ${outcome.message}`;
+    case 'unknown':
+      return `round trip: nothing learnt (not recorded): ${outcome.message}`;
+    case 'pending':
+      return `${outcome.checkId}: the reset succeeded in the cloud (operation ${outcome.operationId}, status succeeded at ${outcome.finishedAt}); waiting up to ${outcome.windowMinutes} minutes for a relay to report Connect's event 31010`;
+    case 'recorded': {
+      const r = outcome.result;
+      if (!r.ok) return `${outcome.checkId}: NOT WRITTEN BACK: ${r.failure?.code}: ${r.failure?.message}`;
+      const warning = r.warnings?.[0];
+      if (warning?.code === 'roundtrip_ad_policy') return `${outcome.checkId}: NOT WRITTEN BACK, but the path works: ${warning.message}`;
+      if (warning) return `${outcome.checkId}: written back (cloud): ${warning.message}`;
+      return `${outcome.checkId}: written back: ${r.detail ?? 'succeeded'}`;
+    }
+  }
 }

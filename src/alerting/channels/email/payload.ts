@@ -181,6 +181,8 @@ export function describeCheck(event: Pick<AlertEvent, 'checkKind' | 'target' | '
       return `relay ${location} cannot reach ${target}`;
     case 'tenant':
       return `tenant check ${target}`;
+    case 'roundtrip':
+      return `password round trip of ${target}`;
     default:
       return `${String(event.checkKind)} check of ${target} (${location})`;
   }

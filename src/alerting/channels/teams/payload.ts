@@ -237,6 +237,7 @@ const PHRASES: Record<CheckKind, Phrase> = {
   connect: (where) => ({ down: `${where}: Entra Connect Sync is unsupported or not running`, up: `${where}: Entra Connect Sync is supported and running again` }),
   'provisioning-agent': (where) => ({ down: `${where}: the Entra Cloud Sync provisioning agent cannot write back`, up: `${where}: the Entra Cloud Sync provisioning agent is healthy again` }),
   reach: (where, target) => reach(where, target),
+  roundtrip: (_where, target) => ({ down: `the password round trip of ${target} fails: writeback is not proven`, up: `the password round trip of ${target} works again: written back` }),
 };
 
 /** "2025-03-04 02:13 UTC", or the escaped text when it is not a time. */

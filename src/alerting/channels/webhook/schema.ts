@@ -10,7 +10,7 @@ export const alertPayloadSchema = z.object({
   id: z.string().describe('idempotency key: the same decision always has the same id'),
   kind: z.enum(['triggered', 'resolved', 'reminder', 'flapping', 'retired', 'test']),
   checkId: z.string(),
-  checkKind: z.enum(['probe', 'relay-probe', 'heartbeat', 'keepalive', 'eventlog', 'dc', 'tenant', 'connect', 'provisioning-agent', 'reach']),
+  checkKind: z.enum(['probe', 'relay-probe', 'heartbeat', 'keepalive', 'eventlog', 'dc', 'tenant', 'connect', 'provisioning-agent', 'reach', 'roundtrip']),
   target: z.string(),
   location: z.string().describe('an Azure region, local, tenant, or a relay id'),
   state: z.enum(['new', 'up', 'down']),
