@@ -1113,6 +1113,102 @@ export const REMEDIATIONS: readonly RemediationRule[] = [
       ],
     },
   },
+  // ---- the round trip (docs/roundtrip.md) -------------------------------------------------------
+  {
+    match: { kind: 'roundtrip', code: 'roundtrip_reauth' },
+    remediation: {
+      summary: 'The round trip can no longer sign in (its refresh token was revoked, expired or is missing): run writeback-monitor roundtrip login again',
+      steps: [
+        'On a machine with the monitor\'s settings (the same WBMON_ROUNDTRIP_CLIENT_ID, WBMON_TENANT_ID and token storage), run: writeback-monitor roundtrip login, and sign in at the address it prints with the account that holds Authentication Administrator over the test user.',
+        'Then run writeback-monitor roundtrip test: it resets the test user once and prints the verdict.',
+        'A token stops working when the account\'s password changes, an administrator revokes its sessions, a Conditional Access sign-in frequency policy applies to it, or it is unused for 90 days: exclude the round trip\'s app from sign-in frequency policies, or plan the sign-in.',
+      ],
+    },
+  },
+  {
+    match: { kind: 'roundtrip', code: 'roundtrip_forbidden' },
+    remediation: {
+      summary: 'Microsoft Graph refused the reset: the signed-in account needs Authentication Administrator over the test user, and the app UserAuthenticationMethod.ReadWrite.All (delegated) with consent',
+      steps: [
+        'Entra admin center, Roles & admins, Administrative units: the test user\'s unit, Roles and administrators, Authentication Administrator: the account that ran roundtrip login must be assigned (active, not only eligible).',
+        'Entra admin center, App registrations, the round trip\'s app, API permissions: Microsoft Graph UserAuthenticationMethod.ReadWrite.All (Delegated) must show Granted; grant admin consent, then run writeback-monitor roundtrip login again (a new consent needs a new token).',
+        'The account cannot reset its own password this way, and an Authentication Administrator cannot reset an administrator\'s: the test user must hold no role.',
+      ],
+    },
+  },
+  {
+    match: { kind: 'roundtrip', code: 'roundtrip_password_refused' },
+    remediation: {
+      summary: 'Entra ID refused the generated password in the cloud: nothing reached on-prem AD, so writeback was not tested',
+      steps: [
+        'Read the quoted reason. The monitor generates 24 random characters of four classes, so a refusal usually means a custom banned password list or a password protection policy that refuses it; the Entra admin center, Protection, Authentication methods, Password protection shows them.',
+        'A refusal that names a licence means the tenant lacks Entra ID P1 for writeback: the tenant licence check says the same.',
+      ],
+    },
+  },
+  {
+    match: { kind: 'roundtrip', code: 'roundtrip_onprem_refused' },
+    remediation: {
+      summary: 'The reset reached the Connect server, but Active Directory refused to write it (event 31011): check the connector account\'s rights on the test user and protected groups',
+      steps: [
+        'Read event 31011 on the Connect server (Application log, source PasswordResetService) at the time of the alert, and the ADSync 6329 beside it: its 0x8023… code names the reason.',
+        'The AD DS connector account needs Reset password, Change password and write lockoutTime and pwdLastSet on the test user\'s OU (Microsoft\'s "Permissions for password writeback").',
+        'The test user must not be in a protected group (adminCount = 1): AdminSDHolder removes the connector account\'s rights from those every hour.',
+      ],
+    },
+  },
+  {
+    match: { kind: 'roundtrip', code: 'roundtrip_failed' },
+    remediation: {
+      summary: 'Password writeback failed for the test user: the cloud accepted the reset but could not write it on-prem',
+      steps: [
+        'Read the quoted statusDetail, then the PasswordResetService events on the Connect server at the same time (31011, 33xxx; 32xxx or a missing 31019 mean the listener is not connected).',
+        'Check the other checks first: a relay\'s heartbeat, eventlog and reach checks, and the cloud probes, say whether the path is down or the Connect server\'s service stopped.',
+        'Then follow Microsoft\'s "Troubleshoot self-service password reset writeback" in its order: restart the Azure AD Sync service, disable and re-enable password writeback in Connect, and as a last resort reinstall Connect.',
+      ],
+    },
+  },
+  {
+    match: { kind: 'roundtrip', code: 'roundtrip_timeout' },
+    remediation: {
+      summary: 'The reset was accepted but never finished: writeback did not answer within the wait',
+      steps: [
+        'An operation that stays notStarted or running means the on-prem listener did not take the request: look at the relays\' heartbeat and eventlog checks and at event 31019 on the Connect server (one every 5 minutes while writeback listens).',
+        'On the Connect server: Get-Service ADSync, and the Application log, source PasswordResetService, at the time of the alert.',
+      ],
+    },
+  },
+  {
+    match: { kind: 'roundtrip', codePrefix: 'roundtrip_refused_' },
+    remediation: {
+      summary: 'The round trip refused to reset this user: it must be a dedicated, synced, enabled test user without any role',
+      steps: [
+        'Read the reason in the message: a cloud-only user (onPremisesSyncEnabled not true), an administrator (a directory role at any scope, directly or through a group), or a disabled account.',
+        'Create the test user as docs/roundtrip.md says: in its own OU in on-prem AD, synced, in no protected group, with no role; set WBMON_ROUNDTRIP_USER to its object id.',
+      ],
+    },
+  },
+  {
+    match: { kind: 'roundtrip', code: 'graph_permission' },
+    remediation: {
+      summary: "The monitor's identity cannot read the test user: grant it Directory.Read.All (application), which the guard rails read the user and its roles with",
+      steps: [
+        'Run infra/grant-graph-permissions.sh <principal id> (or the .ps1), as for the tenant checks: it grants Directory.Read.All among the others.',
+        'For local runs the WBMON_GRAPH_TOKEN must carry Directory.Read.All.',
+      ],
+    },
+  },
+  {
+    match: { kind: 'roundtrip' },
+    remediation: {
+      summary: 'The password round trip failed ({code}): read the message, then docs/roundtrip.md',
+      steps: [
+        'Run writeback-monitor roundtrip test to see the verdict now (it counts toward the 15-minute limit).',
+        'Check the relays\' heartbeat and eventlog checks and the cloud probes: they say whether writeback\'s path is the problem.',
+      ],
+    },
+  },
+
   {
     match: { code: 'graph_permission' },
     remediation: {
