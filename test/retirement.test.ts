@@ -13,7 +13,7 @@ import { parseSettings } from '../src/config/settings.js';
 import { ingestHeartbeat } from '../src/heartbeat/ingest.js';
 import { listChecks } from '../src/monitor/checks-repository.js';
 import { evaluateHeartbeats, MAX_TARGETS_PER_RELAY } from '../src/monitor/evaluate-heartbeats.js';
-import { CONFIG_GRACE_MS, retirementReason, UNREPORTED_MS, type Reporting } from '../src/monitor/retirement.js';
+import { CONFIG_GRACE_MS, isStale, retirementReason, UNREPORTED_MS, type Reporting } from '../src/monitor/retirement.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { heartbeat, RELAYS_JSON } from './support/heartbeats.js';
 
@@ -45,6 +45,16 @@ const reporting = (over: Partial<Reporting> = {}): Reporting => ({
 });
 
 describe('which checks are retired', () => {
+  it("keeps the round trip's check while WBMON_ROUNDTRIP_USER names its user, and retires it after the grace once it does not", () => {
+    const rt = check({ id: 'roundtrip:5f2c1d9e-7b3a-4c8e-9d1f-2a6b8c4e0f13', kind: 'roundtrip', target: 'wbmon-roundtrip@contoso.com', location: 'tenant' });
+    expect(retirementReason(rt, reporting({ roundtripCheck: rt.id }), at(30 * 24 * 60 * MIN))).toBeUndefined();
+    expect(retirementReason(rt, reporting(), at(CONFIG_GRACE_MS - 1))).toBeUndefined();
+    expect(retirementReason(rt, reporting(), at(CONFIG_GRACE_MS))).toBe('the round trip is off (WBMON_ROUNDTRIP_USER is not set)');
+    expect(retirementReason(rt, reporting({ roundtripCheck: 'roundtrip:0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d' }), at(CONFIG_GRACE_MS))).toBe('WBMON_ROUNDTRIP_USER names another test user now');
+    // Location `tenant` is not a relay: a relay's silence never makes it stale.
+    expect(isStale(rt, new Map([['tenant', 'down']]))).toBe(false);
+  });
+
   it('retires a cloud check whose target left the settings, once the grace has passed, and not before', () => {
     expect(retirementReason(check({}), reporting(), at(CONFIG_GRACE_MS - 1))).toBeUndefined();
     expect(retirementReason(check({}), reporting(), at(CONFIG_GRACE_MS))).toBe('its target is no longer configured (WBMON_TARGETS) nor reported by a relay');

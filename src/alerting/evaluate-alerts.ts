@@ -6,6 +6,7 @@
  * people were told" record moves on. A crash between the two makes the next pass decide the
  * same events again, and their idempotency keys keep them single in the outbox.
  */
+import { roundtripCheckId } from '../roundtrip/check.js';
 import type { Settings } from '../config/settings.js';
 import type { CheckRecord, Transition } from '../checks/state.js';
 import { CHECKS, TRANSITIONS } from '../monitor/checks-repository.js';
@@ -57,6 +58,7 @@ export async function evaluateAlerts(
     relaysUnknown: settings.relayProblems.unusable !== undefined,
     lastHeartbeatAt: new Map(relays.map((r) => [r.key, r.value.lastHeartbeatAt])),
     // Only a list the last tenant run read itself says which configurations are gone.
+    ...(settings.roundtrip && { roundtripCheck: roundtripCheckId(settings.roundtrip.userId) }),
     ...(engines?.cloudSync && !engines.cloudSyncProblem && { cloudSyncChecks: new Set(engines.cloudSync.flatMap((c) => (c.checkId ? [c.checkId] : []))) }),
   };
   const told = new Map(notified.map((e) => [e.key, e]));

@@ -16,6 +16,8 @@
  *    UNREPORTED_MS past that check's last result. The relay must be heard from: while its
  *    heartbeat is missing its checks are stale (see isStale), not gone, and its own
  *    `heartbeat:` check says what is wrong.
+ *  - The round trip's check (`roundtrip:<user>`): retired CONFIG_GRACE_MS after its last result
+ *    once WBMON_ROUNDTRIP_USER no longer names that user (turned off, or another user).
  *  - Tenant checks are never retired (the tenant timer always reports all of them), except the
  *    check of a Cloud Sync configuration (`tenant:cloudsync:...`) that the last tenant run no
  *    longer found: retired CONFIG_GRACE_MS after its last result. While the configurations
@@ -37,6 +39,8 @@ export interface Reporting {
   readonly lastHeartbeatAt: ReadonlyMap<string, string>;
   /** The checks of the Cloud Sync configurations the last tenant run found; undefined when it could not tell. */
   readonly cloudSyncChecks?: ReadonlySet<string>;
+  /** The round trip's check id while WBMON_ROUNDTRIP_USER is set. */
+  readonly roundtripCheck?: string;
 }
 
 const CLOUD_SYNC_CHECK = 'tenant:cloudsync:';
@@ -53,6 +57,10 @@ export function retirementReason(check: CheckRecord, reporting: Reporting, now: 
   if (check.kind === 'tenant') {
     if (!check.id.startsWith(CLOUD_SYNC_CHECK) || !reporting.cloudSyncChecks || reporting.cloudSyncChecks.has(check.id) || age < CONFIG_GRACE_MS) return undefined;
     return 'its Cloud Sync configuration (or that provisioning job) no longer exists in the tenant';
+  }
+  if (check.kind === 'roundtrip') {
+    if (reporting.roundtripCheck === check.id || age < CONFIG_GRACE_MS) return undefined;
+    return reporting.roundtripCheck ? 'WBMON_ROUNDTRIP_USER names another test user now' : 'the round trip is off (WBMON_ROUNDTRIP_USER is not set)';
   }
   if (check.kind === 'probe') {
     if (reporting.cloudTargets.has(check.target) || age < CONFIG_GRACE_MS) return undefined;
@@ -71,7 +79,7 @@ export function retirementReason(check: CheckRecord, reporting: Reporting, now: 
 
 /** A relay's reported checks go stale while the relay itself is not heard from. */
 export function isStale(check: Pick<CheckRecord, 'kind' | 'location'>, relayStates: ReadonlyMap<string, string>): boolean {
-  if (check.kind === 'probe' || check.kind === 'tenant' || check.kind === 'heartbeat') return false;
+  if (check.kind === 'probe' || check.kind === 'tenant' || check.kind === 'heartbeat' || check.kind === 'roundtrip') return false;
   const state = relayStates.get(check.location);
   return state === 'late' || state === 'down';
 }

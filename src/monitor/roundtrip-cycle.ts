@@ -16,7 +16,7 @@ import type { RoundtripSettings } from '../config/roundtrip-settings.js';
 import { MIN_ROUNDTRIP_INTERVAL_MINUTES } from '../config/roundtrip-settings.js';
 import type { GraphGetOptions } from '../graph/client.js';
 import { historyRecorder, type HistorySetting } from '../history/recorder.js';
-import { RoundtripAuthError, RoundtripReauthError } from '../roundtrip/auth.js';
+import { ROUNDTRIP, roundtripCheckId, SUBJECT_KEY } from '../roundtrip/check.js';
 import { confirmOnPrem, CONFIRMATION_WINDOW_MINUTES, relayResets, type Confirmation } from '../roundtrip/confirmation.js';
 import { resetPassword, type ResetVerdict } from '../roundtrip/reset.js';
 import { checkSubject, type Subject } from '../roundtrip/subject.js';
@@ -24,8 +24,6 @@ import { StoreConflictError, type Store } from '../store/store.js';
 import { recordResult } from './checks-repository.js';
 import type { ResultObserver } from './probe-cycle.js';
 
-export const ROUNDTRIP = 'roundtrip';
-export const SUBJECT_KEY = 'subject';
 const LAST_RUN_KEY = 'last-run';
 const PENDING_KEY = 'pending';
 /** A timer a little early (the host fires within a second or so of the minute) still runs. */
@@ -76,10 +74,6 @@ export type RoundtripOutcome =
   /** The cloud said succeeded; recorded once a relay confirms it or the window ends. */
   | { readonly kind: 'pending'; readonly checkId: string; readonly requestedAt: string; readonly finishedAt: string; readonly operationId: string; readonly windowMinutes: number };
 
-export function roundtripCheckId(userId: string): string {
-  return `roundtrip:${userId}`;
-}
-
 export async function runRoundtrip(settings: Settings, store: Store, io: RoundtripIo): Promise<RoundtripOutcome> {
   const rt = settings.roundtrip;
   if (!rt) return { kind: 'off' };
@@ -104,8 +98,10 @@ export async function runRoundtrip(settings: Settings, store: Store, io: Roundtr
   try {
     accessToken = (await io.userToken()).accessToken;
   } catch (err) {
-    if (err instanceof RoundtripReauthError) return failed(target, 'roundtrip_reauth', 'signin', err.message);
-    if (err instanceof RoundtripAuthError) return { kind: 'unknown', message: err.message };
+    // By name: the sign-in module (and MSAL) loads only when a token is asked for.
+    const name = (err as Error).name;
+    if (name === 'RoundtripReauthError' || name === 'TokenVaultError') return failed(target, 'roundtrip_reauth', 'signin', (err as Error).message);
+    if (name === 'RoundtripAuthError') return { kind: 'unknown', message: (err as Error).message };
     throw err;
   }
   const verdict = await resetPassword({

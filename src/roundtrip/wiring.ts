@@ -11,7 +11,7 @@ import type { RoundtripSettings } from '../config/roundtrip-settings.js';
 import type { Settings } from '../config/settings.js';
 import type { Store } from '../store/store.js';
 import { identityToken } from '../graph/token.js';
-import { acquireRoundtripToken, type RoundtripAuthConfig } from './auth.js';
+import type { RoundtripAuthConfig } from './auth.js';
 import { keyVaultTokenVault, storeTokenVault, type TokenVault } from './token-vault.js';
 
 export interface RoundtripWiring {
@@ -30,5 +30,6 @@ export function roundtripWiring(settings: Settings, rt: RoundtripSettings, store
     ...(options.dispatcher && { dispatcher: options.dispatcher }),
   };
   const vault = rt.tokenKey ? storeTokenVault(store, rt.tokenKey) : keyVaultTokenVault(rt.keyVaultUrl!, identityToken(keyVaultScope(new URL(rt.keyVaultUrl!)), 'Key Vault'), options.dispatcher);
-  return { config, vault, userToken: () => acquireRoundtripToken(config, vault) };
+  // MSAL loads on the first token, not with every function that imports this.
+  return { config, vault, userToken: async () => (await import('./auth.js')).acquireRoundtripToken(config, vault) };
 }
