@@ -260,7 +260,10 @@ function lastLine(result: StatusEntry['lastResult']): string {
   }
   const total = 'timings' in result && typeof result.timings?.total === 'number' ? `, ${ms(result.timings.total)}` : '';
   const answer = result.http ? `HTTP ${result.http.status}` : result.ok ? 'ok' : 'failed';
-  return `${at}${esc(answer)}${total}`;
+  // A good result's words (the round trip: where it was written back), or its first warning.
+  const warning = result.warnings?.[0];
+  const said = warning ? `; warning <code>${esc(displayText(warning.code, SHORT_CHARS))}</code>: ${esc(displayText(warning.message, MESSAGE_CHARS))}` : 'detail' in result && typeof result.detail === 'string' ? `: ${esc(displayText(result.detail, MESSAGE_CHARS))}` : '';
+  return `${at}${esc(answer)}${total}${said}`;
 }
 
 /** One `<li>` per day, oldest first; its title says the day, its runs and failures. */
@@ -395,7 +398,7 @@ function groupsOf(checks: readonly DashboardCheck[], relays: readonly DashboardR
   for (const r of relays) byRelay.set(r.relayId, []);
   for (const c of checks) {
     if (c.kind === 'probe') cloud.push(c);
-    else if (c.kind === 'tenant') tenant.push(c);
+    else if (c.kind === 'tenant' || c.kind === 'roundtrip') tenant.push(c);
     else if (RELAY_KINDS.includes(c.kind) && c.location) {
       const list = byRelay.get(c.location) ?? [];
       list.push(c);
@@ -422,7 +425,12 @@ function groupsOf(checks: readonly DashboardCheck[], relays: readonly DashboardR
       checks: list,
     });
   }
-  if (tenant.length > 0) groups.push({ anchor: 'tenant', title: 'The tenant', note: 'Microsoft Graph checks of the tenant.', checks: tenant });
+  // The round trip is the direct proof that writeback works: first of the tenant's.
+  tenant.sort((a, b) => Number(b.kind === 'roundtrip') - Number(a.kind === 'roundtrip'));
+  if (tenant.length > 0) {
+    const note = tenant.some((c) => c.kind === 'roundtrip') ? 'The password round trip of the test user, and the Microsoft Graph checks of the tenant.' : 'Microsoft Graph checks of the tenant.';
+    groups.push({ anchor: 'tenant', title: 'The tenant', note, checks: tenant });
+  }
   if (other.length > 0) groups.push({ anchor: 'other', title: 'Other checks', checks: other });
   return groups;
 }
