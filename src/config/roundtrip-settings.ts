@@ -4,7 +4,6 @@
  * setting (one line per problem, naming the setting, never echoing a secret).
  */
 import { parseSchedule, type Schedule } from '../schedule/ncrontab.js';
-import { isLoopback } from './loopback.js';
 
 export interface RoundtripSettings {
   /** WBMON_ROUNDTRIP_USER: the object id of the dedicated, synced test user. */
@@ -52,7 +51,9 @@ function readRoundtrip(env: Raw): { settings?: RoundtripSettings; problems: stri
     problems.push(`WBMON_ROUNDTRIP_SCHEDULE: "${scheduleText}" is not a valid NCRONTAB schedule: ${(err as Error).message}`);
   }
   const loginUrl = loginUrlOf(env.WBMON_LOGIN_URL?.trim() || DEFAULT_LOGIN_URL, problems);
-  const tokenKey = env.WBMON_ROUNDTRIP_TOKEN_KEY === undefined ? undefined : tokenKeyOf(env.WBMON_ROUNDTRIP_TOKEN_KEY, problems);
+  const parsedKey = env.WBMON_ROUNDTRIP_TOKEN_KEY === undefined ? undefined : parseTokenKey(env.WBMON_ROUNDTRIP_TOKEN_KEY);
+  if (typeof parsedKey === 'string') problems.push(parsedKey);
+  const tokenKey = typeof parsedKey === 'string' ? undefined : parsedKey;
   const clientId = env.WBMON_ROUNDTRIP_CLIENT_ID?.trim();
   const tenantId = env.WBMON_TENANT_ID?.trim();
   if (clientId !== undefined && !GUID.test(clientId)) problems.push(`WBMON_ROUNDTRIP_CLIENT_ID: "${clientId.slice(0, 80)}" must be an application (client) id, a GUID`);
@@ -66,7 +67,7 @@ function readRoundtrip(env: Raw): { settings?: RoundtripSettings; problems: stri
   const keyVaultUrl = env.WBMON_KEY_VAULT_URL?.trim();
   if (env.WBMON_ROUNDTRIP_TOKEN_KEY === undefined && keyVaultUrl === undefined) {
     problems.push(
-      'WBMON_ROUNDTRIP_TOKEN_KEY: required when WBMON_ROUNDTRIP_USER is set and WBMON_KEY_VAULT_URL is not: a base64 32-byte key that encrypts the stored refresh token (node -e "console.log(crypto.randomBytes(32).toString(\'base64\'))")',
+      'WBMON_ROUNDTRIP_TOKEN_KEY: required when WBMON_ROUNDTRIP_USER is set and WBMON_KEY_VAULT_URL is not: a base64 32-byte key that encrypts the stored refresh token (for example the output of openssl rand -base64 32)',
     );
   }
   if (problems.length > 0 || !schedule || !loginUrl || !clientId || !tenantId) return { problems };
@@ -82,23 +83,27 @@ function loginUrlOf(text: string, problems: string[]): string | undefined {
     problems.push(`WBMON_LOGIN_URL: "${text.slice(0, 200)}" ${hint}`);
     return undefined;
   }
-  const secure = url.protocol === 'https:' || (url.protocol === 'http:' && isLoopback(url.hostname));
-  if (!secure || url.username || url.password || url.search || url.hash || (url.pathname !== '/' && url.pathname !== '')) {
+  // https even for a loopback stand-in: MSAL refuses an authority over plain http.
+  if (url.protocol !== 'https:' || url.username || url.password || url.search || url.hash || (url.pathname !== '/' && url.pathname !== '')) {
     problems.push(`WBMON_LOGIN_URL: "${url.origin}" ${hint}, with no path, query or user`);
     return undefined;
   }
   return url.origin;
 }
 
-/** The key's value is a secret: a problem says what is wrong with it, never what it is. */
-function tokenKeyOf(text: string, problems: string[]): Buffer | undefined {
-  const trimmed = text.trim();
-  const key = /^[A-Za-z0-9+/]+={0,2}$/.test(trimmed) && trimmed.length % 4 === 0 ? Buffer.from(trimmed, 'base64') : undefined;
-  if (key?.length === 32) return key;
-  problems.push(
-    `WBMON_ROUNDTRIP_TOKEN_KEY: must be 32 bytes in base64 (44 characters)${key ? `, not ${key.length} bytes` : ''}; make one with node -e "console.log(crypto.randomBytes(32).toString('base64'))"`,
-  );
-  return undefined;
+/**
+ * WBMON_ROUNDTRIP_TOKEN_KEY: base64 (standard or URL-safe alphabet) of exactly 32 bytes, for
+ * AES-256. Else a problem line for the settings report; it never repeats the value.
+ */
+export function parseTokenKey(text: string): Buffer | string {
+  const hint = 'must be base64 of 32 random bytes (for example the output of openssl rand -base64 32)';
+  const t = text.trim();
+  if (t === '') return `WBMON_ROUNDTRIP_TOKEN_KEY: is empty; it ${hint}`;
+  // Buffer.from(..., 'base64') skips characters it does not know: check the alphabet first.
+  if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(t)) return `WBMON_ROUNDTRIP_TOKEN_KEY: ${hint}; it is not base64`;
+  const key = Buffer.from(t, 'base64');
+  if (key.length !== 32) return `WBMON_ROUNDTRIP_TOKEN_KEY: ${hint}; it decodes to ${key.length} bytes`;
+  return key;
 }
 
 /**

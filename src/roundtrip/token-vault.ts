@@ -55,20 +55,6 @@ interface Sealed {
 const UNDECRYPTABLE =
   'the stored round-trip token cannot be decrypted with WBMON_ROUNDTRIP_TOKEN_KEY (a different key, or tampered): run writeback-monitor roundtrip login again';
 
-/**
- * WBMON_ROUNDTRIP_TOKEN_KEY: base64 (standard or URL-safe alphabet) of exactly 32 bytes, for
- * AES-256. Else a problem line for the settings report; it never repeats the value.
- */
-export function parseTokenKey(text: string): Buffer | string {
-  const hint = 'must be base64 of 32 random bytes (for example the output of openssl rand -base64 32)';
-  const t = text.trim();
-  if (t === '') return `WBMON_ROUNDTRIP_TOKEN_KEY: is empty; it ${hint}`;
-  // Buffer.from(..., 'base64') skips characters it does not know: check the alphabet first.
-  if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(t)) return `WBMON_ROUNDTRIP_TOKEN_KEY: ${hint}; it is not base64`;
-  const key = Buffer.from(t, 'base64');
-  if (key.length !== 32) return `WBMON_ROUNDTRIP_TOKEN_KEY: ${hint}; it decodes to ${key.length} bytes`;
-  return key;
-}
 
 function seal(key: Buffer, blob: string): Sealed {
   const iv = randomBytes(12); // fresh per write: GCM must never reuse an IV with one key

@@ -52,7 +52,7 @@ describe('the round-trip settings', () => {
     expect(problems({ WBMON_ROUNDTRIP_USER: USER })).toEqual([
       'WBMON_ROUNDTRIP_CLIENT_ID: required when WBMON_ROUNDTRIP_USER is set: the public client app registration the round trip signs in with (docs/roundtrip.md)',
       'WBMON_TENANT_ID: required when WBMON_ROUNDTRIP_USER is set: the tenant the test user is in',
-      'WBMON_ROUNDTRIP_TOKEN_KEY: required when WBMON_ROUNDTRIP_USER is set and WBMON_KEY_VAULT_URL is not: a base64 32-byte key that encrypts the stored refresh token (node -e "console.log(crypto.randomBytes(32).toString(\'base64\'))")',
+      'WBMON_ROUNDTRIP_TOKEN_KEY: required when WBMON_ROUNDTRIP_USER is set and WBMON_KEY_VAULT_URL is not: a base64 32-byte key that encrypts the stored refresh token (for example the output of openssl rand -base64 32)',
     ]);
   });
 
@@ -78,15 +78,16 @@ describe('the round-trip settings', () => {
   it('refuse a token key that is not 32 bytes of base64, without echoing it', () => {
     const short = Buffer.alloc(31, 9).toString('base64');
     const lines = problems({ WBMON_ROUNDTRIP_USER: USER, WBMON_ROUNDTRIP_CLIENT_ID: CLIENT, WBMON_TENANT_ID: TENANT, WBMON_ROUNDTRIP_TOKEN_KEY: short });
-    expect(lines).toEqual([`WBMON_ROUNDTRIP_TOKEN_KEY: must be 32 bytes in base64 (44 characters), not 31 bytes; make one with node -e "console.log(crypto.randomBytes(32).toString('base64'))"`]);
+    expect(lines).toEqual(['WBMON_ROUNDTRIP_TOKEN_KEY: must be base64 of 32 random bytes (for example the output of openssl rand -base64 32); it decodes to 31 bytes']);
     expect(lines.join('\n')).not.toContain(short);
     const notBase64 = problems({ WBMON_ROUNDTRIP_USER: USER, WBMON_ROUNDTRIP_CLIENT_ID: CLIENT, WBMON_TENANT_ID: TENANT, WBMON_ROUNDTRIP_TOKEN_KEY: 'correct horse battery staple' });
     expect(notBase64.join('\n')).not.toContain('horse');
   });
 
-  it('accept a loopback http authority, for tests and local stand-ins', () => {
+  it('accept a loopback https authority (a local stand-in), and no plain http even there', () => {
     const rt = parseSettings({ WBMON_ROUNDTRIP_USER: USER, WBMON_ROUNDTRIP_CLIENT_ID: CLIENT, WBMON_TENANT_ID: TENANT, WBMON_ROUNDTRIP_TOKEN_KEY: KEY, WBMON_LOGIN_URL: 'https://127.0.0.1:8443' }).roundtrip!;
     expect(rt.loginUrl).toBe('https://127.0.0.1:8443');
+    expect(problems({ WBMON_ROUNDTRIP_USER: USER, WBMON_ROUNDTRIP_CLIENT_ID: CLIENT, WBMON_TENANT_ID: TENANT, WBMON_ROUNDTRIP_TOKEN_KEY: KEY, WBMON_LOGIN_URL: 'http://127.0.0.1:8443' })[0]).toMatch(/^WBMON_LOGIN_URL: "http:\/\/127\.0\.0\.1:8443" must be/);
   });
 });
 

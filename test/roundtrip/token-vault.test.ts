@@ -7,7 +7,8 @@ import { startAzurite } from '../../src/local/azurite.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import type { Store } from '../../src/store/store.js';
 import { TableStore } from '../../src/store/table-store.js';
-import { keyVaultScope, keyVaultTokenVault, parseTokenKey, storeTokenVault, TokenVaultError } from '../../src/roundtrip/token-vault.js';
+import { keyVaultScope, keyVaultTokenVault, storeTokenVault, TokenVaultError } from '../../src/roundtrip/token-vault.js';
+import { parseTokenKey } from '../../src/config/roundtrip-settings.js';
 import { createLoopbackTls, type LoopbackTls } from '../support/loopback-authority.js';
 import { refusedPort } from '../support/servers.js';
 
