@@ -246,6 +246,7 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
           appToken,
           userToken,
           now: () => clock.now(),
+          sleep: (ms) => new Promise<void>((resolve) => clock.setTimeout(resolve, ms)),
           log,
           history: historyCache,
           ...(options.roundtripWaitMs !== undefined && { waitMs: options.roundtripWaitMs }),
