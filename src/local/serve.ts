@@ -19,6 +19,7 @@ import { runTenantCycle } from '../monitor/tenant-cycle.js';
 import { graphToken } from '../graph/token.js';
 import { evaluateHeartbeats } from '../monitor/evaluate-heartbeats.js';
 import { SequenceCache } from '../heartbeat/ingest.js';
+import { SubjectNamesCache } from '../roundtrip/subject.js';
 import { HistoryCache } from '../history/history-repository.js';
 import { evaluateAlerts } from '../alerting/evaluate-alerts.js';
 import { deliver, type DeliveryClock } from '../alerting/outbox.js';
@@ -188,6 +189,7 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
   const sequences = new SequenceCache();
   const historyCache = new HistoryCache();
   const refusals = refusalLimiter();
+  const subject = new SubjectNamesCache();
   const jobs: Job[] = [
     {
       name: 'probeEndpoints',
@@ -242,7 +244,7 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
       '': { method: 'GET', handle: () => ({ status: 302, headers: { location: DASHBOARD_PATH }, contentType: 'text/plain; charset=utf-8', body: `see ${DASHBOARD_PATH}\n` }) },
       '/api/heartbeat': {
         method: 'POST',
-        handle: (request) => receiveHeartbeat(request, settings.relays, readyStore, clock.now(), log, sequences, refusals),
+        handle: (request) => receiveHeartbeat(request, settings.relays, readyStore, clock.now(), log, sequences, refusals, subject),
       },
     },
     options.port,
