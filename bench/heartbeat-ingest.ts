@@ -13,6 +13,8 @@ import type { Heartbeat } from '../src/heartbeat/schema.js';
 import { sign } from '../src/heartbeat/verify.js';
 import { startAzurite } from '../src/local/azurite.js';
 import { serve } from '../src/local/serve.js';
+import { ROUNDTRIP, SUBJECT_KEY } from '../src/roundtrip/subject-names.js';
+import { TableStore } from '../src/store/table-store.js';
 import { isMain, median, round, percentile } from './support.js';
 
 export interface HeartbeatIngestOptions {
@@ -23,6 +25,8 @@ export interface HeartbeatIngestOptions {
   readonly count?: number;
   readonly rounds?: number;
   readonly warmup?: number;
+  /** Seed the round trip's test user (store row roundtrip/subject), so every 202 carries roundtrip.users. */
+  readonly roundtrip?: boolean;
 }
 
 export interface HeartbeatIngestResult {
@@ -103,6 +107,11 @@ export async function benchHeartbeatIngest(options: HeartbeatIngestOptions = {})
   const pool = new Pool(monitor.url, { connections: concurrency, pipelining: 1 });
   try {
     await monitor.firstCycle; // probes 127.0.0.1:1, fails at once; it also creates the table
+    if (options.roundtrip) {
+      const store = TableStore.fromConnectionString(azurite.connectionString);
+      await store.insert(ROUNDTRIP, SUBJECT_KEY, { userId: 'bench-user', names: ['rt-test@contoso.com', 'rttest', 'rt-test@corp.contoso.com'], updatedAt: new Date().toISOString() });
+      await store.close();
+    }
 
     // --- the API path: bodies built and signed before the clock starts (a relay does that on its own machine)
     const sequences = relays.map(() => 0);
@@ -186,4 +195,5 @@ export function formatHeartbeatIngest(r: HeartbeatIngestResult): string {
   return lines.join('\n');
 }
 
-if (isMain(import.meta.url)) console.log(formatHeartbeatIngest(await benchHeartbeatIngest()));
+// WBMON_BENCH_ROUNDTRIP=1: with the round trip's row, so the answers carry its names.
+if (isMain(import.meta.url)) console.log(formatHeartbeatIngest(await benchHeartbeatIngest({ roundtrip: process.env.WBMON_BENCH_ROUNDTRIP === '1' })));

@@ -5,7 +5,7 @@ import { respond } from '../src/host/respond.js';
 import { safeLog } from '../src/text/safe-text.js';
 
 export async function heartbeat(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  return respond(context, async ({ settings, store, sequences, refusals }) => {
+  return respond(context, async ({ settings, store, sequences, refusals, subject }) => {
     // A declared length over the limit is refused without reading the body.
     const declared = Number(request.headers.get('content-length') ?? 0);
     const body = declared > MAX_BODY_BYTES ? new Uint8Array(MAX_BODY_BYTES + 1) : new Uint8Array(await request.arrayBuffer());
@@ -18,6 +18,7 @@ export async function heartbeat(request: HttpRequest, context: InvocationContext
       safeLog((line) => context.warn(line)),
       sequences,
       refusals,
+      subject,
     );
   });
 }

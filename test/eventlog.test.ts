@@ -149,3 +149,64 @@ describe('Connect event log (wevtutil)', () => {
     });
   });
 });
+
+describe("the round trip's admin resets in Connect's event log", () => {
+  const readFor = (users: readonly string[]) => {
+    process.env.WBMON_FAKE_WEVTUTIL_XML = join(FIXTURES, 'admin-resets.xml');
+    return readEventLog({ platform: 'win32', now: () => NOW }, { users });
+  };
+
+  it("reports the given user's 31009, 31010 and 31011 of the last hour, newest first, named as the monitor gave them, and no other user's", async () => {
+    const report = await readFor(['rt-test@contoso.com', 'rttest']);
+    expect(report.adminResets).toEqual([
+      { eventId: 31010, time: '2026-03-01T09:50:02.000Z', user: 'rt-test@contoso.com' },
+      { eventId: 31009, time: '2026-03-01T09:50:00.000Z', user: 'rt-test@contoso.com' },
+      {
+        eventId: 31011,
+        time: '2026-03-01T09:48:00.000Z',
+        user: 'rt-test@contoso.com',
+        excerpt:
+          'TrackingId: 2b4d6f80-3333-4c5d-9e6f-7a8b9c0d1e2f, Reset User Password by Admin Fail: ADPasswordPolicyError: hr=80230619, message=A restriction prevents the password from being changed to the current one specified. Account: CONTOSO\\r***, UserPrincipalName: r***@contoso.com by a***@contoso.com',
+      },
+      { eventId: 31009, time: '2026-03-01T09:30:00.000Z', user: 'rttest' },
+    ]);
+    expect(heartbeatSchema.shape.eventLog.safeParse(report).success).toBe(true);
+  });
+
+  it('leaves the rest of the reading as it was: the 31011 is still a masked notice, and no name is unmasked elsewhere', async () => {
+    const report = await readFor(['rt-test@contoso.com', 'rttest']);
+    const { adminResets, ...rest } = report;
+    expect(adminResets).toHaveLength(4);
+    expect(rest).toEqual({ ...(await read('admin-resets.xml')), checkedAt: NOW.toISOString() });
+    expect(rest.notices.map((n) => `${n.provider} ${n.eventId}`)).toEqual(['PasswordResetService 31011']);
+    expect(JSON.stringify(rest)).not.toMatch(/rt-test@|\\rttest|ann\.lee|\\bob/i);
+  });
+
+  it('takes a name whole: bob is found in CONTOSO\\bob, not in CONTOSO\\bobby nor in the UPN bob@contoso.com', async () => {
+    expect((await readFor(['bob'])).adminResets).toEqual([{ eventId: 31010, time: '2026-03-01T09:35:00.000Z', user: 'bob' }]);
+    expect((await readFor(['BOB@contoso.com'])).adminResets).toEqual([{ eventId: 31010, time: '2026-03-01T09:37:00.000Z', user: 'BOB@contoso.com' }]);
+    expect((await readFor(['CONTOSO\\bobby'])).adminResets).toEqual([{ eventId: 31010, time: '2026-03-01T09:36:00.000Z', user: 'CONTOSO\\bobby' }]);
+  });
+
+  it('reports an empty list when the given user has no admin reset in the last hour, and no adminResets at all when no user is given', async () => {
+    expect((await readFor(['nobody@contoso.com'])).adminResets).toEqual([]);
+    expect(await readFor([])).not.toHaveProperty('adminResets');
+    expect(await read('admin-resets.xml')).not.toHaveProperty('adminResets');
+  });
+
+  it('cuts a 31011 excerpt to 300 characters and reports at most the 10 newest admin resets', async () => {
+    const event = (id: number, minute: number, text: string) =>
+      `<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Provider Name='PasswordResetService'/><EventID Qualifiers='0'>${id}</EventID><Level>2</Level><TimeCreated SystemTime='2026-03-01T09:${String(minute).padStart(2, '0')}:00.0000000Z'/><Channel>Application</Channel></System><RenderingInfo Culture='en-US'><Message>${text}</Message></RenderingInfo></Event>`;
+    const xml = [event(31011, 59, `Reset User Password by Admin Fail for rt-test@contoso.com: ${'x'.repeat(400)}`), ...Array.from({ length: 11 }, (_, i) => event(31009, 40 + i, 'Start. UserPrincipalName: rt-test@contoso.com'))].join('');
+    const report = await readEventLog({ platform: 'win32', now: () => NOW, run: async () => xml }, { users: ['rt-test@contoso.com'] });
+    expect(report.adminResets).toHaveLength(10);
+    expect(report.adminResets![0]!.excerpt).toBe(`Reset User Password by Admin Fail for r***@contoso.com: ${'x'.repeat(300 - 56)}`);
+    expect(report.adminResets![0]!.excerpt).toHaveLength(300);
+    expect(report.adminResets!.at(-1)!.time).toBe('2026-03-01T09:42:00.000Z');
+  });
+
+  it('reports no adminResets when wevtutil fails', async () => {
+    process.env.WBMON_FAKE_WEVTUTIL_FAIL = 'Failed to read events. Access is denied.';
+    expect(await readFor(['rt-test@contoso.com'])).not.toHaveProperty('adminResets');
+  });
+});

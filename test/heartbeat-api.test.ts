@@ -273,3 +273,83 @@ describe('POST /api/heartbeat with text that is not what it claims to be', () =>
   });
 });
 
+
+const EVENT_LOG = {
+  supported: true,
+  checkedAt: '2026-03-01T09:59:58.000Z',
+  lastHeartbeatAt: '2026-03-01T09:57:01.000Z',
+  heartbeatFresh: true,
+  failures: [],
+  notices: [],
+  relayNamespaces: [],
+};
+const RESET = { eventId: 31010, time: '2026-03-01T09:50:02.000Z', user: 'rt-test@contoso.com' } as const;
+
+describe("POST /api/heartbeat and the round trip's admin resets", () => {
+  it('refuses adminResets beyond their bounds with exactly 400 and the path of each problem, storing nothing', async () => {
+    const cases: [unknown, { path: string; message: string }[]][] = [
+      [Array.from({ length: 11 }, () => RESET), [{ path: 'eventLog.adminResets', message: 'Too big: expected array to have <=10 items' }]],
+      [[{ ...RESET, user: 'u'.repeat(257) }], [{ path: 'eventLog.adminResets.0.user', message: 'Too big: expected string to have <=256 characters' }]],
+      [[{ ...RESET, user: '' }], [{ path: 'eventLog.adminResets.0.user', message: 'Too small: expected string to have >=1 characters' }]],
+      [[{ ...RESET, eventId: 31011, excerpt: 'x'.repeat(301) }], [{ path: 'eventLog.adminResets.0.excerpt', message: 'Too big: expected string to have <=300 characters' }]],
+      [[{ ...RESET, eventId: 31019 }], [{ path: 'eventLog.adminResets.0.eventId', message: 'Invalid option: expected one of 31009|31010|31011' }]],
+      [[{ ...RESET, time: 'yesterday' }], [{ path: 'eventLog.adminResets.0.time', message: 'Invalid ISO datetime' }]],
+      ['none', [{ path: 'eventLog.adminResets', message: 'Invalid input: expected array, received string' }]],
+    ];
+    for (const [adminResets, details] of cases) {
+      const body = { ...heartbeat(sequence), eventLog: { ...EVENT_LOG, adminResets } };
+      await expectRefused(signed(JSON.stringify(body), at(0)), 400, { error: 'heartbeat does not match schema version 1', details });
+    }
+  });
+
+  it('accepts an event log with adminResets, storing their excerpts masked, and one without them from an older relay', async () => {
+    const refused = { eventId: 31011, time: '2026-03-01T09:48:00.000Z', user: 'rttest', excerpt: 'Fail: ADPasswordPolicyError for ann.lee@contoso.com' } as const;
+    const withResets = heartbeat(sequence, { eventLog: { ...EVENT_LOG, adminResets: [RESET, refused] } });
+    expect((await post(signed(JSON.stringify(withResets), at(0)))).status).toBe(202);
+    const stored = await store.get<any>('heartbeats', heartbeatKey('relay-a', sequence));
+    expect(stored?.value.heartbeat.eventLog.adminResets).toEqual([RESET, { ...refused, excerpt: 'Fail: ADPasswordPolicyError for a***@contoso.com' }]);
+    expect((await post(signed(JSON.stringify(heartbeat(sequence + 1, { eventLog: EVENT_LOG })), at(0)))).status).toBe(202);
+  });
+});
+
+describe("the 202 answer and the round trip's test user", () => {
+  let rtAzurite: RunningAzurite;
+  let rtMonitor: RunningMonitor;
+  let rtStore: TableStore;
+  let now = NOW;
+  let seq = 5000;
+
+  beforeAll(async () => {
+    // Its own store and clock: the answer's names are cached for 60 s of the monitor's clock.
+    rtAzurite = await startAzurite({});
+    const settings = parseSettings({ WBMON_TARGETS: 'https://127.0.0.1:1/', WBMON_RELAYS: RELAYS_JSON, AzureWebJobsStorage: rtAzurite.connectionString });
+    rtMonitor = await serve({ settings, port: 0, log: () => undefined, clock: { ...systemClock, now: () => new Date(now) } });
+    await rtMonitor.firstCycle;
+    rtStore = TableStore.fromConnectionString(rtAzurite.connectionString);
+  });
+  afterAll(async () => {
+    await rtMonitor.stop();
+    await rtAzurite.close();
+  });
+
+  const send = async (): Promise<{ status: number; body: any }> => {
+    seq++;
+    const res = await fetch(`${rtMonitor.url}/api/heartbeat`, { method: 'POST', ...signed(JSON.stringify(heartbeat(seq)), { timestamp: Math.floor(now / 1000) }) });
+    return { status: res.status, body: await res.json() };
+  };
+
+  it('carries no roundtrip without the store row, the row\'s names once the cached read is a minute old, and none again once the row is gone', async () => {
+    expect(await send()).toEqual({ status: 202, body: { accepted: true, relayId: 'relay-a', sequence: seq } });
+    await rtStore.insert('roundtrip', 'subject', { userId: '6f1c2d3e-0000-4000-8000-000000000001', names: ['rt-test@contoso.com', 'rttest', 'rt-test@corp.contoso.com'], updatedAt: new Date(now).toISOString() });
+    now += 59_000;
+    expect(await send()).toEqual({ status: 202, body: { accepted: true, relayId: 'relay-a', sequence: seq } });
+    now += 1_000;
+    expect(await send()).toEqual({
+      status: 202,
+      body: { accepted: true, relayId: 'relay-a', sequence: seq, roundtrip: { users: ['rt-test@contoso.com', 'rttest', 'rt-test@corp.contoso.com'] } },
+    });
+    await rtStore.delete('roundtrip', 'subject');
+    now += 60_000;
+    expect(await send()).toEqual({ status: 202, body: { accepted: true, relayId: 'relay-a', sequence: seq } });
+  });
+});

@@ -10,6 +10,7 @@ import { parseRelays } from '../src/config/relays.js';
 import { sign } from '../src/heartbeat/verify.js';
 import { SequenceCache } from '../src/heartbeat/ingest.js';
 import { MemoryStore } from '../src/store/memory-store.js';
+import { SubjectNamesCache } from '../src/roundtrip/subject-names.js';
 import { heartbeat, RELAYS_JSON, SECRET_A } from './support/heartbeats.js';
 
 const NOW = new Date('2026-03-01T10:00:00Z');
@@ -66,7 +67,7 @@ describe('heartbeat handler under random input', () => {
           'x-wbmon-signature': r.signature === 'valid' ? sign(SECRET_A, timestamp, body) : r.signature,
         };
         const before = (await store.list('heartbeats')).length;
-        const answer = await receiveHeartbeat({ header: (n) => headers[n.toLowerCase()], body }, relays, async () => store, NOW, () => undefined, sequences, refusalLimiter());
+        const answer = await receiveHeartbeat({ header: (n) => headers[n.toLowerCase()], body }, relays, async () => store, NOW, () => undefined, sequences, refusalLimiter(), new SubjectNamesCache());
         expect([202, 400, 401, 409, 413, 415]).toContain(answer.status);
         const after = (await store.list('heartbeats')).length;
         expect(after - before).toBe(answer.status === 202 ? 1 : 0);

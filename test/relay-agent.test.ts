@@ -8,6 +8,7 @@ import { parseSettings } from '../src/config/settings.js';
 import { startAzurite, type RunningAzurite } from '../src/local/azurite.js';
 import { serve, type RunningMonitor } from '../src/local/serve.js';
 import { RelayAgent } from '../src/relay/agent.js';
+import { confirmOnPrem, relayResets } from '../src/roundtrip/confirmation.js';
 import { SequenceFile } from '../src/relay/sequence.js';
 import { parseRelaySettings } from '../src/relay/settings.js';
 import { TableStore } from '../src/store/table-store.js';
@@ -152,6 +153,56 @@ describe('relay agent and monitor, end to end in one process', () => {
         'https://ssprdedicatedsbprodscu.servicebus.windows.net/',
       ]);
     } finally {
+      await agent.close();
+      await monitor.stop();
+    }
+  });
+
+  it("looks for the round trip's test user in Connect's log once the monitor's answer names them, and the monitor joins what it finds to the cloud's reset", async () => {
+    const { readFileSync } = await import('node:fs');
+    const names = ['rt-test@contoso.com', 'rttest'];
+    await store.insert('roundtrip', 'subject', { userId: '6f1c2d3e-0000-4000-8000-000000000001', names, updatedAt: new Date().toISOString() });
+    const monitor = await startMonitor();
+    const xml = readFileSync(join(import.meta.dirname, 'fixtures', 'wevtutil', 'admin-resets.xml'), 'utf8');
+    const agent = new RelayAgent(relaySettings(monitor.url), {
+      extraCa: [ca.cert],
+      eventLog: { platform: 'win32', run: async () => xml, now: () => new Date('2026-03-01T10:00:00Z') },
+    });
+    try {
+      // A relay keeps the names in memory only: its first heartbeat knows none, its answer brings them.
+      const first = await agent.cycle();
+      expect(first.outcome).toEqual({ kind: 'accepted', status: 202, roundtripUsers: names });
+      expect(first.heartbeat.eventLog).not.toHaveProperty('adminResets');
+      const second = await agent.cycle();
+      expect(second.outcome).toEqual({ kind: 'accepted', status: 202, roundtripUsers: names });
+      expect(second.heartbeat.eventLog?.adminResets?.map((r) => [r.eventId, r.time, r.user])).toEqual([
+        [31010, '2026-03-01T09:50:02.000Z', 'rt-test@contoso.com'],
+        [31009, '2026-03-01T09:50:00.000Z', 'rt-test@contoso.com'],
+        [31011, '2026-03-01T09:48:00.000Z', 'rt-test@contoso.com'],
+        [31009, '2026-03-01T09:30:00.000Z', 'rttest'],
+      ]);
+      const relays = await relayResets(store, parseSettings({ WBMON_RELAYS: RELAYS_JSON }));
+      expect(relays.find((r) => r.relayId === 'relay-a')).toMatchObject({ readsEventLog: true, reportsResets: true });
+      expect(confirmOnPrem({ requestedAt: '2026-03-01T09:50:00.000Z', names, relays, now: new Date('2026-03-01T09:55:00Z'), windowMinutes: 15 })).toEqual({
+        kind: 'written',
+        relayId: 'relay-a',
+        at: '2026-03-01T09:50:02.000Z',
+      });
+      // The monitor no longer asks (no row; a restarted monitor, so no cached names): its answer
+      // names nobody, and the heartbeat after it looks for nobody.
+      await store.delete('roundtrip', 'subject');
+      await monitor.stop();
+      const back = await startMonitor(Number(new URL(monitor.url).port));
+      try {
+        const third = await agent.cycle();
+        expect(third.outcome).toEqual({ kind: 'accepted', status: 202 });
+        expect(third.heartbeat.eventLog?.adminResets).toHaveLength(4);
+        expect((await agent.cycle()).heartbeat.eventLog).not.toHaveProperty('adminResets');
+      } finally {
+        await back.stop();
+      }
+    } finally {
+      await store.delete('roundtrip', 'subject');
       await agent.close();
       await monitor.stop();
     }

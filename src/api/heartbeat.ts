@@ -2,6 +2,7 @@
 import type { RelayMap } from '../config/relays.js';
 import { ingestHeartbeat, type SequenceCache } from '../heartbeat/ingest.js';
 import { MAX_BODY_BYTES, verifyHeartbeat, type HeartbeatRequest } from '../heartbeat/verify.js';
+import type { SubjectNamesCache } from '../roundtrip/subject-names.js';
 import type { Store } from '../store/store.js';
 import { LineLimiter } from '../text/line-limiter.js';
 import { unavailable, type ApiResponse } from './handlers.js';
@@ -27,6 +28,7 @@ export async function receiveHeartbeat(
   log: (line: string) => void,
   sequences: SequenceCache,
   refusals: LineLimiter,
+  subject: SubjectNamesCache,
 ): Promise<ApiResponse> {
   const verified = verifyHeartbeat(request, relays, now);
   if (!verified.ok) {
@@ -39,12 +41,20 @@ export async function receiveHeartbeat(
     return { status, body: { error, ...(details && { details }) } };
   }
   let outcome;
+  let opened: Store;
   try {
-    outcome = await ingestHeartbeat(await store(), verified.relayId, verified.heartbeat, now, sequences);
+    opened = await store();
+    outcome = await ingestHeartbeat(opened, verified.relayId, verified.heartbeat, now, sequences);
   } catch (err) {
     // The store failing is our problem, not the relay's: it will retry from its buffer.
     return unavailable(`AzureWebJobsStorage: state store not reachable (${(err as Error).message})`);
   }
   if (outcome.status === 409) return { status: 409, body: { error: outcome.error } };
-  return { status: 202, body: { accepted: true, relayId: verified.relayId, sequence: verified.heartbeat.sequence } };
+  // The round trip's test user, for the relay to find in Connect's log (src/roundtrip/subject.ts):
+  // only when the monitor knows the names, so the answer is otherwise what it always was.
+  const users = await subject.get(opened, now);
+  return {
+    status: 202,
+    body: { accepted: true, relayId: verified.relayId, sequence: verified.heartbeat.sequence, ...(users.length > 0 && { roundtrip: { users } }) },
+  };
 }

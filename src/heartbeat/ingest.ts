@@ -179,13 +179,18 @@ export async function ingestHeartbeat(
 
 /**
  * The heartbeat with users in its event texts masked (older relays send them as logged), so no
- * user name is stored, shown or alerted on.
+ * user name is stored, shown or alerted on. The one name kept is adminResets' `user`: the round
+ * trip's test user, as the monitor itself told the relay (its excerpts are masked all the same).
  */
 export function maskEventLog(heartbeat: Heartbeat): Heartbeat {
   const { eventLog } = heartbeat;
   if (!eventLog) return heartbeat;
   const mask = <E extends { message: string }>(events: readonly E[]): E[] => events.map((e) => ({ ...e, message: maskNames(e.message).slice(0, 1000) }));
-  return { ...heartbeat, eventLog: { ...eventLog, failures: mask(eventLog.failures), ...(eventLog.notices && { notices: mask(eventLog.notices) }) } };
+  const resets = eventLog.adminResets?.map((r) => (r.excerpt === undefined ? r : { ...r, excerpt: maskNames(r.excerpt).slice(0, 300) }));
+  return {
+    ...heartbeat,
+    eventLog: { ...eventLog, failures: mask(eventLog.failures), ...(eventLog.notices && { notices: mask(eventLog.notices) }), ...(resets && { adminResets: resets }) },
+  };
 }
 
 /** The relay hosts of a record still worth probing at `now`: reported within NAMESPACE_EXPIRY_MS, and shaped as Microsoft's. */

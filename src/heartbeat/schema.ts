@@ -98,6 +98,26 @@ const logEventSchema = z.object({
   message: text(1000),
 });
 
+/**
+ * PasswordResetService's events of an administrator's password reset, the round trip's proof
+ * from the Connect server: 31009 ResetUserPasswordByAdminStart, 31010
+ * ResetUserPasswordByAdminSuccess, 31011 ResetUserPasswordByAdminFail.
+ */
+export const ADMIN_RESET_EVENTS = [31009, 31010, 31011] as const;
+export type AdminResetEventId = (typeof ADMIN_RESET_EVENTS)[number];
+
+/** One of those events naming a user the monitor asked about (its answer's roundtrip.users). */
+export const adminResetSchema = z.object({
+  eventId: z.literal(ADMIN_RESET_EVENTS),
+  time: z.iso.datetime({ offset: true }),
+  /** The name exactly as the monitor gave it (the relay matched it in the event's text). */
+  user: z.string().min(1).max(256),
+  /** 31011 only: the event's text, users masked, so the monitor can tell a password policy refusal. */
+  excerpt: text(300).optional(),
+});
+
+export type AdminReset = z.infer<typeof adminResetSchema>;
+
 /** A Service Bus namespace host, as a relay may report one (and probes it). */
 export const RELAY_NAMESPACE_PATTERN = /^[a-z0-9][a-z0-9-]{2,62}\.servicebus\.(?:windows\.net|usgovcloudapi\.net|chinacloudapi\.cn)$/;
 
@@ -118,6 +138,11 @@ export const eventLogReportSchema = z.object({
   stagingMode: z.boolean().optional(),
   /** WBMON_EVENTLOG=off: the relay does not read the log (it runs next to, not on, the Connect server); `supported` is false. */
   disabled: z.literal(true).optional(),
+  /**
+   * The round trip's admin resets in the look-back, newest first: present when the monitor told
+   * the relay whom to look for; absent from older relays and from one not told yet.
+   */
+  adminResets: z.array(adminResetSchema).max(10).optional(),
 });
 
 export type EventLogReport = z.infer<typeof eventLogReportSchema>;

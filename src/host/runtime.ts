@@ -10,6 +10,7 @@ import { graphToken, identityToken } from '../graph/token.js';
 import type { Store } from '../store/store.js';
 import { SequenceCache } from '../heartbeat/ingest.js';
 import { refusalLimiter } from '../api/heartbeat.js';
+import { SubjectNamesCache } from '../roundtrip/subject-names.js';
 import type { LineLimiter } from '../text/line-limiter.js';
 import { configuredChannels } from '../alerting/channels/registry.js';
 import type { Channel } from '../alerting/channels/channel.js';
@@ -27,6 +28,8 @@ export interface Runtime {
   readonly sequences: SequenceCache;
   /** Limits this worker's log lines for refused heartbeats, which anyone can cause. */
   readonly refusals: LineLimiter;
+  /** The round trip's test user names this worker read last: a heartbeat's answer then costs no read. */
+  readonly subject: SubjectNamesCache;
   readonly channels: ReadonlyMap<string, Channel>;
   readonly telemetry: TelemetryHandle;
   /** Availability results and metrics; undefined without a connection string. */
@@ -69,6 +72,7 @@ async function create(): Promise<Runtime> {
     location: process.env.REGION_NAME ?? 'azure',
     sequences: new SequenceCache(),
     refusals: refusalLimiter(),
+    subject: new SubjectNamesCache(),
     channels: configuredChannels(settings.alerting, { graphToken: token }),
     telemetry,
     observer: pipelineObserver(telemetry, settings.alerting.maintenance),

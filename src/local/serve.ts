@@ -14,15 +14,16 @@ import { safeLog } from '../text/safe-text.js';
 import { MAX_BODY_BYTES, receiveHeartbeat, refusalLimiter } from '../api/heartbeat.js';
 import type { Settings } from '../config/settings.js';
 import { runProbeCycle, type ProbeEnvironment } from '../monitor/probe-cycle.js';
-import { summarizeAlerts, summarizeCycle, summarizeEvaluation, summarizeRoundtrip, summarizeTenant } from '../monitor/summary.js';
+import { summarizeAlerts, summarizeCycle, summarizeRoundtrip, summarizeTenant } from '../monitor/summary.js';
 import { runTenantCycle } from '../monitor/tenant-cycle.js';
-import { runRoundtrip, settleRoundtrip } from '../monitor/roundtrip-cycle.js';
+import { runRoundtrip } from '../monitor/roundtrip-cycle.js';
 import { roundtripWiring } from '../roundtrip/wiring.js';
 import { MIN_ROUNDTRIP_INTERVAL_MINUTES, shortestGapMinutes } from '../config/roundtrip-settings.js';
 import type { Dispatcher } from 'undici';
 import { graphToken } from '../graph/token.js';
-import { evaluateHeartbeats } from '../monitor/evaluate-heartbeats.js';
+import { runEvaluation } from '../monitor/evaluation-run.js';
 import { SequenceCache } from '../heartbeat/ingest.js';
+import { SubjectNamesCache } from '../roundtrip/subject-names.js';
 import { HistoryCache } from '../history/history-repository.js';
 import { evaluateAlerts } from '../alerting/evaluate-alerts.js';
 import { deliver, type DeliveryClock } from '../alerting/outbox.js';
@@ -196,6 +197,7 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
   const sequences = new SequenceCache();
   const historyCache = new HistoryCache();
   const refusals = refusalLimiter();
+  const subject = new SubjectNamesCache();
   const jobs: Job[] = [
     {
       name: 'probeEndpoints',
@@ -209,10 +211,7 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
       name: 'evaluateHeartbeats',
       schedule: settings.evaluateSchedule,
       run: withAlerts(async (store) => {
-        log(`evaluateHeartbeats: ${summarizeEvaluation(await evaluateHeartbeats(settings, store, clock.now(), { history: historyCache, log, ...(observer && { observe: observer.result, onRelay: observer.relay }) }))}`);
-        // A round trip the cloud accepted is recorded once a relay confirms it (or the window ends).
-        const settled = await settleRoundtrip(settings, store, { now: () => clock.now(), log, history: historyCache, ...(observer && { observe: observer.result }) });
-        if (settled && settled.kind !== 'pending') log(`roundTrip: ${summarizeRoundtrip(settled)}`);
+        log(`evaluateHeartbeats: ${await runEvaluation(settings, store, clock.now(), { history: historyCache, log, ...(observer && { observe: observer.result, onRelay: observer.relay }) })}`);
       }),
     },
   ];
@@ -281,7 +280,7 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
       '': { method: 'GET', handle: () => ({ status: 302, headers: { location: DASHBOARD_PATH }, contentType: 'text/plain; charset=utf-8', body: `see ${DASHBOARD_PATH}\n` }) },
       '/api/heartbeat': {
         method: 'POST',
-        handle: (request) => receiveHeartbeat(request, settings.relays, readyStore, clock.now(), log, sequences, refusals),
+        handle: (request) => receiveHeartbeat(request, settings.relays, readyStore, clock.now(), log, sequences, refusals, subject),
       },
     },
     options.port,

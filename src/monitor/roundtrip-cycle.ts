@@ -17,7 +17,8 @@ import { MIN_ROUNDTRIP_INTERVAL_MINUTES } from '../config/roundtrip-settings.js'
 import type { GraphGetOptions } from '../graph/client.js';
 import { historyRecorder, type HistorySetting } from '../history/recorder.js';
 import { ROUNDTRIP, roundtripCheckId, SUBJECT_KEY } from '../roundtrip/check.js';
-import { confirmOnPrem, CONFIRMATION_WINDOW_MINUTES, relayResets, type Confirmation } from '../roundtrip/confirmation.js';
+import type { RoundtripSubject } from '../roundtrip/subject-names.js';
+import { confirmationWindowMinutes, confirmOnPrem, relayResets, type Confirmation } from '../roundtrip/confirmation.js';
 import { resetPassword, type ResetVerdict } from '../roundtrip/reset.js';
 import { checkSubject, type Subject } from '../roundtrip/subject.js';
 import { StoreConflictError, type Store } from '../store/store.js';
@@ -33,12 +34,6 @@ const SETTLE_RETRY_MS = 120_000;
 /** A round trip's failure is a finding (a reset failed): one is enough; one good one proves it works again. */
 const THRESHOLDS = { failure: 1, success: 1 } as const;
 
-export interface StoredSubject {
-  readonly userId: string;
-  readonly userPrincipalName?: string;
-  readonly names: readonly string[];
-  readonly updatedAt: string;
-}
 
 interface Pending {
   readonly userId: string;
@@ -82,7 +77,7 @@ export async function runRoundtrip(settings: Settings, store: Store, io: Roundtr
   const now = io.now();
   const refusal = await claimRun(store, now);
   if (refusal) return { kind: 'skipped', message: refusal };
-  const known = await store.get<StoredSubject>(ROUNDTRIP, SUBJECT_KEY);
+  const known = await store.get<RoundtripSubject>(ROUNDTRIP, SUBJECT_KEY);
   const knownUpn = known?.value.userId === rt.userId ? known.value.userPrincipalName : undefined;
   const record = (target: string, result: CheckResult) => recordOne(settings, store, identityOf(rt, target), result, io);
   const failed = (target: string, code: string, phase: string, message: string) => record(target, { ok: false, startedAt: now.toISOString(), failure: { code, phase, message } });
@@ -119,7 +114,7 @@ export async function runRoundtrip(settings: Settings, store: Store, io: Roundtr
   await putPending(store, pending);
   // Settled at once when no relay can confirm it; otherwise the evaluation settles it.
   const settled = await settleRoundtrip(settings, store, io);
-  return settled ?? { kind: 'pending', checkId: roundtripCheckId(rt.userId), requestedAt: pending.requestedAt, finishedAt: pending.finishedAt, operationId: pending.operationId, windowMinutes: CONFIRMATION_WINDOW_MINUTES };
+  return settled ?? { kind: 'pending', checkId: roundtripCheckId(rt.userId), requestedAt: pending.requestedAt, finishedAt: pending.finishedAt, operationId: pending.operationId, windowMinutes: confirmationWindowMinutes(settings.relays) };
 }
 
 /**
@@ -143,9 +138,9 @@ export async function settleRoundtrip(
     return undefined;
   }
   const checkId = roundtripCheckId(rt.userId);
-  const waiting: RoundtripOutcome = { kind: 'pending', checkId, requestedAt: pending.requestedAt, finishedAt: pending.finishedAt, operationId: pending.operationId, windowMinutes: CONFIRMATION_WINDOW_MINUTES };
+  const waiting: RoundtripOutcome = { kind: 'pending', checkId, requestedAt: pending.requestedAt, finishedAt: pending.finishedAt, operationId: pending.operationId, windowMinutes: confirmationWindowMinutes(settings.relays) };
   if (pending.settlingAt && now.getTime() - Date.parse(pending.settlingAt) < SETTLE_RETRY_MS) return waiting;
-  const confirmation = confirmOnPrem({ requestedAt: pending.requestedAt, names: pending.names, relays: await relayResets(store, settings), now, windowMinutes: CONFIRMATION_WINDOW_MINUTES });
+  const confirmation = confirmOnPrem({ requestedAt: pending.requestedAt, names: pending.names, relays: await relayResets(store, settings), now, windowMinutes: confirmationWindowMinutes(settings.relays) });
   if (confirmation.kind === 'pending') return waiting;
   try {
     // Claimed first, so two evaluators never record the same round trip twice.
@@ -246,7 +241,7 @@ async function claimRun(store: Store, now: Date): Promise<string | undefined> {
 }
 
 async function rememberSubject(store: Store, subject: Subject, now: Date, etag: string | undefined): Promise<void> {
-  const value: StoredSubject = { userId: subject.userId, ...(subject.userPrincipalName && { userPrincipalName: subject.userPrincipalName }), names: subject.names, updatedAt: now.toISOString() };
+  const value: RoundtripSubject = { userId: subject.userId, ...(subject.userPrincipalName && { userPrincipalName: subject.userPrincipalName }), names: subject.names, updatedAt: now.toISOString() };
   try {
     if (etag) await store.replace(ROUNDTRIP, SUBJECT_KEY, value, etag);
     else await store.insert(ROUNDTRIP, SUBJECT_KEY, value);

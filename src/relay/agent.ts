@@ -98,6 +98,13 @@ export class RelayAgent {
   private systemCa: readonly string[] | undefined | null = null;
   private sender_: Sender | undefined;
   private readonly gatewayCache = new Map<string, { at: number; discovery: GatewayDiscovery }>();
+  /**
+   * The round trip's test user names from the monitor's last 202, looked for in the next read of
+   * Connect's log. In memory only: after a restart the first heartbeat reports no adminResets,
+   * and its answer brings the names for the next one, a heartbeat period later; the round trip's
+   * confirmation window allows for that (src/roundtrip/confirmation.ts).
+   */
+  private roundtripUsers: readonly string[] = [];
 
   constructor(
     private readonly settings: RelaySettings,
@@ -160,7 +167,9 @@ export class RelayAgent {
     const [connectSync, provisioningAgent] = await Promise.all([readConnectSync(windows), readProvisioningAgent(windows)]);
     // The event log first: the tenant's own relay namespaces it names are probed too.
     // WBMON_EVENTLOG=off: a relay next to, not on, the Connect server cannot read its log.
-    const read = this.settings.eventLog ? await readEventLog({ now: this.now, ...(this.io.platform && { platform: this.io.platform }), ...this.io.eventLog }) : disabledEventLog(this.now());
+    const read = this.settings.eventLog
+      ? await readEventLog({ now: this.now, ...(this.io.platform && { platform: this.io.platform }), ...this.io.eventLog }, { users: this.roundtripUsers })
+      : disabledEventLog(this.now());
     // A Connect server in staging mode writes no passwords back: its log has no 31019 to miss.
     const eventLog = read.supported && connectSync?.stagingMode === true ? { ...read, stagingMode: true } : read;
     const discoveredTargets = namespaceTargets(eventLog).filter((t) => !this.settings.targets.includes(t));
@@ -264,6 +273,8 @@ export class RelayAgent {
     for (const item of await this.outbox.pending()) {
       const outcome = await (await this.getSender()).send(item.body, this.now());
       if (item.sequence === ownSequence) own = outcome;
+      // Every 202 says whom the monitor wants looked for now: no names, nobody.
+      if (outcome.kind === 'accepted') this.roundtripUsers = outcome.roundtripUsers ?? [];
       if (outcome.kind === 'retry' || outcome.kind === 'unauthorized') {
         this.log(`heartbeat ${item.sequence}: not delivered (${outcome.kind}): ${outcome.message}`);
         return { delivered, ...(own && { own }), blocked: outcome };

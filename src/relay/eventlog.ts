@@ -12,7 +12,10 @@
  *    31011, ADSync 6329 but for a policy refusal) are `notices`; a user's own refusals
  *    (33005-33008, a 6329 policy refusal) and admin resets that started or worked (31009,
  *    31010) are not reported: writeback worked.
- *  - Users named in the events' text are masked before anything leaves this machine.
+ *  - Users named in the events' text are masked before anything leaves this machine. The one
+ *    exception is the round trip's test user: given its names (the monitor's answer), the
+ *    31009/31010/31011 naming it are reported as `adminResets` (src/relay/admin-resets.ts),
+ *    with the name as the monitor gave it.
  *  - Writeback's connection events (31019, 31034, 31044) name the tenant's SSPR relay
  *    (ssprdedicatedsbprod....servicebus.windows.net); reporting it lets the cloud probe that
  *    exact relay too. Only those events count: the log is writable by any local process.
@@ -24,6 +27,8 @@ import { execFile } from 'node:child_process';
 import { stripControls } from '../text/safe-text.js';
 import { maskNames } from '../checks/mask.js';
 import { classifyEvent, HEARTBEAT_EVENT, isReported, namespacesIn } from '../heartbeat/event-classes.js';
+import type { AdminReset } from '../heartbeat/schema.js';
+import { findAdminResets } from './admin-resets.js';
 
 export interface LogEvent {
   readonly provider: string;
@@ -50,6 +55,8 @@ export interface EventLogReport {
   readonly stagingMode?: boolean;
   /** WBMON_EVENTLOG=off: not read, by setting. */
   readonly disabled?: true;
+  /** The round trip's 31009/31010/31011 of the users asked about, newest first (at most 10); only when some were asked about. */
+  readonly adminResets?: AdminReset[];
 }
 
 /** WBMON_EVENTLOG=off: nothing read, and the monitor told why (no eventlog check). */
@@ -89,7 +96,8 @@ export function parseEvents(xml: string): LogEvent[] {
   return events;
 }
 
-export function evaluateEvents(events: readonly LogEvent[], now: Date): EventLogReport {
+/** `users`: the round trip's test user names, from the monitor; none, no adminResets. */
+export function evaluateEvents(events: readonly LogEvent[], now: Date, users: readonly string[] = []): EventLogReport {
   const age = (e: LogEvent): number => now.getTime() - Date.parse(e.time);
   const newestFirst = (a: LogEvent, b: LogEvent): number => age(a) - age(b);
   const heartbeats = events.filter((e) => classifyEvent(e) === 'heartbeat').sort(newestFirst);
@@ -110,6 +118,7 @@ export function evaluateEvents(events: readonly LogEvent[], now: Date): EventLog
     failures: inWindow((c) => c === 'outage'),
     notices: inWindow((c) => c !== 'outage' && isReported(c)),
     relayNamespaces,
+    ...(users.length > 0 && { adminResets: findAdminResets(events.filter((e) => age(e) <= LOOKBACK_MS), users) }),
   };
 }
 
@@ -127,7 +136,12 @@ const runProgram = (file: string, args: string[]): Promise<string> =>
     );
   });
 
-export async function readEventLog(io: EventLogIo = {}): Promise<EventLogReport> {
+export interface EventLogQuestion {
+  /** The round trip's test user names the monitor last answered with. */
+  readonly users?: readonly string[];
+}
+
+export async function readEventLog(io: EventLogIo = {}, question: EventLogQuestion = {}): Promise<EventLogReport> {
   const now = (io.now ?? (() => new Date()))();
   if ((io.platform ?? process.platform) !== 'win32') {
     return { supported: false, checkedAt: now.toISOString(), lastHeartbeatAt: null, heartbeatFresh: false, failures: [], notices: [], relayNamespaces: [] };
@@ -135,7 +149,7 @@ export async function readEventLog(io: EventLogIo = {}): Promise<EventLogReport>
   const query = `*[System[Provider[@Name='PasswordResetService' or @Name='ADSync' or @Name='Directory Synchronization'] and TimeCreated[timediff(@SystemTime) <= ${LOOKBACK_MS}]]]`;
   try {
     const xml = await (io.run ?? runProgram)('wevtutil', ['qe', 'Application', `/q:${query}`, '/f:RenderedXml', '/rd:true', '/c:500']);
-    return evaluateEvents(parseEvents(xml), now);
+    return evaluateEvents(parseEvents(xml), now, question.users);
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { stderr?: string };
     return {

@@ -8,13 +8,17 @@ import { rootCertificates } from 'node:tls';
 import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
 import { isLoopback } from '../config/loopback.js';
 import { sign } from '../heartbeat/verify.js';
+import { usableNames } from '../roundtrip/subject-names.js';
 import { proxyFor, proxyFromEnvironment } from '../probes/proxy.js';
 import { VERSION } from '../version.js';
 import type { RelaySettings } from './settings.js';
 
 export type SendOutcome =
-  /** 202: stored. */
-  | { kind: 'accepted'; status: number }
+  /**
+   * 202: stored. `roundtripUsers`: the round trip's test user names the monitor answered with
+   * (absent when it gave none), for the next read of Connect's log.
+   */
+  | { kind: 'accepted'; status: number; roundtripUsers?: readonly string[] }
   /** 409: the monitor already has it (an earlier send whose answer was lost). */
   | { kind: 'duplicate'; status: number; message: string }
   /** 400, 413, 415: this body will never be accepted; drop it. */
@@ -71,7 +75,7 @@ export function createSender(settings: RelaySettings, timeoutMs = 30_000, route:
       try {
         if (plainLoopback) {
           const res = await postWithNodeHttp(url, headers, body, timeoutMs);
-          return classify(res.status, messageOf(res.text.slice(0, 500)));
+          return classify(res.status, res.text);
         }
         const res = await request(url, {
           method: 'POST',
@@ -81,8 +85,7 @@ export function createSender(settings: RelaySettings, timeoutMs = 30_000, route:
           headersTimeout: timeoutMs,
           bodyTimeout: timeoutMs,
         });
-        const text = (await res.body.text()).slice(0, 500);
-        return classify(res.statusCode, messageOf(text));
+        return classify(res.statusCode, await res.body.text());
       } catch (err) {
         return { kind: 'retry', message: `${url.origin}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
       }
@@ -121,8 +124,26 @@ function messageOf(text: string): string {
 export const NO_REASON =
   'no reason given: under Azure Functions, the host refused the function key before the monitor saw the heartbeat; check WBMON_MONITOR_KEY (a key of the heartbeat function)';
 
-function classify(status: number, message: string): SendOutcome {
-  if (status === 202 || status === 200) return { kind: 'accepted', status };
+/** The names in a 202's `roundtrip.users`; none from anything else (an older monitor's answer, a proxy's page). */
+function roundtripUsersOf(text: string): string[] {
+  if (text.length > MAX_ANSWER_CHARS) return [];
+  try {
+    const answer = JSON.parse(text) as { roundtrip?: { users?: unknown } } | null;
+    return usableNames(answer?.roundtrip?.users);
+  } catch {
+    return [];
+  }
+}
+
+/** The monitor's 202 is a few hundred bytes; anything much longer is not its answer. */
+const MAX_ANSWER_CHARS = 16_384;
+
+function classify(status: number, text: string): SendOutcome {
+  if (status === 202 || status === 200) {
+    const users = roundtripUsersOf(text);
+    return { kind: 'accepted', status, ...(users.length > 0 && { roundtripUsers: users }) };
+  }
+  const message = messageOf(text.slice(0, 500));
   if (status === 409) return { kind: 'duplicate', status, message };
   if (status === 401 || status === 403) return { kind: 'unauthorized', status, message: message || NO_REASON };
   if (status === 400 || status === 413 || status === 415) return { kind: 'rejected', status, message };

@@ -40,6 +40,8 @@ export interface RoundtripGraph extends GraphServer {
   /** Every newPassword received, in order. */
   readonly passwords: string[];
   readonly polls: number;
+  /** Starts the scripted answers (resets, operation steps) from their first again. */
+  restart(): void;
 }
 
 export function syncedUser(extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -118,5 +120,11 @@ export async function startRoundtripGraph(scenario: RoundtripGraphScenario = {})
     scenario: { value: scenario },
     passwords: { value: passwords },
     polls: { get: () => polls },
+    restart: {
+      value: () => {
+        resets = 0;
+        polls = 0;
+      },
+    },
   }) as RoundtripGraph;
 }

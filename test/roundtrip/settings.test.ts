@@ -14,7 +14,7 @@ function problems(env: Record<string, string>): string[] {
     parseSettings(env);
   } catch (err) {
     expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).problems;
+    return [...(err as ConfigError).problems];
   }
   throw new Error('expected a ConfigError');
 }
