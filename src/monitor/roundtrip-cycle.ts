@@ -216,7 +216,14 @@ function confirmedResult(pending: Pending, confirmation: Exclude<Confirmation, {
       return {
         ok: true,
         startedAt,
-        warnings: [{ code: 'roundtrip_unconfirmable', message: `${accepted}; no relay reads Connect's event log, so the cloud's word is the only confirmation` }],
+        warnings: [
+          {
+            code: 'roundtrip_unconfirmable',
+            message: confirmation.olderRelays?.length
+              ? `${accepted}; relay ${confirmation.olderRelays.join(', ')} reads Connect's event log but reports no admin resets yet (it learns whom to look for from the monitor's answer to its heartbeat, or runs an older version), so the cloud's word is the only confirmation`
+              : `${accepted}; no relay reads Connect's event log, so the cloud's word is the only confirmation`,
+          },
+        ],
       };
   }
 }
