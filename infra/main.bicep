@@ -57,6 +57,17 @@ param monitorSettings object = {}
 @description('Run the Microsoft Graph tenant checks (they need the Graph permissions of infra/grant-graph-permissions.sh). False disables the checkTenant function.')
 param tenantChecks bool = true
 
+// ---- The round trip (opt-in; docs/deployment-roundtrip.md) --------------------------------
+
+@description('The round trip: object id (not the user principal name) of the dedicated test user, synced from AD, whose password the roundTrip timer resets through Microsoft Graph to prove writeback end to end (WBMON_ROUNDTRIP_USER). Empty (the default) leaves the round trip off. On, the Function App\'s identity also gets Key Vault Secrets Officer on the one secret wbmon-roundtrip-token (the delegated refresh token it rotates), not on the vault.')
+param roundtripUser string = ''
+
+@description('The round trip: application (client) id of the public client app registration an administrator signs in with, once, by device code (`writeback-monitor roundtrip login`; WBMON_ROUNDTRIP_CLIENT_ID). Required with roundtripUser.')
+param roundtripClientId string = ''
+
+@description('The round trip: NCRONTAB schedule (6 fields, UTC) of the roundTrip timer (WBMON_ROUNDTRIP_SCHEDULE); the app refuses more often than every 15 minutes. Always set, because the host resolves the timer\'s %WBMON_ROUNDTRIP_SCHEDULE% even when the round trip is off. Empty means the default.')
+param roundtripSchedule string = '0 30 * * * *'
+
 @description('Minutes without any availability result before the monitor-silent rule fires; must exceed the probe interval by at least 5 minutes (ingestion).')
 @allowed([10, 15, 30, 45, 60])
 param monitorSilentMinutes int = 15
@@ -178,6 +189,9 @@ var settingProblems = filter(
     dailyQuotaGb == 0 ? 'dailyQuotaGb: 0 would stop all ingestion; give a cap in GB, or -1 for none' : ''
     length(standardTestLocationList) > 16 ? 'standardTestLocations: at most 16 test locations' : ''
     length(standardTestLocationList) != length(union(standardTestLocationList, [])) ? 'standardTestLocations: a location is listed twice' : ''
+    roundtrip && empty(trim(roundtripClientId)) ? 'roundtripUser needs roundtripClientId: the public client app registration the administrator signs in with (docs/deployment-roundtrip.md)' : ''
+    // Through monitorSettings the round trip would run without its token secret and role.
+    !empty(string(monitorSettings.?WBMON_ROUNDTRIP_USER ?? '')) ? 'monitorSettings.WBMON_ROUNDTRIP_USER: give the round trip\'s test user as roundtripUser, which also makes its token secret and role' : ''
   ],
   p => !empty(p)
 )
@@ -197,6 +211,13 @@ var secretSettings = [
   { setting: 'WBMON_WEBHOOK_URL', secret: 'wbmon-webhook-url', value: monitorWebhookUrl }
   { setting: 'WBMON_WEBHOOK_SECRET', secret: 'wbmon-webhook-secret', value: monitorWebhookSecret }
 ]
+
+// The round trip keeps its delegated refresh token in this secret. The app reads it and
+// rewrites it on every run (the token rotates), and `roundtrip login` writes it, so it is no
+// app setting and no deployment parameter: keyvault.bicep makes it once, with a placeholder,
+// only if it does not exist (@onlyIfNotExists), and never writes it again.
+var roundtrip = !empty(trim(roundtripUser))
+var roundtripTokenSecret = 'wbmon-roundtrip-token'
 
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
   name: names.identity
@@ -236,6 +257,8 @@ module keyVault 'modules/keyvault.bicep' = {
     keyVaultName: names.keyVault
     secretNames: map(secretSettings, s => s.secret)
     secretValues: toObject(secretSettings, s => s.secret, s => s.value)
+    roundtrip: roundtrip
+    roundtripTokenSecretName: roundtripTokenSecret
     softDeleteRetentionInDays: 90
     enablePurgeProtection: enablePurgeProtection
     publicNetworkAccess: !privateNetworking
@@ -299,6 +322,11 @@ var appRoles = [
   { target: 'appInsights', role: 'Monitoring Metrics Publisher' }
 ]
 var deployerRoles = empty(principalId) ? [] : [{ target: 'keyVault', role: 'Key Vault Secrets Officer' }]
+// With the round trip, the identity also rewrites its refresh token: Secrets Officer scoped to
+// that one secret, not to the vault, so it cannot rewrite WBMON_SMTP_URL, the webhooks or the
+// relay secrets. The scope must exist when the assignment is made: keyvault.bicep creates the
+// secret first, once (docs/deployment-roundtrip.md, "Why a role on one secret").
+var roundtripRoles = roundtrip ? [{ target: 'keyVaultSecret', secret: roundtripTokenSecret, role: 'Key Vault Secrets Officer' }] : []
 
 module roles 'modules/role-assignments.bicep' = {
   name: 'roleAssignments'
@@ -307,6 +335,7 @@ module roles 'modules/role-assignments.bicep' = {
   params: {
     assignments: concat(
       map(appRoles, r => { target: r.target, role: r.role, principalId: identity.properties.principalId, principalType: 'ServicePrincipal' }),
+      map(roundtripRoles, r => { target: r.target, secret: r.secret, role: r.role, principalId: identity.properties.principalId, principalType: 'ServicePrincipal' }),
       map(deployerRoles, r => { target: r.target, role: r.role, principalId: principalId, principalType: principalType })
     )
     storageAccountName: names.storageAccount
@@ -323,7 +352,24 @@ var scheduleSettings = {
   WBMON_PROBE_SCHEDULE: '0 */5 * * * *'
   WBMON_EVALUATE_SCHEDULE: '0 * * * * *'
   WBMON_TENANT_SCHEDULE: '0 0 * * * *'
+  WBMON_ROUNDTRIP_SCHEDULE: '0 30 * * * *'
 }
+
+// The round trip's settings. Its schedule is always set (the roundTrip timer is registered
+// whether the round trip is on or not); monitorSettings still wins, like the other schedules.
+// The tenant and the authority host come from the deployment itself, so a national cloud is
+// right by construction: environment().authentication.loginEndpoint is e.g.
+// https://login.microsoftonline.us/ there, given here without its trailing slash.
+var loginEndpoint = environment().authentication.loginEndpoint
+var roundtripScheduleSettings = { WBMON_ROUNDTRIP_SCHEDULE: empty(trim(roundtripSchedule)) ? scheduleSettings.WBMON_ROUNDTRIP_SCHEDULE : trim(roundtripSchedule) }
+var roundtripSettings = union(
+  roundtrip ? { WBMON_ROUNDTRIP_USER: trim(roundtripUser) } : {},
+  empty(trim(roundtripClientId)) ? {} : { WBMON_ROUNDTRIP_CLIENT_ID: trim(roundtripClientId) },
+  {
+    WBMON_TENANT_ID: tenant().tenantId
+    WBMON_LOGIN_URL: endsWith(loginEndpoint, '/') ? take(loginEndpoint, length(loginEndpoint) - 1) : loginEndpoint
+  }
+)
 
 // Later objects win in union(): monitorSettings cannot replace a secret reference, and the
 // platform settings (function-app.bicep) win over all of these.
@@ -332,15 +378,18 @@ var scheduleSettings = {
 var givenMonitorSettings = toObject(filter(items(monitorSettings), s => !empty(s.value)), s => s.key, s => s.value)
 var monitorAppSettings = union(
   scheduleSettings,
+  roundtripScheduleSettings,
   givenMonitorSettings,
   empty(emailFrom) ? {} : { WBMON_EMAIL_FROM: emailFrom },
   empty(emailTo) ? {} : { WBMON_EMAIL_TO: emailTo },
   empty(emailVia) ? {} : { WBMON_EMAIL_VIA: emailVia },
   // The Functions host's own switch for one function (AzureWebJobs.<name>.Disabled).
   tenantChecks ? {} : { 'AzureWebJobs.checkTenant.Disabled': 'true' },
+  roundtripSettings,
   // Flex Consumption cannot resolve references to a vault with restricted network access: the
   // app reads those secrets itself, through the private endpoint (src/config/keyvault-references.ts).
-  privateNetworking ? { WBMON_KEY_VAULT_URL: keyVault.outputs.uri } : {},
+  // The round trip reads and rewrites its token in the same vault, in every network setup.
+  privateNetworking || roundtrip ? { WBMON_KEY_VAULT_URL: keyVault.outputs.uri } : {},
   toObject(secretSettings, s => s.setting, s => '@Microsoft.KeyVault(VaultName=${keyVault.outputs.name};SecretName=${s.secret})')
 )
 

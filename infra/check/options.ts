@@ -24,6 +24,9 @@ export const EXAMPLE_IDS = {
   dnsZoneResourceGroup: '/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/rg-private-dns',
   workspace: '/subscriptions/33333333-3333-3333-3333-333333333333/resourceGroups/rg-central-logs/providers/Microsoft.OperationalInsights/workspaces/log-central',
   actionGroup: '/subscriptions/33333333-3333-3333-3333-333333333333/resourceGroups/rg-central-logs/providers/Microsoft.Insights/actionGroups/ag-identity-oncall',
+  /** The round trip's test user (an object id) and the public client app it signs in with. */
+  roundtripUser: '44444444-4444-4444-4444-444444444444',
+  roundtripClientId: '55555555-5555-5555-5555-555555555555',
 } as const;
 
 export const OPTION_SETS: readonly OptionSet[] = [
@@ -54,6 +57,8 @@ export const OPTION_SETS: readonly OptionSet[] = [
   { name: 'an existing action group', parameters: { environmentName: 'ci', existingActionGroupId: EXAMPLE_IDS.actionGroup } },
   { name: 'no daily cap, purge protection off', parameters: { ...REQUIRED, dailyQuotaGb: -1, enablePurgeProtection: false } },
   { name: 'no standard tests', parameters: { ...REQUIRED, standardTestLocations: 'none' } },
+  { name: 'the round trip', parameters: { ...REQUIRED, roundtripUser: EXAMPLE_IDS.roundtripUser, roundtripClientId: EXAMPLE_IDS.roundtripClientId, roundtripSchedule: '0 15 * * * *' } },
+  { name: 'the round trip with private networking', parameters: { ...REQUIRED, privateNetworking: true, roundtripUser: EXAMPLE_IDS.roundtripUser, roundtripClientId: EXAMPLE_IDS.roundtripClientId } },
   { name: 'standard tests from one region, of the targets given', parameters: { ...REQUIRED, standardTestLocations: 'us-va-ash-azr', monitorSettings: { WBMON_TARGETS: 'https://contoso-relay.servicebus.windows.net/, https://passwordreset.microsoftonline.com/' } } },
 
   { name: 'no alert receiver at all', parameters: { environmentName: 'ci' }, refusal: 'alertEmails: give at least one address, or existingActionGroupId' },
@@ -62,5 +67,7 @@ export const OPTION_SETS: readonly OptionSet[] = [
   { name: 'subnets without privateNetworking', parameters: { ...REQUIRED, existingAppSubnetId: EXAMPLE_IDS.appSubnet, existingPrivateEndpointSubnetId: EXAMPLE_IDS.privateEndpointSubnet }, refusal: 'need privateNetworking=true' },
   { name: 'only one subnet of your own', parameters: { ...REQUIRED, privateNetworking: true, existingAppSubnetId: EXAMPLE_IDS.appSubnet }, refusal: 'give both existingAppSubnetId and existingPrivateEndpointSubnetId, or neither' },
   { name: 'a NAT gateway without the VNet made here', parameters: { ...REQUIRED, natGateway: true }, refusal: 'natGateway applies to the VNet this template creates' },
+  { name: 'the round trip without its client app', parameters: { ...REQUIRED, roundtripUser: EXAMPLE_IDS.roundtripUser }, refusal: 'roundtripUser needs roundtripClientId' },
+  { name: 'the round trip through monitorSettings', parameters: { ...REQUIRED, monitorSettings: { WBMON_ROUNDTRIP_USER: EXAMPLE_IDS.roundtripUser } }, refusal: 'give the round trip\'s test user as roundtripUser' },
   { name: 'a test location twice', parameters: { ...REQUIRED, standardTestLocations: 'us-va-ash-azr,us-va-ash-azr' }, refusal: 'standardTestLocations: a location is listed twice' },
 ];

@@ -89,12 +89,13 @@ var monitorRules = [
   {
     name: 'monitor-failing'
     displayName: 'Writeback monitor: the monitor\'s own runs are failing'
-    description: 'The last two runs of one of the monitor\'s timers (probeEndpoints, evaluateHeartbeats, checkTenant) threw: the app could not finish its work, so its own alerts may be missing. The Timer dimension names the function; its log (AppTraces) and the workbook\'s timer runs say why.'
+    description: 'The last two runs of one of the monitor\'s timers (probeEndpoints, evaluateHeartbeats, checkTenant, roundTrip) threw: the app could not finish its work, so its own alerts may be missing. The Timer dimension names the function; its log (AppTraces) and the workbook\'s timer runs say why.'
     severity: 1
     query: loadTextContent('../queries/monitor-failing.kql')
-    // Two runs of the hourly tenant checks, and room for ingestion.
+    // Two runs of the hourly tenant checks and round trip, and room for ingestion. The round
+    // trip's schedule is read whether it is on or not: off, its timer has no failed runs.
     windowMinutes: 180
-    schedules: ['WBMON_PROBE_SCHEDULE', 'WBMON_EVALUATE_SCHEDULE', 'WBMON_TENANT_SCHEDULE']
+    schedules: ['WBMON_PROBE_SCHEDULE', 'WBMON_EVALUATE_SCHEDULE', 'WBMON_TENANT_SCHEDULE', 'WBMON_ROUNDTRIP_SCHEDULE']
     runs: 2
     timeAggregation: 'Count'
     metricMeasureColumn: null

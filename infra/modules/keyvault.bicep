@@ -12,6 +12,12 @@ param secretNames string[]
 @secure()
 param secretValues object
 
+@description('The round trip is on: make its token secret, which the app itself writes, once.')
+param roundtrip bool
+
+@description('The secret holding the round trip\'s refresh token: made once, with a placeholder value, only if it does not exist, so that a role can be scoped to it; a redeployment never overwrites it.')
+param roundtripTokenSecretName string
+
 @description('Keep deleted secrets recoverable for this many days.')
 @minValue(7)
 @maxValue(90)
@@ -48,6 +54,19 @@ resource secret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = [
     properties: { value: secretValues[name], contentType: 'text/plain' }
   }
 ]
+
+// The value is only a placeholder, until `writeback-monitor roundtrip login` stores the real
+// token; the app reads it as "not signed in yet". @onlyIfNotExists: ARM looks the secret up
+// and leaves it alone when it exists (as any version the app or the login wrote), instead of
+// writing a new version with the placeholder on every deployment, which would sign the
+// round trip out. A secret deleted but still recoverable (soft delete) blocks its re-creation:
+// recover it (docs/deployment-roundtrip.md).
+@onlyIfNotExists()
+resource roundtripToken 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (roundtrip) {
+  parent: vault
+  name: roundtripTokenSecretName
+  properties: { value: 'not-signed-in', contentType: 'text/plain' }
+}
 
 output name string = vault.name
 output uri string = vault.properties.vaultUri

@@ -2,9 +2,10 @@
 // target resource kind; one loop per kind gives the assignment its scope, because a scope must
 // be a resource symbol, not a string.
 
-@description('Role assignments: target (storage | keyVault | appInsights), role (a key of roleIds), principalId, principalType.')
+@description('Role assignments: target (storage | keyVault | keyVaultSecret | appInsights), secret (with keyVaultSecret: the secret\'s name; it must exist), role (a key of roleIds), principalId, principalType.')
 param assignments {
-  target: 'storage' | 'keyVault' | 'appInsights'
+  target: 'storage' | 'keyVault' | 'keyVaultSecret' | 'appInsights'
+  secret: string?
   role: string
   principalId: string
   principalType: 'ServicePrincipal' | 'User' | 'Group'
@@ -31,6 +32,17 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
   name: keyVaultName
 }
 
+// Key Vault (RBAC) evaluates a data action at the secret too: a role assigned on one secret
+// applies to that secret alone.
+var secretAssignments = filter(assignments, a => a.target == 'keyVaultSecret')
+
+resource secrets 'Microsoft.KeyVault/vaults/secrets@2023-07-01' existing = [
+  for a in secretAssignments: {
+    parent: vault
+    name: a.secret!
+  }
+]
+
 resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: appInsightsName
 }
@@ -51,6 +63,18 @@ resource vaultRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
   for a in filter(assignments, a => a.target == 'keyVault'): {
     scope: vault
     name: guid(vault.id, a.principalId, roleIds[a.role])
+    properties: {
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds[a.role])
+      principalId: a.principalId
+      principalType: a.principalType
+    }
+  }
+]
+
+resource secretRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for (a, i) in secretAssignments: {
+    scope: secrets[i]
+    name: guid(secrets[i].id, a.principalId, roleIds[a.role])
     properties: {
       roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds[a.role])
       principalId: a.principalId

@@ -30,6 +30,9 @@ const CACHE = join(ROOT, '.cache', 'bicep');
  */
 const INGESTION_MINUTES = 5;
 
+/** WBMON_ROUNDTRIP_SCHEDULE's default (DESIGN.md, Settings). */
+const ROUNDTRIP_DEFAULT_SCHEDULE = '0 30 * * * *';
+
 /** The longest wait between two occurrences of a schedule, in minutes, over `days` from `from`. */
 function longestGapMinutes(expression: string, from = new Date('2026-01-05T00:00:00Z'), days = 15): number {
   const schedule = parseSchedule(expression);
@@ -194,7 +197,9 @@ if ('unavailable' in found) {
   };
   /** Timer function name -> the app setting its schedule comes from, read from functions/*.ts. */
   const timerSchedules = async (): Promise<Record<string, string>> => {
-    const out: Record<string, string> = {};
+    // functions/roundTrip.ts comes with the round trip's app side (issue 18): until it is there,
+    // its binding as DESIGN.md gives it; once it is, what the file says.
+    const out: Record<string, string> = { roundTrip: 'WBMON_ROUNDTRIP_SCHEDULE' };
     for (const file of (await readdir(join(ROOT, 'functions'))).filter((f) => f.endsWith('.ts'))) {
       const m = /app\.timer\('(\w+)',\s*\{\s*schedule:\s*'%(\w+)%'/.exec(await readFile(join(ROOT, 'functions', file), 'utf8'));
       if (m) out[m[1]!] = m[2]!;
@@ -210,12 +215,16 @@ if ('unavailable' in found) {
         WBMON_PROBE_SCHEDULE: defaults.probeSchedule.expression,
         WBMON_EVALUATE_SCHEDULE: defaults.evaluateSchedule.expression,
         WBMON_TENANT_SCHEDULE: defaults.tenant.schedule.expression,
+        // DESIGN.md's default; the app's settings schema gets it with the roundTrip function.
+        WBMON_ROUNDTRIP_SCHEDULE: ROUNDTRIP_DEFAULT_SCHEDULE,
       });
-      expect(main.variables?.scheduleSettings).toEqual({ WBMON_PROBE_SCHEDULE: '0 */5 * * * *', WBMON_EVALUATE_SCHEDULE: '0 * * * * *', WBMON_TENANT_SCHEDULE: '0 0 * * * *' });
+      expect(main.variables?.scheduleSettings).toEqual({ WBMON_PROBE_SCHEDULE: '0 */5 * * * *', WBMON_EVALUATE_SCHEDULE: '0 * * * * *', WBMON_TENANT_SCHEDULE: '0 0 * * * *', WBMON_ROUNDTRIP_SCHEDULE: '0 30 * * * *' });
+      // The roundtripSchedule parameter (default the same) comes next; empty means the default.
+      expect(main.parameters?.roundtripSchedule?.defaultValue).toBe(ROUNDTRIP_DEFAULT_SCHEDULE);
       // The host resolves %WBMON_*_SCHEDULE% from app settings: each timer's must be set.
       expect(Object.values(await timerSchedules()).sort()).toEqual(Object.keys(main.variables?.scheduleSettings as object).sort());
       const appSettings = (main.resources as Record<string, { properties: { parameters: Record<string, { value: string }> } }>).functionApp!.properties.parameters.appSettings!.value;
-      expect(appSettings.startsWith("[union(variables('scheduleSettings'), variables('givenMonitorSettings'), ")).toBe(true);
+      expect(appSettings.startsWith("[union(variables('scheduleSettings'), variables('roundtripScheduleSettings'), variables('givenMonitorSettings'), ")).toBe(true);
       // What azd maps from unset environment values arrives empty and is left out.
       expect(main.variables?.givenMonitorSettings).toBe("[toObject(filter(items(parameters('monitorSettings')), lambda('s', not(empty(lambdaVariables('s').value)))), lambda('s', lambdaVariables('s').key), lambda('s', lambdaVariables('s').value))]");
     });

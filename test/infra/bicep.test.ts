@@ -344,6 +344,39 @@ if ('unavailable' in found) {
       expect(roleIds['Key Vault Secrets Officer']).toBe('b86a8fe4-44ce-4948-aee5-eccb2c155cd7');
     });
 
+    it("makes the round trip's token secret once, never overwriting what the app or `roundtrip login` wrote, and scopes the app's write role to it", { timeout: 180_000 }, async () => {
+      const template = await mainTemplate();
+      expect(template.parameters?.roundtripUser).toMatchObject({ type: 'string', defaultValue: '' });
+      expect(template.parameters?.roundtripClientId).toMatchObject({ type: 'string', defaultValue: '' });
+      expect(template.parameters?.roundtripSchedule).toMatchObject({ type: 'string', defaultValue: '0 30 * * * *' });
+      expect(template.variables?.roundtripTokenSecret).toBe('wbmon-roundtrip-token');
+      const vault = nested(template, 'keyVault').resources as Record<string, Resource & { condition?: string; '@options'?: Record<string, unknown> }>;
+      // ARM skips a resource with onlyIfNotExists when it exists: a redeployment keeps the rotated token.
+      expect(vault.roundtripToken).toMatchObject({
+        type: 'Microsoft.KeyVault/vaults/secrets',
+        condition: "[parameters('roundtrip')]",
+        '@options': { onlyIfNotExists: [] },
+        properties: { value: 'not-signed-in', contentType: 'text/plain' },
+      });
+      // The secrets given as parameters stay as they were: written only when given, every time.
+      expect(vault.secret).not.toHaveProperty('@options');
+      const roles = nested(template, 'roles').resources as Record<string, Resource & { scope?: string; existing?: boolean }>;
+      expect(roles.secrets).toMatchObject({ existing: true, type: 'Microsoft.KeyVault/vaults/secrets' });
+      expect(roles.secretRoles!.scope).toBe("[resourceId('Microsoft.KeyVault/vaults/secrets', parameters('keyVaultName'), variables('secretAssignments')[copyIndex()].secret)]");
+      expect(template.variables?.roundtripRoles).toBe("[if(variables('roundtrip'), createArray(createObject('target', 'keyVaultSecret', 'secret', variables('roundtripTokenSecret'), 'role', 'Key Vault Secrets Officer')), createArray())]");
+      // The roles module runs after the vault module, which makes the secret its scope needs.
+      expect((template.resources as Record<string, { dependsOn?: string[] }>).roles!.dependsOn).toContain('keyVault');
+    });
+
+    it('gives the round trip the authority host of the cloud deployed to, never a literal one', { timeout: 180_000 }, async () => {
+      const template = await mainTemplate();
+      expect(template.variables?.loginEndpoint).toBe('[environment().authentication.loginEndpoint]');
+      expect((template.variables?.roundtripSettings as string).endsWith(
+        "createObject('WBMON_TENANT_ID', tenant().tenantId, 'WBMON_LOGIN_URL', if(endsWith(variables('loginEndpoint'), '/'), take(variables('loginEndpoint'), sub(length(variables('loginEndpoint')), 1)), variables('loginEndpoint'))))]",
+      )).toBe(true);
+      expect(JSON.stringify(template)).not.toMatch(/login\.microsoftonline|login\.chinacloudapi/);
+    });
+
     it('alerts by email from Azure Monitor itself about the monitor (silent, or its own runs failing) and about its own standard tests', { timeout: 180_000 }, async () => {
       const alerts = nested(await mainTemplate(), 'alerts');
       const rules = [...(alerts.variables?.monitorRules as Record<string, unknown>[]), ...(alerts.variables?.standardTestRules as Record<string, unknown>[])];

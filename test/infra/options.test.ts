@@ -241,6 +241,70 @@ describe.skipIf(!cli)(`each option of main.bicep, on the deployment bicep snapsh
     });
   });
 
+  describe('the round trip (opt-in)', () => {
+    const SECRETS_OFFICER = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7';
+    const SECRETS_USER = '4633458b-17de-408a-b874-0445c86b69e6';
+    const appSettings = (set: string): Record<string, string> =>
+      Object.fromEntries((one(deployed(set), 'Microsoft.Web/sites').properties?.['siteConfig'].appSettings as { name: string; value: string }[]).map((a) => [a.name, a.value]));
+    /** Each role assignment as [scope, role definition id, whose]: the prediction leaves the ids as extensionResourceId(<scope>, ...) and the principal as reference(<identity>). */
+    const assignments = (set: string): [string, string, string][] =>
+      ofType(deployed(set), 'Microsoft.Authorization/roleAssignments').map((a) => [
+        /^\[extensionResourceId\('([^']+)'/.exec(a.id ?? '')?.[1] ?? `unparsed: ${a.id}`,
+        String(a.properties?.['roleDefinitionId']).split('/').pop()!,
+        /userAssignedIdentities\/id-wbmon-/.test(String(a.properties?.['principalId'])) ? 'identity' : String(a.properties?.['principalId']),
+      ]);
+    const tokenSecrets = (set: string) => ofType(deployed(set), 'Microsoft.KeyVault/vaults/secrets').filter((s) => s.name.endsWith('/wbmon-roundtrip-token'));
+
+    it('is off by default: no token secret, no Secrets Officer anywhere, no user or client id, but its schedule set to the default for the registered timer', () => {
+      expect(tokenSecrets('defaults')).toEqual([]);
+      expect(assignments('defaults').filter(([, role]) => role === SECRETS_OFFICER)).toEqual([]);
+      const settings = appSettings('defaults');
+      expect(settings['WBMON_ROUNDTRIP_SCHEDULE']).toBe('0 30 * * * *');
+      for (const name of ['WBMON_ROUNDTRIP_USER', 'WBMON_ROUNDTRIP_CLIENT_ID', 'WBMON_KEY_VAULT_URL']) expect(settings, name).not.toHaveProperty(name);
+    });
+
+    it("always gives the tenant and the authority host of the deployment's own cloud: tenant(), environment().authentication.loginEndpoint without its slash", () => {
+      for (const set of ['defaults', 'the round trip']) {
+        const settings = appSettings(set);
+        expect(settings['WBMON_TENANT_ID'], set).toBe(PREDICTION_SCOPE.tenantId);
+        // Left to the deployment (the cloud is known only there); the expression is checked in bicep.test.ts.
+        expect(settings['WBMON_LOGIN_URL'], set).toMatch(/^\[if\(endsWith\(environment\(\)\.authentication\.loginEndpoint, '\/'\), take\(/);
+        expect(settings['WBMON_LOGIN_URL'], set).not.toContain('microsoftonline');
+      }
+    });
+
+    it('on: the settings, the vault URL for the token, and the token secret made once with a placeholder', () => {
+      const settings = appSettings('the round trip');
+      expect(settings).toMatchObject({
+        WBMON_ROUNDTRIP_USER: EXAMPLE_IDS.roundtripUser,
+        WBMON_ROUNDTRIP_CLIENT_ID: EXAMPLE_IDS.roundtripClientId,
+        WBMON_ROUNDTRIP_SCHEDULE: '0 15 * * * *',
+      });
+      expect(settings['WBMON_KEY_VAULT_URL']).toMatch(/reference\('.*\/Microsoft\.KeyVault\/vaults\/kv-wbmon-\w+'.*\)\.vaultUri/);
+      const vault = one(deployed('the round trip'), 'Microsoft.KeyVault/vaults');
+      const [secret, ...more] = tokenSecrets('the round trip');
+      expect(more).toEqual([]);
+      expect(secret!.id).toBe(`${vault.id}/secrets/wbmon-roundtrip-token`);
+      expect(secret!.properties).toEqual({ value: 'not-signed-in', contentType: 'text/plain' });
+    });
+
+    it('on: the identity gets Key Vault Secrets Officer on the token secret alone, beside Secrets User on the vault, and no write role on the vault', () => {
+      const vault = one(deployed('the round trip'), 'Microsoft.KeyVault/vaults');
+      const onVault = assignments('the round trip').filter(([scope]) => scope.startsWith(vault.id!));
+      expect(onVault).toEqual([
+        [vault.id, SECRETS_USER, 'identity'],
+        [`${vault.id}/secrets/wbmon-roundtrip-token`, SECRETS_OFFICER, 'identity'],
+      ]);
+      // The same with private networking, where the app reaches the vault through its endpoint.
+      const privateVault = one(deployed('the round trip with private networking'), 'Microsoft.KeyVault/vaults');
+      expect(assignments('the round trip with private networking').filter(([, role]) => role === SECRETS_OFFICER)).toEqual([[`${privateVault.id}/secrets/wbmon-roundtrip-token`, SECRETS_OFFICER, 'identity']]);
+      expect(appSettings('the round trip with private networking')).toHaveProperty('WBMON_KEY_VAULT_URL');
+      // Everything else is as without the round trip.
+      const others = (set: string) => assignments(set).filter(([scope]) => !scope.endsWith('/secrets/wbmon-roundtrip-token'));
+      expect(others('the round trip')).toEqual(others('defaults'));
+    });
+  });
+
   describe('diagnostics and cost', () => {
     it('send Key Vault AuditEvent and the Function App\'s FunctionAppLogs to the workspace, capped at 1 GB a day by default', () => {
       const resources = deployed('defaults');
@@ -355,6 +419,9 @@ describe.skipIf(!cli)(`each option of main.bicep, on the deployment bicep snapsh
       existingActionGroupId: ['WBMON_ACTION_GROUP_ID', undefined],
       enablePurgeProtection: ['WBMON_PURGE_PROTECTION', 'true'],
       standardTestLocations: ['WBMON_STANDARD_TEST_LOCATIONS', 'emea-nl-ams-azr,us-va-ash-azr,apac-sg-sin-azr'],
+      roundtripUser: ['WBMON_ROUNDTRIP_USER', undefined],
+      roundtripClientId: ['WBMON_ROUNDTRIP_CLIENT_ID', undefined],
+      roundtripSchedule: ['WBMON_ROUNDTRIP_SCHEDULE', '0 30 * * * *'],
     };
     const main = (await compileMain()).parameters!;
     for (const [name, [variable, fallback]] of Object.entries(expected)) {
