@@ -125,6 +125,9 @@ const KEY_VAULT_TIMEOUT_MS = 15_000;
  * written with `getToken()` (a bearer token for keyVaultScope(vaultUrl)). Only https vaults,
  * except loopback hosts (tests).
  */
+/** The value infra/modules/keyvault.bicep creates the secret with. */
+export const NOT_SIGNED_IN = 'not-signed-in';
+
 export function keyVaultTokenVault(vaultUrl: string, getToken: () => Promise<string>, dispatcher?: Dispatcher): TokenVault {
   let vault: URL;
   try {
@@ -172,7 +175,7 @@ export function keyVaultTokenVault(vaultUrl: string, getToken: () => Promise<str
     const shown = `${method} ${where}: Key Vault answered HTTP ${status}${code ? ` ${code}` : ''}`;
     if (status === 403 && code === 'ForbiddenByFirewall') return new TokenVaultError(`${shown}: the vault's network rules refuse this caller (is the private endpoint in place?)`, status);
     if (status === 403) {
-      return new TokenVaultError(`${shown}: grant the Function App's identity the role Key Vault Secrets Officer on the vault (it reads and writes the rotated token; with access policies: secret get and set)`, status);
+      return new TokenVaultError(`${shown}: grant the Function App's identity (or, for roundtrip login, your account) the role Key Vault Secrets Officer on the secret wbmon-roundtrip-token: it reads and rewrites the rotated token (infra/ grants the app's identity this role when roundtripUser is set; docs/deployment-roundtrip.md)`, status);
     }
     if (status === 409) return new TokenVaultError(`${shown}: the secret is deleted but recoverable; recover or purge it, then run writeback-monitor roundtrip login again`, status);
     return new TokenVaultError(shown, status);
@@ -191,7 +194,9 @@ export function keyVaultTokenVault(vaultUrl: string, getToken: () => Promise<str
         value = undefined;
       }
       if (typeof value !== 'string') throw new TokenVaultError(`GET ${where}: the answer holds no secret value`, status);
-      return value;
+      // infra/ creates the secret once with this placeholder, so its role can be scoped to it
+      // before anyone signed in (docs/deployment-roundtrip.md): no sign-in stored yet.
+      return value === NOT_SIGNED_IN ? undefined : value;
     },
     async write(blob) {
       const body = JSON.stringify({ value: blob, contentType: 'application/json; writeback-monitor round-trip token cache' });

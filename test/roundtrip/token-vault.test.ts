@@ -244,6 +244,13 @@ describe('keyVaultTokenVault against a loopback HTTPS Key Vault', () => {
     expect(JSON.parse(kv.requests[1]!.body)).toEqual({ value: BLOB, contentType: 'application/json; writeback-monitor round-trip token cache' });
   });
 
+  it("reads infra's placeholder secret as no sign-in yet", async () => {
+    kv = await startKeyVault(tls);
+    const vault = vaultOf(kv.url);
+    await vault.write('not-signed-in');
+    expect(await vault.read()).toBeUndefined();
+  });
+
   it('names the role Key Vault Secrets Officer on a 403, without the bearer token or the blob', async () => {
     kv = await startKeyVault(tls);
     kv.refuse = { status: 403, code: 'Forbidden' };
@@ -255,7 +262,7 @@ describe('keyVaultTokenVault against a loopback HTTPS Key Vault', () => {
       const err = await failure(promise);
       expect(err).toBeInstanceOf(TokenVaultError);
       expect(err.message).toBe(
-        `${method} Key Vault ${kv.url} secret wbmon-roundtrip-token: Key Vault answered HTTP 403 Forbidden: grant the Function App's identity the role Key Vault Secrets Officer on the vault (it reads and writes the rotated token; with access policies: secret get and set)`,
+        `${method} Key Vault ${kv.url} secret wbmon-roundtrip-token: Key Vault answered HTTP 403 Forbidden: grant the Function App's identity (or, for roundtrip login, your account) the role Key Vault Secrets Officer on the secret wbmon-roundtrip-token: it reads and rewrites the rotated token (infra/ grants the app's identity this role when roundtripUser is set; docs/deployment-roundtrip.md)`,
       );
       expect((err as TokenVaultError).status).toBe(403);
       expect(err.message).not.toContain(BEARER);

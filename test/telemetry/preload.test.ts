@@ -87,7 +87,7 @@ function observedIn(output: string): Observed {
   return JSON.parse(line.slice('OBSERVED '.length)) as Observed;
 }
 
-const FUNCTION_NAMES = ['badge', 'checkTenant', 'dashboard', 'evaluateHeartbeats', 'health', 'heartbeat', 'history', 'metrics', 'probeEndpoints', 'status'];
+const FUNCTION_NAMES = ['badge', 'checkTenant', 'dashboard', 'evaluateHeartbeats', 'health', 'heartbeat', 'history', 'metrics', 'probeEndpoints', 'roundTrip', 'status'];
 
 describe('preload under a stand-in Functions host', () => {
   const capture = useIngestion('wbmon-preload-');
