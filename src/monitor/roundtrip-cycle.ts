@@ -107,7 +107,6 @@ export async function runRoundtrip(settings: Settings, store: Store, io: Roundtr
     sleep: io.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
     ...(io.waitMs !== undefined && { waitMs: io.waitMs }),
   });
-  accessToken = '';
   if (verdict.kind === 'unknown') return { kind: 'unknown', message: verdict.message };
   if (verdict.kind === 'failed') return record(target, failedResult(verdict));
   const pending: Pending = { userId: rt.userId, target, names: guard.subject.names, requestedAt: verdict.requestedAt, finishedAt: verdict.finishedAt, operationId: verdict.operationId };

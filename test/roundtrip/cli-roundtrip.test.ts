@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { main } from '../../src/cli/main.js';
 import { roundtripCommand, type RoundtripCommandIo } from '../../src/cli/roundtrip-command.js';
 import { createLoopbackTls, startLoopbackAuthority, type LoopbackAuthority, type LoopbackTls } from '../support/loopback-authority.js';
-import { APP_TOKEN, startRoundtripGraph, USER_ID, type RoundtripGraph } from './roundtrip-graph.js';
+import { roundtripEnv, startRoundtripGraph, USER_ID, type RoundtripGraph } from './roundtrip-graph.js';
 
 let tls: LoopbackTls;
 let authority: LoopbackAuthority;
@@ -40,16 +40,8 @@ afterEach(() => {
 });
 
 function configure(extra: Record<string, string> = {}): void {
-  const env = {
-    WBMON_GRAPH_URL: graph.baseUrl,
-    WBMON_GRAPH_TOKEN: APP_TOKEN,
-    WBMON_ROUNDTRIP_USER: USER_ID,
-    WBMON_ROUNDTRIP_CLIENT_ID: '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d',
-    WBMON_TENANT_ID: authority.user.tid,
-    WBMON_LOGIN_URL: authority.url,
-    WBMON_ROUNDTRIP_TOKEN_KEY: Buffer.alloc(32, 0x17).toString('base64'),
-    ...extra,
-  };
+  // The timers' and targets' settings are serve's; the CLI reads what it needs.
+  const env = roundtripEnv(graph, authority, Buffer.alloc(32, 0x17).toString('base64'), extra);
   for (const [k, v] of Object.entries(env)) vi.stubEnv(k, v);
 }
 

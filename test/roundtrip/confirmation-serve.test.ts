@@ -15,10 +15,9 @@ import { roundtripWiring } from '../../src/roundtrip/wiring.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { heartbeat, RELAYS_JSON, signed } from '../support/heartbeats.js';
 import { createLoopbackTls, startLoopbackAuthority, type LoopbackAuthority, type LoopbackTls } from '../support/loopback-authority.js';
-import { APP_TOKEN, startRoundtripGraph, USER_ID, USER_UPN, type RoundtripGraph } from './roundtrip-graph.js';
+import { roundtripEnv, startRoundtripGraph, USER_ID, USER_UPN, type RoundtripGraph } from './roundtrip-graph.js';
 
 const CHECK = `roundtrip:${USER_ID}`;
-const NEVER = '0 0 0 1 1 *';
 let offset = 0;
 const clock: Clock = { now: () => new Date(Date.now() + offset), setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout) };
 let tls: LoopbackTls;
@@ -65,20 +64,7 @@ beforeAll(async () => {
   tls = await createLoopbackTls();
   authority = await startLoopbackAuthority({ tls, interval: 0 });
   graph = await startRoundtripGraph({ reset: [{ status: 202, retryAfter: '0' }], pollRetryAfter: '0' });
-  const env = {
-    WBMON_GRAPH_URL: graph.baseUrl,
-    WBMON_GRAPH_TOKEN: APP_TOKEN,
-    WBMON_ROUNDTRIP_USER: USER_ID,
-    WBMON_ROUNDTRIP_CLIENT_ID: '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d',
-    WBMON_TENANT_ID: authority.user.tid,
-    WBMON_LOGIN_URL: authority.url,
-    WBMON_ROUNDTRIP_TOKEN_KEY: Buffer.alloc(32, 0x42).toString('base64'),
-    WBMON_RELAYS: RELAYS_JSON,
-    WBMON_TARGETS: 'https://127.0.0.1:9/',
-    WBMON_PROBE_SCHEDULE: NEVER,
-    WBMON_EVALUATE_SCHEDULE: NEVER,
-    WBMON_ROUNDTRIP_SCHEDULE: NEVER,
-  };
+  const env = roundtripEnv(graph, authority, Buffer.alloc(32, 0x42).toString('base64'), { WBMON_RELAYS: RELAYS_JSON });
   const settings = parseSettings(env);
   const store = new MemoryStore();
   const { config, vault } = roundtripWiring(settings, settings.roundtrip!, store, { dispatcher: tls.agent });

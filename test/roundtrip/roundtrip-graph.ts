@@ -11,6 +11,31 @@ export const USER_ID = '5f2c1d9e-7b3a-4c8e-9d1f-2a6b8c4e0f13';
 export const USER_UPN = 'wbmon-roundtrip@contoso.com';
 export const APP_TOKEN = 'app-token-for-guard-rails-7c1e';
 
+export const CLIENT_ID = '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
+/** Timers the tests run themselves, never by their schedule. */
+export const NEVER = '0 0 0 1 1 *';
+
+/**
+ * The settings of a monitor with the round trip on, against this Graph and a loopback authority,
+ * its own timers never firing and one unreachable cloud target; `extra` adds or overrides.
+ */
+export function roundtripEnv(graph: { baseUrl: string }, authority: { url: string; user: { tid: string } }, tokenKey: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    WBMON_GRAPH_URL: graph.baseUrl,
+    WBMON_GRAPH_TOKEN: APP_TOKEN,
+    WBMON_ROUNDTRIP_USER: USER_ID,
+    WBMON_ROUNDTRIP_CLIENT_ID: CLIENT_ID,
+    WBMON_TENANT_ID: authority.user.tid,
+    WBMON_LOGIN_URL: authority.url,
+    WBMON_ROUNDTRIP_TOKEN_KEY: tokenKey,
+    WBMON_TARGETS: 'https://127.0.0.1:9/',
+    WBMON_PROBE_SCHEDULE: NEVER,
+    WBMON_EVALUATE_SCHEDULE: NEVER,
+    WBMON_ROUNDTRIP_SCHEDULE: NEVER,
+    ...extra,
+  };
+}
+
 export type ResetAnswer =
   | { readonly status: 202; readonly retryAfter?: string }
   | { readonly status: 400 | 401 | 403 | 404 | 500; readonly code: string; readonly message: string }

@@ -17,9 +17,8 @@ import { parseSettings } from '../../src/config/settings.js';
 import { serve, type RunningMonitor } from '../../src/local/serve.js';
 import type { Clock } from '../../src/local/scheduler.js';
 import { createLoopbackTls, startLoopbackAuthority, type LoopbackAuthority, type LoopbackTls } from '../support/loopback-authority.js';
-import { APP_TOKEN, startRoundtripGraph, syncedUser, USER_ID, USER_UPN, type RoundtripGraph, type RoundtripGraphScenario } from './roundtrip-graph.js';
+import { APP_TOKEN, NEVER, roundtripEnv, startRoundtripGraph, syncedUser, USER_ID, USER_UPN, type RoundtripGraph, type RoundtripGraphScenario } from './roundtrip-graph.js';
 
-const CLIENT_ID = '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
 const TOKEN_KEY = 'o1KTeBfye1fhDAM6jJcBruKdwC0LpJaL4rcjdFR50Y0=';
 const CHECK = `roundtrip:${USER_ID}`;
 
@@ -39,7 +38,6 @@ const clock: Clock = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
-const NEVER = '0 0 0 1 1 *'; // the timers are run by the test, not by their schedules
 let env: Record<string, string>;
 
 async function get(path: string): Promise<{ status: number; text: string }> {
@@ -76,20 +74,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
   dir = await mkdtemp(join(tmpdir(), 'wbmon-roundtrip-'));
-  env = {
-    WBMON_GRAPH_URL: graph.baseUrl,
-    WBMON_GRAPH_TOKEN: APP_TOKEN,
-    WBMON_ROUNDTRIP_USER: USER_ID,
-    WBMON_ROUNDTRIP_CLIENT_ID: CLIENT_ID,
-    WBMON_TENANT_ID: authority.user.tid,
-    WBMON_LOGIN_URL: authority.url,
-    WBMON_ROUNDTRIP_TOKEN_KEY: TOKEN_KEY,
-    WBMON_WEBHOOK_URL: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`,
-    WBMON_TARGETS: 'https://127.0.0.1:9/',
-    WBMON_PROBE_SCHEDULE: NEVER,
-    WBMON_EVALUATE_SCHEDULE: NEVER,
-    WBMON_ROUNDTRIP_SCHEDULE: NEVER,
-  };
+  env = roundtripEnv(graph, authority, TOKEN_KEY, { WBMON_WEBHOOK_URL: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook` });
   for (const [k, v] of Object.entries(env)) vi.stubEnv(k, v);
   const code = await roundtripCommand(['login', '--data', dir], { out: (l) => cli.push(l), now: () => clock.now(), sleep: async () => undefined, dispatcher: tls.agent });
   expect(code, cli.join('\n')).toBe(0);

@@ -13,10 +13,9 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { roundtripCommand } from '../../src/cli/roundtrip-command.js';
 import { assertBuilt, distPath, useIngestion } from '../support/ingestion.js';
 import { createLoopbackTls, startLoopbackAuthority, type LoopbackAuthority, type LoopbackTls } from '../support/loopback-authority.js';
-import { APP_TOKEN, startRoundtripGraph, USER_ID, type RoundtripGraph } from './roundtrip-graph.js';
+import { APP_TOKEN, roundtripEnv, startRoundtripGraph, USER_ID, type RoundtripGraph } from './roundtrip-graph.js';
 
 const TOKEN_KEY = Buffer.alloc(32, 0x3c).toString('base64');
-const NEVER = '0 0 0 1 1 *';
 let tls: LoopbackTls;
 let authority: LoopbackAuthority;
 let graph: RoundtripGraph;
@@ -29,19 +28,7 @@ beforeAll(async () => {
   // The first trip's operation succeeds, the second's fails.
   graph = await startRoundtripGraph({ reset: [{ status: 202, retryAfter: '0' }], pollRetryAfter: '0', operation: ['succeeded', { failed: 'The on-premises service could not be reached.' }] });
   dir = await mkdtemp(join(tmpdir(), 'wbmon-rt-telemetry-'));
-  env = {
-    WBMON_GRAPH_URL: graph.baseUrl,
-    WBMON_GRAPH_TOKEN: APP_TOKEN,
-    WBMON_ROUNDTRIP_USER: USER_ID,
-    WBMON_ROUNDTRIP_CLIENT_ID: '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d',
-    WBMON_TENANT_ID: authority.user.tid,
-    WBMON_LOGIN_URL: authority.url,
-    WBMON_ROUNDTRIP_TOKEN_KEY: TOKEN_KEY,
-    WBMON_TARGETS: 'https://127.0.0.1:9/',
-    WBMON_PROBE_SCHEDULE: NEVER,
-    WBMON_EVALUATE_SCHEDULE: NEVER,
-    WBMON_ROUNDTRIP_SCHEDULE: NEVER,
-  };
+  env = roundtripEnv(graph, authority, TOKEN_KEY);
   for (const [k, v] of Object.entries(env)) vi.stubEnv(k, v);
   const out: string[] = [];
   expect(await roundtripCommand(['login', '--data', dir], { out: (l) => out.push(l), now: () => new Date(), sleep: async () => undefined, dispatcher: tls.agent }), out.join('\n')).toBe(0);
