@@ -21,7 +21,8 @@ export interface RoundtripWiring {
   readonly userToken: () => Promise<{ readonly accessToken: string }>;
 }
 
-export function roundtripWiring(settings: Settings, rt: RoundtripSettings, store: Store, options: { dispatcher?: Dispatcher } = {}): RoundtripWiring {
+/** `store` is needed when the token is kept there (WBMON_ROUNDTRIP_TOKEN_KEY), not with Key Vault. */
+export function roundtripWiring(settings: Settings, rt: RoundtripSettings, store: Store | undefined, options: { dispatcher?: Dispatcher } = {}): RoundtripWiring {
   const config: RoundtripAuthConfig = {
     loginUrl: rt.loginUrl,
     tenantId: rt.tenantId,
@@ -29,7 +30,8 @@ export function roundtripWiring(settings: Settings, rt: RoundtripSettings, store
     graphUrl: settings.tenant.graphUrl,
     ...(options.dispatcher && { dispatcher: options.dispatcher }),
   };
-  const vault = rt.tokenKey ? storeTokenVault(store, rt.tokenKey) : keyVaultTokenVault(rt.keyVaultUrl!, identityToken(keyVaultScope(new URL(rt.keyVaultUrl!)), 'Key Vault'), options.dispatcher);
+  if (rt.tokenKey && !store) throw new Error('the round trip keeps its token in the state store (WBMON_ROUNDTRIP_TOKEN_KEY), and none was opened');
+  const vault = rt.tokenKey ? storeTokenVault(store!, rt.tokenKey) : keyVaultTokenVault(rt.keyVaultUrl!, identityToken(keyVaultScope(new URL(rt.keyVaultUrl!)), 'Key Vault'), options.dispatcher);
   // MSAL loads on the first token, not with every function that imports this.
   return { config, vault, userToken: async () => (await import('./auth.js')).acquireRoundtripToken(config, vault) };
 }
