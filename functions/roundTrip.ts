@@ -9,7 +9,8 @@ import { roundtripWiring } from '../src/roundtrip/wiring.js';
 export async function roundTrip(_timer: Timer, context: InvocationContext): Promise<void> {
   await timerRun('roundTrip', context, async ({ settings, store, graphToken, observer, historyCache }, log) => {
     const rt = settings.roundtrip;
-    const userToken = rt ? roundtripWiring(settings, rt, store).userToken : async () => ({ accessToken: '' });
+    if (!rt) return summarizeRoundtrip({ kind: 'off' });
+    const { userToken } = roundtripWiring(settings, rt, store);
     return summarizeRoundtrip(
       await runRoundtrip(settings, store, { appToken: graphToken, userToken, now: () => new Date(), log, history: historyCache, ...(observer && { observe: observer.result }) }),
     );
