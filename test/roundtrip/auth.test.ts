@@ -146,8 +146,11 @@ describe('deviceCodeLogin', () => {
     const err = await failure(deviceCodeLogin(configFor(authority), vault, { onPrompt: () => setTimeout(() => controller.abort(), 100), signal: controller.signal }));
     expect(err).toBeInstanceOf(RoundtripAuthError);
     expect(err.message).toBe('the round-trip sign-in: cancelled');
+    // A poll already on the wire when the signal fired may still reach the server: let it land
+    // (the machine may be loaded), then no further poll may come.
+    await new Promise((resolve) => setTimeout(resolve, 300));
     const polls = authority.requests.filter((r) => r.grantType === DEVICE_GRANT).length;
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await new Promise((resolve) => setTimeout(resolve, 500));
     expect(authority.requests.filter((r) => r.grantType === DEVICE_GRANT).length).toBe(polls);
     expect(vault.writes).toEqual([]);
   });
