@@ -17,11 +17,18 @@ verdict (and stops, changing nothing, when the monitor does not accept the heart
     restarted by the Service Control Manager after a crash, running as the virtual account
     NT SERVICE\WritebackMonitorRelay, or the group managed service account given with -Account;
   - adds that account to the local Event Log Readers group and registers the event source
-    WritebackMonitorRelay in the Application log; then starts the service.
+    WritebackMonitorRelay in the Application log;
+  - for the sync-engine checks, only where they apply: on an Entra Connect Sync server (the local
+    group ADSyncBrowse exists) adds the account to ADSyncBrowse, so the relay can read staging
+    mode; on an Entra Cloud Sync provisioning agent server (its trace folder
+    %ProgramData%\Microsoft\Azure AD Connect Provisioning Agent\Trace exists) grants the account
+    read access to that folder, inherited by its files, beside the ACEs already there. Each is
+    one line of output, done or skipped and why; then starts the service.
 
 Re-running it (from a newer zip) upgrades in place and keeps the buffer and the sequence file; the
 settings already installed are kept unless given again. -Uninstall removes the service, the program
-files, the settings (with the secret) and the group membership, and keeps the buffer unless -Purge.
+files, the settings (with the secret), the group memberships and the trace folder's read ACE, and
+keeps the buffer unless -Purge.
 
 .PARAMETER MonitorUrl
 The monitor's base URL (https); heartbeats go to <MonitorUrl>/api/heartbeat.
@@ -64,6 +71,9 @@ $script:Description = 'Tests the path of Entra ID password writeback from this s
 $script:AdministratorsSid = 'S-1-5-32-544'
 $script:SystemSid = 'S-1-5-18'
 $script:EventLogReadersSid = 'S-1-5-32-573'
+# Entra Connect Sync's own local group (created by its installer, so no well-known SID): its
+# members may read the sync service's settings, Get-ADSyncScheduler's StagingModeEnabled among them.
+$script:ADSyncBrowseGroup = 'ADSyncBrowse'
 # Restart after 1 min, again after 1 min, then after 5 min; the count resets after a day without failure.
 $script:FailureActions = 'restart/60000/restart/60000/restart/300000'
 $script:FailureReset = '86400'
@@ -81,6 +91,8 @@ function Get-WbPaths {
         DataDir    = $data
         Settings   = Join-Path $data 'local.settings.json'
         Logs       = Join-Path $data 'logs'
+        # The Cloud Sync provisioning agent's trace folder, as the relay reads it (src/relay/cloud-sync.ts).
+        AgentTrace = Join-Path (Join-Path (Join-Path $env:ProgramData 'Microsoft') 'Azure AD Connect Provisioning Agent') 'Trace'
         Relay      = Join-Path $programFiles 'writeback-monitor-relay.exe'
         Wrapper    = Join-Path $programFiles "$script:ServiceName.exe"
         WrapperXml = Join-Path $programFiles "$script:ServiceName.xml"
@@ -158,7 +170,32 @@ function Add-WbGroupMember([string] $GroupSid, [string] $Member) {
 }
 
 function Remove-WbGroupMember([string] $GroupSid, [string] $Member) {
-    try { Remove-LocalGroupMember -SID $GroupSid -Member $Member -ErrorAction Stop } catch { Write-Verbose "group membership: $($_.Exception.Message)" }
+    try {
+        Remove-LocalGroupMember -SID $GroupSid -Member $Member -ErrorAction Stop
+    } catch {
+        if ($_.FullyQualifiedErrorId -like 'MemberNotFound*') { return }
+        # As in Add-WbGroupMember: net.exe takes the virtual accounts Remove-LocalGroupMember may not
+        # find. 1377: not a member. Never fatal: nothing the relay needs depends on it.
+        try {
+            $group = (New-Object System.Security.Principal.SecurityIdentifier($GroupSid)).Translate([System.Security.Principal.NTAccount]).Value.Split('\')[-1]
+            $output = & (Join-Path $env:SystemRoot 'System32\net.exe') localgroup $group $Member /delete 2>&1
+            if ($LASTEXITCODE -ne 0 -and -not (($output | Out-String) -match '1377')) { Write-Verbose "group membership: $(($output | Out-String).Trim())" }
+        } catch { Write-Verbose "group membership: $($_.Exception.Message)" }
+    }
+}
+
+# The SID of the local group $Name, or $null when this server has no such local group.
+function Get-WbLocalGroupSid([string] $Name) {
+    try {
+        return [string] (Get-LocalGroup -Name $Name -ErrorAction Stop).SID.Value
+    } catch {
+        if ($_.FullyQualifiedErrorId -like 'GroupNotFound*') { return $null }
+        # No LocalAccounts module (32-bit PowerShell): ask the LSA, for this machine's group only.
+        try {
+            $sid = (New-Object System.Security.Principal.NTAccount($env:COMPUTERNAME, $Name)).Translate([System.Security.Principal.SecurityIdentifier])
+            return $sid.Value
+        } catch { return $null }
+    }
 }
 
 function Register-WbEventSource([string] $Source) {
@@ -266,6 +303,70 @@ function Get-WbPreflightAdvice([int] $ExitCode, [string[]] $Output, [string] $Ur
     }
     if ($ExitCode -eq -1) { return "$($Output -join '; ') (if the zip was downloaded, run Unblock-File on it before unpacking)" }
     return "the pre-flight failed (exit $ExitCode); the lines above say why"
+}
+
+# The sync-engine checks' access (docs/relay.md, "Both sync engines"), each only where its engine
+# is installed, each one line of output. Not fatal: without them the relay runs, and its heartbeat
+# says what it could not read (stagingMode null; cloudsync_read_problem), so a failure here is a
+# line with the command to run by hand, not a failed install.
+#
+# What only a real Windows Server can show (the tests here replace the group and icacls calls):
+#  - that ADSyncBrowse membership is what lets the account's Get-ADSyncScheduler read
+#    StagingModeEnabled (Microsoft documents the ADSync groups as what the sync service lets read
+#    its settings, not this cmdlet by name); the service's token takes the group at its next start,
+#    which follows here; and a Connect installed on a domain controller, or with custom groups,
+#    has domain groups instead, which this skips (the skip line says so; add the account by hand);
+#  - the real ACL of the agent's trace folder: that (OI)(CI)R there reaches the trace files
+#    (a file or subfolder whose inheritance is turned off keeps the account out), and that the
+#    agent does not reset the folder's ACL when it upgrades itself (then re-run this script).
+function Grant-WbSyncEngineAccess([string] $Account, $Paths) {
+    $browseSid = Get-WbLocalGroupSid $script:ADSyncBrowseGroup
+    if ($browseSid) {
+        try {
+            # Already a member is fine (Add-WbGroupMember takes that as done).
+            Add-WbGroupMember -GroupSid $browseSid -Member $Account
+            Write-WbLine "$($script:ADSyncBrowseGroup): $Account is a member, so the relay can read staging mode (Get-ADSyncScheduler)."
+        } catch {
+            Write-WbLine "$($script:ADSyncBrowseGroup): could not add $Account ($($_.Exception.Message)); the relay reports stagingMode null until it is a member: Add-LocalGroupMember -Group $($script:ADSyncBrowseGroup) -Member `"$Account`", then Restart-Service $script:ServiceName"
+        }
+    } else {
+        Write-WbLine "$($script:ADSyncBrowseGroup): skipped: this server has no local group $($script:ADSyncBrowseGroup) (no Entra Connect Sync here, or it uses domain groups)."
+    }
+    if (Test-Path -LiteralPath $Paths.AgentTrace -PathType Container) {
+        try {
+            # /grant (not /grant:r, no /inheritance): adds one read ACE, inherited by subfolders (CI)
+            # and files (OI), to the ACEs already there; run again, it merges into the same ACE.
+            Invoke-WbIcacls @($Paths.AgentTrace, '/grant', "$($Account):(OI)(CI)R")
+            Write-WbLine "Provisioning agent trace: $Account may read $($Paths.AgentTrace) (read only, inherited by its files)."
+        } catch {
+            Write-WbLine "Provisioning agent trace: could not grant $Account read access ($($_.Exception.Message)); the relay cannot read the agent's trace until: icacls `"$($Paths.AgentTrace)`" /grant `"$($Account):(OI)(CI)R`""
+        }
+    } else {
+        Write-WbLine "Provisioning agent trace: skipped: $($Paths.AgentTrace) does not exist (no Entra Cloud Sync provisioning agent here)."
+    }
+}
+
+# Undoes Grant-WbSyncEngineAccess for $Account; safe when either was never there.
+function Revoke-WbSyncEngineAccess([string] $Account, $Paths) {
+    $browseSid = Get-WbLocalGroupSid $script:ADSyncBrowseGroup
+    if ($browseSid) {
+        Remove-WbGroupMember -GroupSid $browseSid -Member $Account
+        Write-WbLine "$($script:ADSyncBrowseGroup): $Account is no longer a member."
+    } else {
+        Write-WbLine "$($script:ADSyncBrowseGroup): skipped: this server has no local group $($script:ADSyncBrowseGroup)."
+    }
+    if (Test-Path -LiteralPath $Paths.AgentTrace -PathType Container) {
+        try {
+            # Removes the account's allow ACEs on the folder only (what /grant added); the inherited
+            # ones on its files go with it. No ACE (never granted) is no error.
+            Invoke-WbIcacls @($Paths.AgentTrace, '/remove:g', $Account)
+            Write-WbLine "Provisioning agent trace: $Account has no read ACE on $($Paths.AgentTrace) any more."
+        } catch {
+            Write-WbLine "Provisioning agent trace: could not remove $Account's read access ($($_.Exception.Message)); remove it by hand: icacls `"$($Paths.AgentTrace)`" /remove:g `"$Account`""
+        }
+    } else {
+        Write-WbLine "Provisioning agent trace: skipped: $($Paths.AgentTrace) does not exist."
+    }
 }
 
 function Install-WbRelay {
@@ -390,15 +491,22 @@ function Install-WbRelay {
             # An upgrade that changes the account takes everything from the previous one.
             Invoke-WbIcacls @($paths.DataDir, '/remove:g', $previousAccount, '/T')
             Remove-WbGroupMember -GroupSid $script:EventLogReadersSid -Member $previousAccount
+            Revoke-WbSyncEngineAccess -Account $previousAccount -Paths $paths
         }
         Add-WbGroupMember -GroupSid $script:EventLogReadersSid -Member $Account
+        Grant-WbSyncEngineAccess -Account $Account -Paths $paths
         Register-WbEventSource $script:EventSource
         Start-WbService $script:ServiceName
     } catch {
         if (-not $upgrade) {
             Write-WbLine 'The install failed; removing what it had done.'
-            if ($createdService) { try { Invoke-WbSc @('delete', $script:ServiceName) } catch { Write-Verbose $_.Exception.Message } }
+            # The memberships and the ACE first: a virtual account's name resolves only while its
+            # service exists.
             Remove-WbGroupMember -GroupSid $script:EventLogReadersSid -Member $Account
+            if ($createdService) {
+                try { Revoke-WbSyncEngineAccess -Account $Account -Paths $paths } catch { Write-Verbose $_.Exception.Message }
+                try { Invoke-WbSc @('delete', $script:ServiceName) } catch { Write-Verbose $_.Exception.Message }
+            }
             if ($createdProgramDir) { Remove-Item -LiteralPath $paths.ProgramDir -Recurse -Force -ErrorAction SilentlyContinue }
             if ($createdDataDir) { Remove-Item -LiteralPath $paths.DataDir -Recurse -Force -ErrorAction SilentlyContinue }
         }
@@ -419,9 +527,16 @@ function Uninstall-WbRelay {
         $installedAs = Get-WbServiceAccount $script:ServiceName
         if ($installedAs) { $account = $installedAs }
         if ($service.Status -ne 'Stopped') { Write-WbLine "Stopping $script:ServiceName (it finishes its current cycle)..."; Stop-WbService $script:ServiceName }
-        Invoke-WbSc @('delete', $script:ServiceName)
     }
+    # The memberships and the trace folder's ACE before the service goes: a virtual account's name
+    # (NT SERVICE\WritebackMonitorRelay) resolves only while its service exists.
     Remove-WbGroupMember -GroupSid $script:EventLogReadersSid -Member $account
+    if ($null -ne $service) {
+        Revoke-WbSyncEngineAccess -Account $account -Paths $paths
+        Invoke-WbSc @('delete', $script:ServiceName)
+    } else {
+        Write-WbLine "ADSyncBrowse and provisioning agent trace: skipped: service $script:ServiceName is not installed, so there is no account of it to remove."
+    }
     if (Test-Path -LiteralPath $paths.ProgramDir) { Remove-Item -LiteralPath $paths.ProgramDir -Recurse -Force }
     if ($Purge) {
         if (Test-Path -LiteralPath $paths.DataDir) { Remove-Item -LiteralPath $paths.DataDir -Recurse -Force }

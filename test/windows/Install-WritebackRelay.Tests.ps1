@@ -1,8 +1,9 @@
 # Pester 6 tests of packaging/windows/Install-WritebackRelay.ps1, run by test/installer-pester.test.ts
 # (PowerShell 7 on Linux). The Windows-only commands (service creation, sc.exe, icacls, group
-# membership, event source, the pre-flight process) are the script's Wb* wrapper functions, replaced
-# here by test doubles; everything else (paths, settings file, copied files, the state kept on
-# upgrade and uninstall) runs for real in TestDrive.
+# membership, the local group lookup, event source, the pre-flight process) are the script's Wb*
+# wrapper functions, replaced here by test doubles; everything else (paths, settings file, copied
+# files, whether the agent's trace folder exists, the state kept on upgrade and uninstall) runs for
+# real in TestDrive.
 
 Describe 'Install-WritebackRelay.ps1' {
 BeforeAll {
@@ -34,19 +35,24 @@ BeforeEach {
     $script:Paths = Get-WbPaths
     $script:scCalls = [System.Collections.Generic.List[string]]::new()
     $script:icacls = [System.Collections.Generic.List[string]]::new()
+    # Every system change in order, to check what must come before what.
+    $script:sequence = [System.Collections.Generic.List[string]]::new()
+    $script:lines = [System.Collections.Generic.List[string]]::new()
     $script:preflightEnv = $null
 
-    Mock Write-WbLine { }
+    Mock Write-WbLine { $script:lines.Add($Text) }
     Mock Test-WbAdministrator { $true }
     Mock Get-WbService { $null }
     Mock Get-WbServiceAccount { 'NT SERVICE\WritebackMonitorRelay' }
     Mock New-WbService { }
-    Mock Invoke-WbSc { $script:scCalls.Add($Arguments -join ' ') }
-    Mock Invoke-WbIcacls { $script:icacls.Add($Arguments -join ' ') }
-    Mock Start-WbService { }
+    Mock Invoke-WbSc { $script:scCalls.Add($Arguments -join ' '); $script:sequence.Add("sc $($Arguments -join ' ')") }
+    Mock Invoke-WbIcacls { $script:icacls.Add($Arguments -join ' '); $script:sequence.Add("icacls $($Arguments -join ' ')") }
+    Mock Start-WbService { $script:sequence.Add("start $Name") }
     Mock Stop-WbService { }
-    Mock Add-WbGroupMember { }
-    Mock Remove-WbGroupMember { }
+    Mock Add-WbGroupMember { $script:sequence.Add("add $GroupSid $Member") }
+    Mock Remove-WbGroupMember { $script:sequence.Add("remove $GroupSid $Member") }
+    # No Entra Connect Sync here unless a test says so (and no agent trace folder: TestDrive has none).
+    Mock Get-WbLocalGroupSid { $null }
     Mock Register-WbEventSource { }
     Mock Unregister-WbEventSource { }
     Mock Get-WbMachineDomain { 'corp.contoso.com' }
@@ -132,6 +138,152 @@ Describe 'the account' {
         { Install-WbRelay -MonitorUrl $script:Url -RelayId 'connect01' -Secret (ConvertTo-SecureString $script:GoodSecret -AsPlainText -Force) -Account 'CONTOSO\alice' -PackageDir $script:Package } |
             Should -Throw -ExpectedMessage '-Account: "CONTOSO\alice" must be a virtual account*'
         Should -Invoke Invoke-WbPreflight -Times 0 -Exactly
+    }
+}
+
+Describe 'the sync engines: ADSyncBrowse on a Connect Sync server, the trace folder on a Cloud Sync agent server' {
+    BeforeAll {
+        # A local group's SID (machine SID + RID): ADSyncBrowse has no well-known one.
+        $script:BrowseSid = 'S-1-5-21-3623811015-3361044348-30300820-1013'
+        $script:Virtual = 'NT SERVICE\WritebackMonitorRelay'
+        $script:Gmsa = 'CONTOSO\wbrelay$'
+        function Invoke-FirstInstall([string] $Account) {
+            $a = @{ MonitorUrl = $script:Url; RelayId = 'connect01'; Secret = (ConvertTo-SecureString $script:GoodSecret -AsPlainText -Force); PackageDir = $script:Package }
+            if ($Account) { $a.Account = $Account }
+            Install-WbRelay @a
+        }
+        # The icacls calls on the trace folder, each as its arguments joined by ' | ' (the path has spaces).
+        function TraceCalls { @($script:icaclsArgs | Where-Object { $_[0] -eq $script:Trace } | ForEach-Object { $_ -join ' | ' }) }
+    }
+    BeforeEach {
+        $script:Trace = Join-Path $env:ProgramData 'Microsoft' 'Azure AD Connect Provisioning Agent' 'Trace'
+        # Each icacls call as its argument array, to compare the arguments exactly.
+        $script:icaclsArgs = [System.Collections.Generic.List[object]]::new()
+        Mock Invoke-WbIcacls { $script:icacls.Add($Arguments -join ' '); $script:icaclsArgs.Add(@($Arguments)); $script:sequence.Add("icacls $($Arguments -join ' ')") }
+    }
+
+    It 'reads the trace folder where the relay reads it: %ProgramData%\Microsoft\Azure AD Connect Provisioning Agent\Trace' {
+        $script:Paths.AgentTrace | Should -Be $script:Trace
+    }
+
+    It 'on a Connect Sync server adds the account to the local group ADSyncBrowse, by its SID, before the service starts, and says so' {
+        Mock Get-WbLocalGroupSid { if ($Name -eq 'ADSyncBrowse') { $script:BrowseSid } }
+        Invoke-FirstInstall
+        Should -Invoke Get-WbLocalGroupSid -ParameterFilter { $Name -eq 'ADSyncBrowse' }
+        Should -Invoke Add-WbGroupMember -Times 1 -Exactly -ParameterFilter { $GroupSid -eq $script:BrowseSid -and $Member -eq $script:Virtual }
+        Should -Invoke Add-WbGroupMember -Times 2 -Exactly
+        $script:sequence.IndexOf("add $script:BrowseSid $script:Virtual") | Should -BeLessThan $script:sequence.IndexOf('start WritebackMonitorRelay')
+        $script:lines | Should -Contain 'ADSyncBrowse: NT SERVICE\WritebackMonitorRelay is a member, so the relay can read staging mode (Get-ADSyncScheduler).'
+    }
+
+    It 'adds it again on an upgrade, already a member being no error' {
+        Mock Get-WbLocalGroupSid { if ($Name -eq 'ADSyncBrowse') { $script:BrowseSid } }
+        Invoke-FirstInstall
+        Mock Get-WbService { [pscustomobject]@{ Name = 'WritebackMonitorRelay'; Status = 'Running' } }
+        { Install-WbRelay -PackageDir $script:Package } | Should -Not -Throw
+        Should -Invoke Add-WbGroupMember -Times 2 -Exactly -ParameterFilter { $GroupSid -eq $script:BrowseSid -and $Member -eq $script:Virtual }
+        Should -Invoke Remove-WbGroupMember -Times 0 -Exactly
+    }
+
+    It 'without Connect Sync (no local group ADSyncBrowse) skips it, saying why in one line' {
+        Invoke-FirstInstall
+        Should -Invoke Add-WbGroupMember -Times 0 -Exactly -ParameterFilter { $GroupSid -ne 'S-1-5-32-573' }
+        @($script:lines | Where-Object { $_ -like 'ADSyncBrowse*' }) | Should -Be @('ADSyncBrowse: skipped: this server has no local group ADSyncBrowse (no Entra Connect Sync here, or it uses domain groups).')
+    }
+
+    It 'on a Cloud Sync agent server grants the account read on the trace folder, inherited by its files (OI)(CI), keeping the ACEs there' {
+        New-Item -ItemType Directory -Force -Path $script:Trace | Out-Null
+        Invoke-FirstInstall
+        # /grant adds to the folder's ACL; no /grant:r, /inheritance or /remove, nothing but R.
+        TraceCalls | Should -Be @("$script:Trace | /grant | NT SERVICE\WritebackMonitorRelay:(OI)(CI)R")
+        $script:sequence.IndexOf("icacls $script:Trace /grant NT SERVICE\WritebackMonitorRelay:(OI)(CI)R") | Should -BeLessThan $script:sequence.IndexOf('start WritebackMonitorRelay')
+        $script:lines | Should -Contain "Provisioning agent trace: NT SERVICE\WritebackMonitorRelay may read $script:Trace (read only, inherited by its files)."
+    }
+
+    It 'without the agent (no trace folder) skips it, saying why in one line, and creates no folder' {
+        Invoke-FirstInstall
+        TraceCalls | Should -HaveCount 0
+        @($script:lines | Where-Object { $_ -like 'Provisioning agent trace*' }) | Should -Be @("Provisioning agent trace: skipped: $script:Trace does not exist (no Entra Cloud Sync provisioning agent here).")
+        $script:Trace | Should -Not -Exist
+    }
+
+    It 'with -Account a gMSA, puts the gMSA in ADSyncBrowse and on the trace folder' {
+        Mock Get-WbLocalGroupSid { if ($Name -eq 'ADSyncBrowse') { $script:BrowseSid } }
+        New-Item -ItemType Directory -Force -Path $script:Trace | Out-Null
+        Invoke-FirstInstall -Account $script:Gmsa
+        Should -Invoke Add-WbGroupMember -Times 1 -Exactly -ParameterFilter { $GroupSid -eq $script:BrowseSid -and $Member -eq 'CONTOSO\wbrelay$' }
+        Should -Invoke Add-WbGroupMember -Times 0 -Exactly -ParameterFilter { $Member -eq $script:Virtual }
+        TraceCalls | Should -Be @("$script:Trace | /grant | CONTOSO\wbrelay`$:(OI)(CI)R")
+    }
+
+    It 'an upgrade to a new -Account moves both from the previous account to it' {
+        Mock Get-WbLocalGroupSid { if ($Name -eq 'ADSyncBrowse') { $script:BrowseSid } }
+        New-Item -ItemType Directory -Force -Path $script:Trace | Out-Null
+        Mock Get-WbService { [pscustomobject]@{ Name = 'WritebackMonitorRelay'; Status = 'Running' } }
+        New-Item -ItemType Directory -Force -Path $script:Paths.DataDir | Out-Null
+        Set-Content -LiteralPath $script:Paths.Settings -Value (@{ Values = @{ WBMON_MONITOR_URL = $script:Url; WBMON_RELAY_ID = 'connect01'; WBMON_RELAY_SECRET = $script:GoodSecret } } | ConvertTo-Json)
+        Install-WbRelay -Account $script:Gmsa -PackageDir $script:Package
+        Should -Invoke Remove-WbGroupMember -Times 1 -Exactly -ParameterFilter { $GroupSid -eq $script:BrowseSid -and $Member -eq $script:Virtual }
+        Should -Invoke Add-WbGroupMember -Times 1 -Exactly -ParameterFilter { $GroupSid -eq $script:BrowseSid -and $Member -eq 'CONTOSO\wbrelay$' }
+        TraceCalls | Should -Be @("$script:Trace | /remove:g | NT SERVICE\WritebackMonitorRelay", "$script:Trace | /grant | CONTOSO\wbrelay`$:(OI)(CI)R")
+    }
+
+    It 'a failure to add or to grant is one line with the command to run by hand, and the install goes on' {
+        Mock Get-WbLocalGroupSid { if ($Name -eq 'ADSyncBrowse') { $script:BrowseSid } }
+        New-Item -ItemType Directory -Force -Path $script:Trace | Out-Null
+        Mock Add-WbGroupMember { if ($GroupSid -eq $script:BrowseSid) { throw 'Access is denied.' } }
+        Mock Invoke-WbIcacls { if ($Arguments[0] -eq $script:Trace) { throw 'icacls.exe failed (exit 5): Access is denied.' } }
+        { Invoke-FirstInstall } | Should -Not -Throw
+        Should -Invoke Start-WbService -Times 1 -Exactly
+        ScCalls | Should -Not -Contain 'delete WritebackMonitorRelay'
+        $script:lines | Should -Contain 'ADSyncBrowse: could not add NT SERVICE\WritebackMonitorRelay (Access is denied.); the relay reports stagingMode null until it is a member: Add-LocalGroupMember -Group ADSyncBrowse -Member "NT SERVICE\WritebackMonitorRelay", then Restart-Service WritebackMonitorRelay'
+        $script:lines | Should -Contain "Provisioning agent trace: could not grant NT SERVICE\WritebackMonitorRelay read access (icacls.exe failed (exit 5): Access is denied.); the relay cannot read the agent's trace until: icacls `"$script:Trace`" /grant `"NT SERVICE\WritebackMonitorRelay:(OI)(CI)R`""
+    }
+
+    It 'a first install that fails after them takes both back, before it deletes the service' {
+        Mock Get-WbLocalGroupSid { if ($Name -eq 'ADSyncBrowse') { $script:BrowseSid } }
+        New-Item -ItemType Directory -Force -Path $script:Trace | Out-Null
+        Mock Register-WbEventSource { throw 'event log unavailable' }
+        { Invoke-FirstInstall } | Should -Throw -ExpectedMessage 'event log unavailable'
+        Should -Invoke Remove-WbGroupMember -Times 1 -Exactly -ParameterFilter { $GroupSid -eq $script:BrowseSid -and $Member -eq $script:Virtual }
+        TraceCalls | Should -Be @("$script:Trace | /grant | NT SERVICE\WritebackMonitorRelay:(OI)(CI)R", "$script:Trace | /remove:g | NT SERVICE\WritebackMonitorRelay")
+        $delete = $script:sequence.IndexOf('sc delete WritebackMonitorRelay')
+        $delete | Should -BeGreaterThan $script:sequence.IndexOf("remove $script:BrowseSid $script:Virtual")
+        $delete | Should -BeGreaterThan $script:sequence.IndexOf("icacls $script:Trace /remove:g $script:Virtual")
+    }
+}
+
+Describe 'the Windows calls behind the group seams' {
+    # The real Add-WbGroupMember, Remove-WbGroupMember and Get-WbLocalGroupSid over stand-ins of the
+    # LocalAccounts cmdlets (absent on Linux), with the errors those cmdlets give.
+    BeforeAll {
+        if (-not (Get-Command Add-LocalGroupMember -ErrorAction SilentlyContinue)) {
+            function Add-LocalGroupMember { [CmdletBinding()] param([string] $SID, [object] $Member) }
+            function Remove-LocalGroupMember { [CmdletBinding()] param([string] $SID, [object] $Member) }
+            function Get-LocalGroup { [CmdletBinding()] param([string] $Name) }
+        }
+        function New-LocalAccountsError([string] $Id, [string] $Message) {
+            [System.Management.Automation.ErrorRecord]::new([System.Exception]::new($Message), $Id, [System.Management.Automation.ErrorCategory]::InvalidOperation, $null)
+        }
+    }
+
+    It 'Add-WbGroupMember: an account already in the group (MemberExists) is done, with no error and no net.exe' {
+        Mock Add-LocalGroupMember { throw (New-LocalAccountsError 'MemberExists,Microsoft.PowerShell.Commands.AddLocalGroupMemberCommand' 'NT SERVICE\WritebackMonitorRelay is already a member of group ADSyncBrowse.') }
+        { & (Get-Command Add-WbGroupMember -CommandType Function) -GroupSid 'S-1-5-21-3623811015-3361044348-30300820-1013' -Member 'NT SERVICE\WritebackMonitorRelay' } | Should -Not -Throw
+        Should -Invoke Add-LocalGroupMember -Times 1 -Exactly -ParameterFilter { $SID -eq 'S-1-5-21-3623811015-3361044348-30300820-1013' -and $Member -eq 'NT SERVICE\WritebackMonitorRelay' }
+    }
+
+    It 'Remove-WbGroupMember: an account not in the group (MemberNotFound) is done, with no error and no net.exe' {
+        Mock Remove-LocalGroupMember { throw (New-LocalAccountsError 'MemberNotFound,Microsoft.PowerShell.Commands.RemoveLocalGroupMemberCommand' 'NT SERVICE\WritebackMonitorRelay was not found in group ADSyncBrowse.') }
+        { & (Get-Command Remove-WbGroupMember -CommandType Function) -GroupSid 'S-1-5-21-3623811015-3361044348-30300820-1013' -Member 'NT SERVICE\WritebackMonitorRelay' } | Should -Not -Throw
+        Should -Invoke Remove-LocalGroupMember -Times 1 -Exactly
+    }
+
+    It 'Get-WbLocalGroupSid: the SID of a local group, $null when there is none (GroupNotFound)' {
+        Mock Get-LocalGroup { [pscustomobject]@{ Name = 'ADSyncBrowse'; SID = [pscustomobject]@{ Value = 'S-1-5-21-3623811015-3361044348-30300820-1013' } } } -ParameterFilter { $Name -eq 'ADSyncBrowse' }
+        Mock Get-LocalGroup { throw (New-LocalAccountsError 'GroupNotFound,Microsoft.PowerShell.Commands.GetLocalGroupCommand' "Group $Name was not found.") } -ParameterFilter { $Name -ne 'ADSyncBrowse' }
+        & (Get-Command Get-WbLocalGroupSid -CommandType Function) -Name 'ADSyncBrowse' | Should -Be 'S-1-5-21-3623811015-3361044348-30300820-1013'
+        & (Get-Command Get-WbLocalGroupSid -CommandType Function) -Name 'ADSyncOperators' | Should -BeNullOrEmpty
     }
 }
 
@@ -322,6 +474,71 @@ Describe 'uninstall' {
         { Uninstall-WbRelay } | Should -Throw -ExpectedMessage 'run it as an administrator*'
         $script:scCalls.Count | Should -Be 0
         $script:Paths.ProgramDir | Should -Exist
+    }
+}
+
+Describe 'uninstall on a server with Connect Sync and the agent' {
+    BeforeAll {
+        $script:BrowseSid = 'S-1-5-21-3623811015-3361044348-30300820-1013'
+    }
+    BeforeEach {
+        $script:Trace = Join-Path $env:ProgramData 'Microsoft' 'Azure AD Connect Provisioning Agent' 'Trace'
+        New-Item -ItemType Directory -Force -Path $script:Trace | Out-Null
+        Mock Get-WbLocalGroupSid { if ($Name -eq 'ADSyncBrowse') { $script:BrowseSid } }
+        Install-WbRelay -MonitorUrl $script:Url -RelayId 'connect01' -Secret (ConvertTo-SecureString $script:GoodSecret -AsPlainText -Force) -PackageDir $script:Package
+        Mock Get-WbService { [pscustomobject]@{ Name = 'WritebackMonitorRelay'; Status = 'Running' } }
+        $script:scCalls.Clear(); $script:icacls.Clear(); $script:sequence.Clear(); $script:lines.Clear()
+    }
+
+    It 'takes the account out of ADSyncBrowse and its ACE off the trace folder, before it deletes the service (a virtual account has no name without it)' {
+        Uninstall-WbRelay
+        Should -Invoke Remove-WbGroupMember -Times 1 -Exactly -ParameterFilter { $GroupSid -eq $script:BrowseSid -and $Member -eq 'NT SERVICE\WritebackMonitorRelay' }
+        @($script:icacls | Where-Object { $_.StartsWith($script:Trace) }) | Should -Be @("$script:Trace /remove:g NT SERVICE\WritebackMonitorRelay")
+        $script:sequence | Should -Be @(
+            'remove S-1-5-32-573 NT SERVICE\WritebackMonitorRelay',
+            "remove $script:BrowseSid NT SERVICE\WritebackMonitorRelay",
+            "icacls $script:Trace /remove:g NT SERVICE\WritebackMonitorRelay",
+            'sc delete WritebackMonitorRelay')
+        $script:lines | Should -Contain 'ADSyncBrowse: NT SERVICE\WritebackMonitorRelay is no longer a member.'
+        $script:lines | Should -Contain "Provisioning agent trace: NT SERVICE\WritebackMonitorRelay has no read ACE on $script:Trace any more."
+        # The agent's folder itself stays.
+        $script:Trace | Should -Exist
+    }
+
+    It 'takes out the gMSA the service runs as' {
+        Mock Get-WbServiceAccount { 'CONTOSO\wbrelay$' }
+        Uninstall-WbRelay -Purge
+        Should -Invoke Remove-WbGroupMember -Times 1 -Exactly -ParameterFilter { $GroupSid -eq $script:BrowseSid -and $Member -eq 'CONTOSO\wbrelay$' }
+        @($script:icacls | Where-Object { $_.StartsWith($script:Trace) }) | Should -Be @("$script:Trace /remove:g CONTOSO\wbrelay`$")
+    }
+
+    It 'where neither is there any more skips both, saying so, and removes the rest' {
+        Mock Get-WbLocalGroupSid { $null }
+        Remove-Item -LiteralPath $script:Trace -Recurse -Force
+        Uninstall-WbRelay
+        Should -Invoke Remove-WbGroupMember -Times 1 -Exactly
+        Should -Invoke Remove-WbGroupMember -Times 1 -Exactly -ParameterFilter { $GroupSid -eq 'S-1-5-32-573' }
+        $script:icacls.Count | Should -Be 0
+        ScCalls | Should -Be @('delete WritebackMonitorRelay')
+        $script:lines | Should -Contain 'ADSyncBrowse: skipped: this server has no local group ADSyncBrowse.'
+        $script:lines | Should -Contain "Provisioning agent trace: skipped: $script:Trace does not exist."
+    }
+
+    It 'when icacls cannot remove the ACE says so, with the command, and removes the rest' {
+        Mock Invoke-WbIcacls { throw 'icacls.exe failed (exit 5): Access is denied.' }
+        { Uninstall-WbRelay } | Should -Not -Throw
+        ScCalls | Should -Be @('delete WritebackMonitorRelay')
+        $script:Paths.ProgramDir | Should -Not -Exist
+        $script:lines | Should -Contain "Provisioning agent trace: could not remove NT SERVICE\WritebackMonitorRelay's read access (icacls.exe failed (exit 5): Access is denied.); remove it by hand: icacls `"$script:Trace`" /remove:g `"NT SERVICE\WritebackMonitorRelay`""
+    }
+
+    It 'run again, with the service gone, skips them in one line' {
+        Mock Get-WbService { $null }
+        Uninstall-WbRelay
+        Should -Invoke Remove-WbGroupMember -Times 0 -Exactly -ParameterFilter { $GroupSid -eq $script:BrowseSid }
+        $script:icacls.Count | Should -Be 0
+        $script:scCalls.Count | Should -Be 0
+        $script:lines | Should -Contain 'ADSyncBrowse and provisioning agent trace: skipped: service WritebackMonitorRelay is not installed, so there is no account of it to remove.'
     }
 }
 
