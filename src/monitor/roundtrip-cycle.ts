@@ -72,8 +72,13 @@ export type RoundtripOutcome =
 export async function runRoundtrip(settings: Settings, store: Store, io: RoundtripIo): Promise<RoundtripOutcome> {
   const rt = settings.roundtrip;
   if (!rt) return { kind: 'off' };
-  // An older cloud success still unsettled gets its verdict first (its window is over by now).
-  await settleRoundtrip(settings, store, io);
+  // An older cloud success still unsettled gets its verdict first; one still inside its window
+  // (relays with long periods make it longer than the 15 minutes between runs) is waited for.
+  const earlier = await settleRoundtrip(settings, store, io);
+  if (earlier?.kind === 'pending') {
+    const until = new Date(Date.parse(earlier.requestedAt) + earlier.windowMinutes * 60_000).toISOString();
+    return { kind: 'skipped', message: `the last round trip (operation ${earlier.operationId}) still waits for a relay to confirm it, until ${until}` };
+  }
   const now = io.now();
   const refusal = await claimRun(store, now);
   if (refusal) return { kind: 'skipped', message: refusal };
