@@ -4,7 +4,7 @@ import { status as statusOf } from '../src/api/handlers.js';
 import { respond } from '../src/host/respond.js';
 
 export async function status(_request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  return respond(context, ({ settings, store }) => statusOf(store, settings.targets, settings.relays, new Date(), settings.alerting.maintenance, settings.relayProblems));
+  return respond(context, ({ settings, store }) => statusOf(store, settings.targets, settings.relays, new Date(), settings.alerting.maintenance, settings.relayProblems, settings.roundtrip?.userId));
 }
 
 app.http('status', {

@@ -3,6 +3,7 @@
  * (src/local/http-server.ts) both map requests to these and send back exactly what they return,
  * so the two can never drift apart.
  */
+import { PENDING_KEY, ROUNDTRIP, roundtripCheckId, type RoundtripPending } from '../roundtrip/check.js';
 import type { CheckRecord } from '../checks/state.js';
 import { cloudCheckId } from '../monitor/probe-cycle.js';
 import { listChecks } from '../monitor/checks-repository.js';
@@ -83,6 +84,15 @@ export interface TenantStatus {
 }
 
 /**
+ * The round trip while WBMON_ROUNDTRIP_USER is set (null when off): a reset the cloud accepted
+ * and no relay confirmed yet is `pending` (its check keeps its last result until then).
+ */
+export interface RoundtripStatus {
+  checkId: string;
+  pending: { requestedAt: string; finishedAt: string; operationId: string } | null;
+}
+
+/**
  * `paused`: inside a maintenance window, the check still runs and records transitions but tells
  * nobody; shown instead of its state so nobody mistakes silence for health.
  */
@@ -93,12 +103,23 @@ export async function status(
   now: Date,
   maintenance: readonly MaintenanceWindow[] = [],
   relayProblems: RelayProblems = { invalid: new Map() },
+  roundtripUser?: string,
 ): Promise<ApiResponse> {
   let checks: CheckRecord[];
   let records: Map<string, RelayRecord>;
   let tenant: TenantStatus | null;
+  let roundtrip: RoundtripStatus | null = null;
   try {
-    const [stored, relayEntries, tenantRecord] = await Promise.all([listChecks(store), store.list<RelayRecord>(RELAYS), store.get<TenantRecord>(TENANT_COLLECTION, ENGINES_KEY)]);
+    const [stored, relayEntries, tenantRecord, pending] = await Promise.all([
+      listChecks(store),
+      store.list<RelayRecord>(RELAYS),
+      store.get<TenantRecord>(TENANT_COLLECTION, ENGINES_KEY),
+      roundtripUser ? store.get<RoundtripPending>(ROUNDTRIP, PENDING_KEY) : undefined,
+    ]);
+    if (roundtripUser) {
+      const p = pending?.value.userId === roundtripUser ? pending.value : undefined;
+      roundtrip = { checkId: roundtripCheckId(roundtripUser), pending: p ? { requestedAt: p.requestedAt, finishedAt: p.finishedAt, operationId: p.operationId } : null };
+    }
     checks = stored;
     records = new Map(relayEntries.map((e) => [e.key, e.value]));
     tenant = tenantRecord ? { checkedAt: tenantRecord.value.checkedAt, engines: tenantRecord.value.engines } : null;
@@ -161,7 +182,7 @@ export async function status(
   // Relays wrote most of this text (hosts, versions, targets, failure and event messages), the
   // tenant the rest (configuration names); pages and terminals show it: no controls, bidi or
   // zero-width characters.
-  return { status: 200, body: stripControlsDeep({ generatedAt: now.toISOString(), checks: entries, relays: [...relayList, ...misconfigured], tenant, ...settingsProblems }) };
+  return { status: 200, body: stripControlsDeep({ generatedAt: now.toISOString(), checks: entries, relays: [...relayList, ...misconfigured], tenant, roundtrip, ...settingsProblems }) };
 }
 
 /** The monitor cannot answer because of its own set-up (settings, storage): say which. */

@@ -268,7 +268,7 @@ export async function serve(options: ServeOptions): Promise<RunningMonitor> {
         method: 'GET',
         handle: () =>
           readyStore().then(
-            (s) => status(s, settings.targets, settings.relays, clock.now(), settings.alerting.maintenance, settings.relayProblems),
+            (s) => status(s, settings.targets, settings.relays, clock.now(), settings.alerting.maintenance, settings.relayProblems, settings.roundtrip?.userId),
             (err: Error) => unavailable(err.message),
           ),
       },

@@ -16,7 +16,7 @@ import type { RoundtripSettings } from '../config/roundtrip-settings.js';
 import { MIN_ROUNDTRIP_INTERVAL_MINUTES } from '../config/roundtrip-settings.js';
 import type { GraphGetOptions } from '../graph/client.js';
 import { historyRecorder, type HistorySetting } from '../history/recorder.js';
-import { ROUNDTRIP, roundtripCheckId, SUBJECT_KEY } from '../roundtrip/check.js';
+import { PENDING_KEY, ROUNDTRIP, roundtripCheckId, SUBJECT_KEY, type RoundtripPending as Pending } from '../roundtrip/check.js';
 import type { RoundtripSubject } from '../roundtrip/subject-names.js';
 import { confirmationWindowMinutes, confirmOnPrem, relayResets, type Confirmation } from '../roundtrip/confirmation.js';
 import { resetPassword, type ResetVerdict } from '../roundtrip/reset.js';
@@ -26,7 +26,6 @@ import { recordResult } from './checks-repository.js';
 import type { ResultObserver } from './probe-cycle.js';
 
 const LAST_RUN_KEY = 'last-run';
-const PENDING_KEY = 'pending';
 /** A timer a little early (the host fires within a second or so of the minute) still runs. */
 const INTERVAL_TOLERANCE_MS = 30_000;
 /** A settlement that crashed between its claim and its record is taken up again after this. */
@@ -35,15 +34,6 @@ const SETTLE_RETRY_MS = 120_000;
 const THRESHOLDS = { failure: 1, success: 1 } as const;
 
 
-interface Pending {
-  readonly userId: string;
-  readonly target: string;
-  readonly names: readonly string[];
-  readonly requestedAt: string;
-  readonly finishedAt: string;
-  readonly operationId: string;
-  readonly settlingAt?: string;
-}
 
 export interface RoundtripIo {
   /** The monitor's own Graph token (managed identity, or WBMON_GRAPH_TOKEN): the guard rails. */

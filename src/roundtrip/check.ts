@@ -8,6 +8,20 @@ export const ROUNDTRIP = 'roundtrip';
 /** The test user's names, for the relays to match Connect's events by. */
 export const SUBJECT_KEY = 'subject';
 
+/** A reset the cloud accepted, waiting for a relay's confirmation (src/monitor/roundtrip-cycle.ts). */
+export const PENDING_KEY = 'pending';
+
+export interface RoundtripPending {
+  readonly userId: string;
+  readonly target: string;
+  readonly names: readonly string[];
+  readonly requestedAt: string;
+  readonly finishedAt: string;
+  readonly operationId: string;
+  /** Set when an evaluator claimed it to record it. */
+  readonly settlingAt?: string;
+}
+
 export function roundtripCheckId(userId: string): string {
   return `roundtrip:${userId}`;
 }

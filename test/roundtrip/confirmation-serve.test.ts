@@ -52,9 +52,12 @@ async function beat(adminResets?: AdminReset[]): Promise<any> {
   return res.json();
 }
 
+async function statusBody(): Promise<{ checks: any[]; roundtrip: any }> {
+  return (await (await fetch(`${monitor.url}/api/status`)).json()) as { checks: any[]; roundtrip: any };
+}
+
 async function check(): Promise<any> {
-  const body = (await (await fetch(`${monitor.url}/api/status`)).json()) as { checks: any[] };
-  return body.checks.find((c) => c.id === CHECK);
+  return (await statusBody()).checks.find((c) => c.id === CHECK);
 }
 
 const later = (minutes: number) => (offset += minutes * 60_000);
@@ -101,6 +104,8 @@ describe("the round trip joined with the relay's reading of Connect's log", () =
     expect(pending.lastResult.warnings[0].code).toBe('roundtrip_unconfirmable'); // still the first trip's result
     await monitor.run('evaluateHeartbeats');
     expect((await check()).lastResult.warnings?.[0]?.code).toBe('roundtrip_unconfirmable');
+    // /api/status says what the check is waiting for.
+    expect((await statusBody()).roundtrip).toEqual({ checkId: CHECK, pending: { requestedAt: expect.any(String), finishedAt: expect.any(String), operationId: 'a3f2e1d0-0000-4000-8000-00000000c0de' } });
     later(2);
     await beat([
       { eventId: 31010, time: iso(-60_000), user: 'CORP\\wbmon-rt' },
@@ -110,6 +115,7 @@ describe("the round trip joined with the relay's reading of Connect's log", () =
     const c = await check();
     expect(c.state).toBe('up');
     expect(c.lastResult.warnings).toBeUndefined();
+    expect((await statusBody()).roundtrip).toEqual({ checkId: CHECK, pending: null });
     expect(c.lastResult.detail).toMatch(/^the reset of wbmon-roundtrip@contoso\.com succeeded in the cloud at \S+ \(operation a3f2e1d0-0000-4000-8000-00000000c0de\) and was written by Connect at \S+ \(relay relay-a, event 31010\)$/);
     expect(logs.some((l) => l.startsWith('evaluateHeartbeats: ') && l.includes(`${CHECK}: written back: `))).toBe(true);
   });
